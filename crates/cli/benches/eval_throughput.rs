@@ -1,0 +1,70 @@
+//! Benchmark (issue #2): images/s of `rectify eval` against the torchvision anchor
+//! (`../shared/anchors/eval_torchvision.py`: PIL decode + Resize/CenterCrop/Normalize in DataLoader
+//! workers, batched MobileNetV2 forward), on the same images, batch size, threads and device, in
+//! one run, printing the ratio. Goal: ≥ 1.2× the anchor's throughput on CPU.
+//!
+//! `cargo bench -p rectify --bench eval_throughput` (after `. scripts/env.sh --bench`).
+//! Environment: BENCH_LIMIT (images, default 640), BENCH_BATCH (32), BENCH_THREADS (2),
+//! BENCH_REPEATS (3, the median is reported), RECTIFY_PYTHON (default: the activated venv's python).
+
+use std::process::Command;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let Some(shared) = rectify_testkit::shared() else { return };
+    let images = shared.join("data/imagenet-val-1300");
+    let labels = shared.join("data/imagenet-val-1300.csv");
+    let (limit, batch, threads) =
+        (env_or("BENCH_LIMIT", "640"), env_or("BENCH_BATCH", "32"), env_or("BENCH_THREADS", "2"));
+    let repeats: usize = env_or("BENCH_REPEATS", "3").parse().expect("BENCH_REPEATS is a number");
+    let python = std::env::var("RECTIFY_PYTHON")
+        .or_else(|_| std::env::var("VIRTUAL_ENV").map(|v| format!("{v}/bin/python")))
+        .unwrap_or_else(|_| "python3".into());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut top1 = (0.0, 0.0);
+    for r in 0..repeats {
+        // The anchor.
+        let out = Command::new(&python)
+            .arg(shared.join("anchors/eval_torchvision.py"))
+            .args(["--images", images.to_str().unwrap(), "--labels", labels.to_str().unwrap()])
+            .args(["--limit", &limit, "--batch", &batch, "--workers", &threads, "--threads", &threads])
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "anchor failed: {}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8_lossy(&out.stdout);
+        let j: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).expect("anchor prints JSON");
+        theirs.push(j["images_per_s"].as_f64().unwrap());
+        top1.1 = j["top1"].as_f64().unwrap();
+        // rectify, same images, batch, threads; a fresh run directory each time (no resuming).
+        let run = tmp.path().join(format!("run{r}"));
+        let out = Command::new(env!("CARGO_BIN_EXE_rectify"))
+            .args(["eval", "--images", images.to_str().unwrap(), "--labels", labels.to_str().unwrap()])
+            .args(["--out", run.to_str().unwrap(), "--limit", &limit, "--batch-size", &batch])
+            .args(["--threads", &threads, "--workers", &threads, "--device", "cpu"])
+            .output()
+            .expect("rectify runs");
+        assert!(out.status.success(), "rectify failed: {}", String::from_utf8_lossy(&out.stderr));
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+        ours.push(s["throughput"]["images_per_s"].as_f64().unwrap());
+        top1.0 = s["top1"].as_f64().unwrap();
+        eprintln!("repeat {r}: rectify {:.1} images/s, torchvision {:.1} images/s", ours[r], theirs[r]);
+    }
+    let (o, t) = (median(ours), median(theirs));
+    println!(
+        "eval throughput, {limit} val-1300 images, batch {batch}, {threads} threads, cpu: rectify {o:.1} images/s, \
+         torchvision {t:.1} images/s, ratio {:.2}x (goal >= 1.2x); top-1 {:.4} vs {:.4}",
+        o / t,
+        top1.0,
+        top1.1
+    );
+}

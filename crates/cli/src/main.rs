@@ -1,0 +1,46 @@
+//! `rectify`: audit an image classifier beyond top-1 accuracy.
+//!
+//! This file only parses flags and dispatches; each command lives in `commands/`.
+
+mod commands;
+mod model_args;
+mod outputs;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Audit image classifiers beyond top-1 accuracy (Stock & Cisse, "ConvNets and ImageNet Beyond
+/// Accuracy", ECCV 2018).
+#[derive(Debug, Parser)]
+#[command(name = "rectify", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate a classifier on a folder of images: top-1/top-5, ReaL accuracy, stored predictions.
+    Eval(commands::eval::EvalArgs),
+    /// Combine the stores of `eval --shard I/N` runs into one run directory.
+    Merge(commands::merge::MergeArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Merge(args) => commands::merge::run(args),
+    };
+    if let Err(err) = result {
+        // A closed pipe (`rectify … | head`) is not an error worth reporting.
+        if err
+            .chain()
+            .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+        {
+            std::process::exit(0);
+        }
+        eprintln!("rectify: error: {err:#}");
+        std::process::exit(2);
+    }
+}

@@ -1,0 +1,129 @@
+//! `rectify eval` on the bundled sample: outputs, resuming, sharding + merge, bad model flags.
+
+mod common;
+
+use common::*;
+use rectify_data::npy;
+
+/// Same files, labels and top-5 classes; probabilities equal up to float rounding. libtorch's
+/// convolutions pick algorithms by batch size, so batches of 7 and of 32 round differently
+/// (measured: at most 2e-6 apart in probability), as they do in PyTorch.
+fn assert_same_predictions(a: &[Vec<String>], b: &[Vec<String>]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x[..3], y[..3], "{x:?} vs {y:?}");
+        for (p, q) in x[3].split(' ').zip(y[3].split(' ')) {
+            let (p, q): (f64, f64) = (p.parse().unwrap(), q.parse().unwrap());
+            assert!((p - q).abs() <= 1e-5, "{x:?} vs {y:?}");
+        }
+    }
+}
+
+fn sample_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "eval",
+        "--images",
+        ASSET_IMAGES.as_str(),
+        "--labels",
+        ASSET_LABELS.as_str(),
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+static ASSET_IMAGES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| s(&assets().join("sample-images")).to_string());
+static ASSET_LABELS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| s(&assets().join("sample-labels.csv")).to_string());
+
+#[test]
+fn writes_every_output_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    rectify_ok(&sample_args(s(&full), &["--save-logits", "--save-features", "--batch-size", "16"]));
+    let sum = summary(&full);
+    assert_eq!(sum["n"], 50);
+    assert_eq!(sum["failed"], 0);
+    assert!(sum["top1"].as_f64().unwrap() > 0.5, "{sum}");
+    assert!(sum["provenance"]["model"]["weights_sha256"].as_str().unwrap().len() == 64);
+    let rows = predictions(&full);
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[0][3].split(' ').count(), 5);
+    let logits = npy::read_f32(&full.join("logits.npy")).unwrap();
+    assert_eq!(logits.shape, vec![50, 1000]);
+    let feats = npy::read_f32(&full.join("features.npy")).unwrap();
+    assert_eq!(feats.shape, vec![50, 1280]);
+    assert!(full.join("rectify.db").is_file() && full.join("artifacts").is_dir());
+
+    // Interrupted after 10 images, then resumed: the same predictions, and only 40 recomputed.
+    let resumed = tmp.path().join("resumed");
+    rectify_ok(&sample_args(s(&resumed), &["--limit", "10"]));
+    assert_eq!(predictions(&resumed).len(), 10);
+    let out = rectify_ok(&sample_args(s(&resumed), &["--batch-size", "7"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10 already stored, 40 to evaluate"));
+    assert_same_predictions(&predictions(&resumed), &rows);
+    assert_eq!(summary(&resumed)["throughput"]["images"], 40);
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    rectify_ok(&sample_args(s(&whole), &["--save-logits"]));
+    let mut shards = Vec::new();
+    for i in 0..3 {
+        let dir = tmp.path().join(format!("shard{i}"));
+        let spec = format!("{i}/3");
+        rectify_ok(&sample_args(s(&dir), &["--shard", &spec, "--save-logits"]));
+        assert!(predictions(&dir).len() < 50);
+        shards.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge", "--out", s(&merged)];
+    args.extend(shards.iter().map(|p| s(p)));
+    rectify_ok(&args);
+    assert_same_predictions(&predictions(&merged), &predictions(&whole));
+    assert_eq!(summary(&merged)["top1"], summary(&whole)["top1"]);
+    let (a, b) =
+        (npy::read_f32(&merged.join("logits.npy")).unwrap(), npy::read_f32(&whole.join("logits.npy")).unwrap());
+    assert_eq!(a.shape, b.shape);
+    assert!(a.data.iter().zip(&b.data).all(|(x, y)| (x - y).abs() < 1e-4));
+}
+
+#[test]
+fn resuming_with_other_weights_is_refused() {
+    let Some(pth) = rectify_testkit::shared_file("models/mobilenet_v2-b0353104.pth") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    rectify_ok(&sample_args(s(&out), &["--limit", "2"]));
+    let res = rectify(&sample_args(s(&out), &["--weights", s(&pth)]));
+    assert_eq!(res.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("weights sha256"), "{err}");
+}
+
+#[test]
+fn model_flag_errors_are_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let res = rectify(&sample_args(s(&out), &["--arch", "resnet50"]));
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("no weights are bundled for resnet50"));
+    let res = rectify(&sample_args(s(&out), &["--arch", "vgg16"]));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("unknown architecture"));
+    let mut args = sample_args(s(&out), &[]);
+    let at = args.iter().position(|a| *a == "cpu").unwrap();
+    args[at] = "cuda:7";
+    let res = rectify(&args);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("no CUDA device"));
+    // The bundled MobileNetV2 weights offered to a ResNet: tensors named, architecture guessed.
+    let Some(pth) = rectify_testkit::shared_file("models/mobilenet_v2-b0353104.pth") else { return };
+    let res = rectify(&sample_args(s(&out), &["--arch", "resnet50", "--weights", s(&pth)]));
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("missing: ") && err.contains("try --arch mobilenet_v2"), "{err}");
+}

@@ -1,0 +1,151 @@
+//! Preprocessing against torchvision on the fixtures of `scripts/fixtures/preprocess.py`.
+//!
+//! Every valid fixture is expected **bit-exact** (except where the manifest says `exact: false`,
+//! lossy WebP, which may differ by ±2): PNG/BMP/TIFF/GIF/lossless-WebP decoding is exact
+//! everywhere, the resize is a port of Pillow's, and JPEGs go through our port of libjpeg-turbo.
+//! The fixtures live in `$RECTIFY_FIXTURES/preprocess/` (default `<workspace>/target/fixtures`);
+//! without them the tests print "skipped" — or fail when `RECTIFY_REQUIRE_FIXTURES=1`.
+
+use std::path::PathBuf;
+
+use rectify_data::npy;
+use rectify_data::preprocess::Preprocess;
+use serde::Deserialize;
+
+/// Largest difference allowed (in 0–255 levels) for cases not expected bit-exact.
+const INEXACT_TOLERANCE: u8 = 2;
+
+#[derive(Deserialize)]
+struct Manifest {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    file: String,
+    error: bool,
+    /// Bit-exactness expected; otherwise at most [`INEXACT_TOLERANCE`] levels apart.
+    exact: bool,
+    note: String,
+    /// `<file>.npy`: torchvision's uint8 crop [224, 224, 3] (for 16-bit inputs, of our 8-bit
+    /// conversion; for EXIF, after `exif_transpose`).
+    expected: Option<String>,
+    /// `<file>.pil.npy`: what plain PIL + torchvision give, where we deliberately differ.
+    pil: Option<String>,
+}
+
+/// `$RECTIFY_FIXTURES/preprocess`, or `None` (after printing why) when absent and not required.
+fn fixtures() -> Option<PathBuf> {
+    let root = std::env::var_os("RECTIFY_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures"));
+    let dir = root.join("preprocess");
+    if dir.join("manifest.json").exists() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("RECTIFY_REQUIRE_FIXTURES").as_deref() != Ok("1"),
+        "fixtures missing in {} (RECTIFY_REQUIRE_FIXTURES=1): run scripts/fixtures.sh",
+        dir.display()
+    );
+    println!("skipped: run scripts/fixtures.sh (no {})", dir.display());
+    None
+}
+
+/// An error and its sources, `: `-separated (what `anyhow`'s `{:#}` prints).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out = format!("{out}: {s}");
+        source = s.source();
+    }
+    out
+}
+
+/// Number of differing bytes and the largest difference.
+fn compare(ours: &[u8], theirs: &[u8]) -> (usize, u8) {
+    ours.iter().zip(theirs).map(|(a, b)| a.abs_diff(*b)).filter(|&d| d > 0).fold((0, 0), |(n, m), d| (n + 1, m.max(d)))
+}
+
+#[test]
+fn fixtures_match_torchvision_bit_exactly() {
+    let Some(dir) = fixtures() else { return };
+    let manifest: Manifest =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let pre = Preprocess::default();
+    let mut failures = Vec::new();
+    for case in &manifest.cases {
+        let result = pre.load(&dir.join(&case.file));
+        if case.error {
+            match result {
+                Err(e) => println!("{:<28} error as expected: {}", case.file, chain(&e)),
+                Ok(_) => failures.push(format!("{}: decoded, expected an error", case.file)),
+            }
+            continue;
+        }
+        let crop = match result {
+            Ok(crop) => crop,
+            Err(e) => {
+                failures.push(format!("{}: {}", case.file, chain(&e)));
+                continue;
+            }
+        };
+        let expected = npy::read_u8(&dir.join(case.expected.as_ref().unwrap())).unwrap();
+        assert_eq!(expected.shape, [224, 224, 3]);
+        let (n, max) = compare(&crop, &expected.data);
+        let vs_pil = case.pil.as_ref().map(|p| {
+            let pil = npy::read_u8(&dir.join(p)).unwrap();
+            let (n, max) = compare(&crop, &pil.data);
+            format!("; vs plain PIL: {n} bytes differ, max {max}")
+        });
+        println!("{:<28} {n} bytes differ, max {max}{}  [{}]", case.file, vs_pil.unwrap_or_default(), case.note);
+        if (case.exact && n > 0) || max > INEXACT_TOLERANCE {
+            failures.push(format!("{}: {n} bytes differ (max {max})", case.file));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The hash `scripts/fixtures/preprocess.py` (`crop_hash`) writes.
+fn crop_hash(bytes: &[u8]) -> String {
+    const P: u64 = 0x100000001B3;
+    let (mut h, mut p) = (0u64, 1u64);
+    for &b in bytes {
+        p = p.wrapping_mul(P);
+        h = h.wrapping_add((u64::from(b) + 1).wrapping_mul(p));
+    }
+    format!("{h:016x}")
+}
+
+#[test]
+fn imagenet_val1300_crops_are_bit_exact() {
+    let Some(dir) = fixtures() else { return };
+    let shared = std::env::var_os("RECTIFY_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let hashes = dir.join("imagenet_val1300_hashes.json");
+    if !hashes.exists() || !shared.join("data/imagenet-val-1300").exists() {
+        println!("skipped: no shared/ ImageNet sample or no {}", hashes.display());
+        return;
+    }
+    let hashes: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(hashes).unwrap()).unwrap();
+    let pre = Preprocess::default();
+    let start = std::time::Instant::now();
+    let mismatched: Vec<&String> = hashes
+        .iter()
+        .filter(|(file, hash)| {
+            let crop = pre.load(&shared.join("data/imagenet-val-1300").join(file)).unwrap();
+            crop_hash(&crop) != **hash
+        })
+        .map(|(file, _)| file)
+        .collect();
+    println!(
+        "{} of {} ImageNet crops bit-identical to torchvision's ({:.1} ms per image)",
+        hashes.len() - mismatched.len(),
+        hashes.len(),
+        start.elapsed().as_secs_f64() * 1e3 / hashes.len() as f64
+    );
+    assert!(mismatched.is_empty(), "differ from torchvision: {mismatched:?}");
+}

@@ -1,0 +1,84 @@
+//! Any other model, as TorchScript: `torch.jit.save(torch.jit.script(model), "model.pt")`.
+//!
+//! The module must take a normalised `[N, 3, 224, 224]` batch and return logits `[N, classes]`
+//! (a tuple or list whose first element is the logits is accepted too). Normalisation happens
+//! here, as for the zoo, so the module sees exactly what a torchvision pipeline would feed it.
+
+use std::path::Path;
+
+use tch::{CModule, Device, IValue, Tensor};
+
+use crate::classifier::{channel_tensor, normalize};
+use crate::device::device_name;
+use crate::{Classifier, ModelError, ModelInfo, Normalization};
+
+/// A TorchScript classifier.
+#[derive(Debug)]
+pub struct TorchScriptModel {
+    module: CModule,
+    mean: Tensor,
+    std: Tensor,
+    device: Device,
+    info: ModelInfo,
+}
+
+impl TorchScriptModel {
+    /// Loads `path` onto `device` in eval mode and probes it with one zero image to learn the class count.
+    pub fn load(path: &Path, device: Device) -> Result<Self, ModelError> {
+        let err = |message: String| ModelError::TorchScript { path: path.to_path_buf(), message };
+        let mut module = CModule::load_on_device(path, device).map_err(|e| err(e.to_string()))?;
+        module.set_eval();
+        let norm = Normalization::default();
+        let sha = rectify_weights::sha256_file(path).map_err(|e| err(e.to_string()))?;
+        let mut me = Self {
+            module,
+            mean: channel_tensor(norm.mean, device),
+            std: channel_tensor(norm.std, device),
+            device,
+            info: ModelInfo {
+                arch: "torchscript".into(),
+                weights: path.display().to_string(),
+                weights_sha256: sha,
+                num_classes: 0,
+                feature_dim: None,
+                normalization: norm,
+                device: device_name(device),
+                memory_format: crate::MemoryFormat::Contiguous,
+            },
+        };
+        let probe = Tensor::zeros([1, 3, 224, 224], (tch::Kind::Float, device));
+        let logits = tch::no_grad(|| me.try_logits(&probe)).map_err(err)?;
+        if logits.dim() != 2 || logits.size()[0] != 1 {
+            return Err(err(format!("expected logits [1, classes] for one image, got {:?}", logits.size())));
+        }
+        me.info.num_classes = logits.size()[1];
+        Ok(me)
+    }
+
+    fn try_logits(&self, pixels: &Tensor) -> Result<Tensor, String> {
+        let x = normalize(pixels, &self.mean, &self.std);
+        let out = self.module.forward_is(&[IValue::Tensor(x)]).map_err(|e| e.to_string())?;
+        match out {
+            IValue::Tensor(t) => Ok(t),
+            IValue::Tuple(v) | IValue::GenericList(v) => match v.into_iter().next() {
+                Some(IValue::Tensor(t)) => Ok(t),
+                _ => Err("the module returned a tuple/list whose first element is not a tensor".into()),
+            },
+            other => Err(format!("the module returned {other:?}, not a logits tensor")),
+        }
+    }
+}
+
+impl Classifier for TorchScriptModel {
+    fn logits(&self, pixels: &Tensor) -> Tensor {
+        self.try_logits(pixels).unwrap_or_else(|e| panic!("TorchScript forward failed: {e}"))
+    }
+
+    fn device(&self) -> Device {
+        self.device
+    }
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+}

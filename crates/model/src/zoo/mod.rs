@@ -1,0 +1,211 @@
+//! The torchvision model zoo: same module structure, same state-dict names, eval-mode BatchNorm.
+//!
+//! Every network is split into a `body` that ends with the global average pool (the penultimate
+//! features, `[N, D]`) and a linear `head` (`[N, D] → [N, classes]`), exactly where torchvision's
+//! `forward` flattens before the classifier.
+
+mod densenet;
+mod mobilenet_v2;
+mod resnet;
+
+use std::str::FromStr;
+
+use tch::nn::{self, Module};
+use tch::Tensor;
+
+use crate::ModelError;
+
+/// An architecture of the zoo, named as in `torchvision.models`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// ResNet-18 (He et al. 2016).
+    Resnet18,
+    /// ResNet-34.
+    Resnet34,
+    /// ResNet-50 (bottleneck, stride on the 3×3 conv as torchvision's v1.5).
+    Resnet50,
+    /// ResNet-101.
+    Resnet101,
+    /// ResNet-152.
+    Resnet152,
+    /// DenseNet-121 (Huang et al. 2017).
+    Densenet121,
+    /// DenseNet-161.
+    Densenet161,
+    /// DenseNet-169.
+    Densenet169,
+    /// DenseNet-201.
+    Densenet201,
+    /// MobileNetV2 (Sandler et al. 2018).
+    MobilenetV2,
+}
+
+impl Arch {
+    /// Every architecture, in a stable order.
+    pub const ALL: [Arch; 10] = [
+        Arch::Resnet18,
+        Arch::Resnet34,
+        Arch::Resnet50,
+        Arch::Resnet101,
+        Arch::Resnet152,
+        Arch::Densenet121,
+        Arch::Densenet161,
+        Arch::Densenet169,
+        Arch::Densenet201,
+        Arch::MobilenetV2,
+    ];
+
+    /// torchvision's name (`resnet50`, `mobilenet_v2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Resnet18 => "resnet18",
+            Arch::Resnet34 => "resnet34",
+            Arch::Resnet50 => "resnet50",
+            Arch::Resnet101 => "resnet101",
+            Arch::Resnet152 => "resnet152",
+            Arch::Densenet121 => "densenet121",
+            Arch::Densenet161 => "densenet161",
+            Arch::Densenet169 => "densenet169",
+            Arch::Densenet201 => "densenet201",
+            Arch::MobilenetV2 => "mobilenet_v2",
+        }
+    }
+
+    /// All names, for help texts and errors.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|a| a.name()).collect()
+    }
+
+    /// Width of the penultimate (globally pooled) features.
+    pub fn feature_dim(self) -> i64 {
+        match self {
+            Arch::Resnet18 | Arch::Resnet34 => 512,
+            Arch::Resnet50 | Arch::Resnet101 | Arch::Resnet152 => 2048,
+            Arch::Densenet121 => 1024,
+            Arch::Densenet161 => 2208,
+            Arch::Densenet169 => 1664,
+            Arch::Densenet201 => 1920,
+            Arch::MobilenetV2 => 1280,
+        }
+    }
+
+    /// Builds the network's variables under `p` (names as torchvision's state dict).
+    pub fn build(self, p: &nn::Path, num_classes: i64) -> Net {
+        match self {
+            Arch::Resnet18 => resnet::resnet(p, resnet::Block::Basic, [2, 2, 2, 2], num_classes),
+            Arch::Resnet34 => resnet::resnet(p, resnet::Block::Basic, [3, 4, 6, 3], num_classes),
+            Arch::Resnet50 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 6, 3], num_classes),
+            Arch::Resnet101 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 23, 3], num_classes),
+            Arch::Resnet152 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 8, 36, 3], num_classes),
+            Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes),
+            Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes),
+            Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes),
+            Arch::Densenet201 => densenet::densenet(p, 64, 32, [6, 12, 48, 32], num_classes),
+            Arch::MobilenetV2 => mobilenet_v2::mobilenet_v2(p, num_classes),
+        }
+    }
+
+    /// Guesses the architecture a checkpoint was written for from its key names and count.
+    pub fn guess_from_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Option<Arch> {
+        let keys: Vec<&str> = keys.filter(|k| !k.ends_with("num_batches_tracked")).collect();
+        let has = |prefix: &str| keys.iter().any(|k| k.starts_with(prefix));
+        let family: &[Arch] = if has("layer1.") {
+            &Self::ALL[0..5]
+        } else if has("features.denseblock1.") {
+            &Self::ALL[5..9]
+        } else if has("features.1.conv.") {
+            &Self::ALL[9..10]
+        } else {
+            return None;
+        };
+        // Within a family the depth shows in the number of tensors.
+        family.iter().copied().find(|a| a.tensor_count() == keys.len())
+    }
+
+    /// Number of tensors in the state dict, `num_batches_tracked` excluded.
+    pub fn tensor_count(self) -> usize {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        // Building on the CPU only allocates; cheap next to loading a checkpoint.
+        let _net = tch::no_grad(|| self.build(&vs.root(), 1000));
+        let n = vs.variables().len();
+        n
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Arch {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        let norm = if norm == "mobilenetv2" { "mobilenet_v2".to_string() } else { norm };
+        Self::ALL.iter().copied().find(|a| a.name() == norm).ok_or_else(|| ModelError::UnknownArch(s.to_string()))
+    }
+}
+
+/// A zoo network: `body` maps normalised images `[N, 3, H, W]` to pooled features `[N, D]`,
+/// `head` maps those to logits `[N, classes]`.
+#[derive(Debug)]
+pub struct Net {
+    body: nn::FuncT<'static>,
+    head: nn::Linear,
+}
+
+impl Net {
+    /// Penultimate features `[N, D]` of normalised images `[N, 3, H, W]` (eval mode).
+    pub fn features(&self, xs: &Tensor) -> Tensor {
+        xs.apply_t(&self.body, false)
+    }
+
+    /// Logits `[N, classes]` from features `[N, D]`.
+    pub fn head(&self, features: &Tensor) -> Tensor {
+        self.head.forward(features)
+    }
+}
+
+/// `adaptive_avg_pool2d(x, (1, 1))` then `flatten(1)`, as torchvision's `forward` does.
+pub(crate) fn global_pool(xs: &Tensor) -> Tensor {
+    xs.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+}
+
+/// A bias-free convolution, torchvision's default inside these networks.
+pub(crate) fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64, groups: i64) -> nn::Conv2D {
+    let cfg = nn::ConvConfig { stride, padding, groups, bias: false, ..Default::default() };
+    nn::conv2d(p, c_in, c_out, k, cfg)
+}
+
+/// BatchNorm2d with torchvision's defaults (eps 1e-5); always applied in eval mode here.
+pub(crate) fn bn(p: nn::Path, c: i64) -> nn::BatchNorm {
+    nn::batch_norm2d(p, c, Default::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for a in Arch::ALL {
+            assert_eq!(a.name().parse::<Arch>().unwrap(), a);
+        }
+        assert_eq!("MobileNetV2".parse::<Arch>().unwrap(), Arch::MobilenetV2);
+        assert!("vgg16".parse::<Arch>().is_err());
+    }
+
+    #[test]
+    fn feature_widths_match_the_head() {
+        for a in [Arch::Resnet18, Arch::Densenet121, Arch::MobilenetV2] {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let net = a.build(&vs.root(), 10);
+            let x = Tensor::zeros([1, 3, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
+            let f = tch::no_grad(|| net.features(&x));
+            assert_eq!(f.size(), vec![1, a.feature_dim()], "{a}");
+            assert_eq!(net.head(&f).size(), vec![1, 10]);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Every zoo architecture against torchvision: random weights saved by `torch.save`, two random
+//! images, logits and penultimate features compared (fixtures: `scripts/fixtures/zoo.py`).
+
+use std::path::Path;
+
+use rectify_data::npy;
+use rectify_model::{Arch, Classifier, ImageNetModel, MemoryFormat, ModelError, TorchScriptModel};
+use tch::{Device, Tensor};
+
+fn tensor(path: &Path) -> Tensor {
+    let a = npy::read_f32(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let shape: Vec<i64> = a.shape.iter().map(|&d| d as i64).collect();
+    Tensor::from_slice(&a.data).view(shape.as_slice())
+}
+
+fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.size(), b.size());
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn every_architecture_matches_torchvision() {
+    let Some(dir) = rectify_testkit::fixtures("zoo") else { return };
+    let pixels = tensor(&dir.join("pixels.npy"));
+    for (arch, format) in
+        Arch::ALL.into_iter().flat_map(|a| [(a, MemoryFormat::Contiguous), (a, MemoryFormat::ChannelsLast)])
+    {
+        let model = ImageNetModel::from_file(arch, &dir.join(format!("{arch}.pth")), Device::Cpu, format)
+            .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        let out = tch::no_grad(|| model.forward(&pixels));
+        let want_logits = tensor(&dir.join(format!("{arch}.logits.npy")));
+        let want_feats = tensor(&dir.join(format!("{arch}.features.npy")));
+        let dl = max_abs(&out.logits, &want_logits);
+        let df = max_abs(out.features.as_ref().expect("zoo models expose features"), &want_feats);
+        println!("{arch:>13} {format:?}: logits max|diff| {dl:.3e}, features max|diff| {df:.3e}");
+        assert!(dl <= 1e-3, "{arch}: logits differ from torchvision by {dl}");
+        assert!(df <= 1e-3, "{arch}: features differ from torchvision by {df}");
+        // logits() alone is the same computation.
+        let l = tch::no_grad(|| model.logits(&pixels));
+        assert_eq!(max_abs(&l, &out.logits), 0.0, "{arch}");
+    }
+}
+
+#[test]
+fn torchscript_matches_torchvision() {
+    let Some(dir) = rectify_testkit::fixtures("zoo") else { return };
+    let model = TorchScriptModel::load(&dir.join("resnet18.torchscript.pt"), Device::Cpu).unwrap();
+    assert_eq!(model.info().num_classes, 1000);
+    let logits = tch::no_grad(|| model.logits(&tensor(&dir.join("pixels.npy"))));
+    let d = max_abs(&logits, &tensor(&dir.join("resnet18.logits.npy")));
+    assert!(d <= 1e-3, "TorchScript logits differ by {d}");
+}
+
+#[test]
+fn weights_of_another_architecture_are_named() {
+    let Some(dir) = rectify_testkit::fixtures("zoo") else { return };
+    // Deeper variant of the same family: missing blocks are named, and the depth is guessed.
+    let err = ImageNetModel::from_file(Arch::Resnet34, &dir.join("resnet18.pth"), Device::Cpu, MemoryFormat::default())
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ModelError::StateDict { .. }), "{msg}");
+    assert!(msg.contains("missing: layer1.2."), "{msg}");
+    assert!(msg.contains("try --arch resnet18"), "{msg}");
+    // Another family: unexpected tensors are named too.
+    let msg =
+        ImageNetModel::from_file(Arch::Resnet18, &dir.join("mobilenet_v2.pth"), Device::Cpu, MemoryFormat::default())
+            .unwrap_err()
+            .to_string();
+    assert!(msg.contains("unexpected: classifier.1.bias"), "{msg}");
+    assert!(msg.contains("try --arch mobilenet_v2"), "{msg}");
+    // Same names, other widths: mis-shaped tensors with both shapes.
+    let msg =
+        ImageNetModel::from_file(Arch::Densenet169, &dir.join("densenet121.pth"), Device::Cpu, MemoryFormat::default())
+            .unwrap_err()
+            .to_string();
+    assert!(msg.contains("mis-shaped"), "{msg}");
+    assert!(msg.contains("classifier.weight (model [1000, 1664], file [1000, 1024])"), "{msg}");
+    assert!(msg.contains("try --arch densenet121"), "{msg}");
+}
+
+#[test]
+fn a_file_that_is_no_checkpoint_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("rectify-model-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("weights.pth");
+    std::fs::write(&f, b"this is not a checkpoint").unwrap();
+    let err = ImageNetModel::from_file(Arch::Resnet18, &f, Device::Cpu, MemoryFormat::default()).unwrap_err();
+    assert!(matches!(err, ModelError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("weights.pth"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,0 +1,19 @@
+//! The run directory: one audit = one folder with an SQLite database and an `artifacts/` folder.
+//!
+//! ```text
+//! RUN_DIR/
+//!   rectify.db        SQLite (WAL): runs (provenance), images, predictions, errors
+//!   artifacts/        large or binary results of later stages
+//!   predictions.csv   summary.json   logits.npy   features.npy   (written by `rectify eval`)
+//! ```
+//! Every stored result belongs to a run, and every run records how it was made
+//! ([`Provenance`]): model and weights sha256, preprocessing, parameters, seed, tool version.
+
+mod error;
+mod provenance;
+mod schema;
+mod store;
+
+pub use error::StoreError;
+pub use provenance::{ModelRecord, Provenance};
+pub use store::{ErrorRow, ImageRow, PredictionRow, RunId, RunStore, DB_FILE};

@@ -1,0 +1,40 @@
+//! The SQLite schema, applied as numbered migrations recorded in `PRAGMA user_version`.
+
+/// Migrations in order; entry `i` brings the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,              -- eval, attack, explain, criticize, study …
+    name        TEXT NOT NULL,              -- unique within a kind
+    provenance  TEXT NOT NULL,              -- JSON: Provenance
+    created_at  TEXT NOT NULL,
+    finished_at TEXT,
+    UNIQUE (kind, name)
+);
+CREATE TABLE images (
+    id          INTEGER PRIMARY KEY,        -- position in the full input listing (shard-independent)
+    file        TEXT NOT NULL UNIQUE,       -- path relative to the images root
+    label       INTEGER,                    -- NULL: unknown
+    real_labels TEXT                        -- JSON list of ReaL labels; NULL: none given
+);
+CREATE TABLE predictions (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    top5        TEXT NOT NULL,              -- JSON list of class indices, best first
+    top5_probs  TEXT NOT NULL,              -- JSON list of softmax probabilities
+    label_prob  REAL,                       -- probability of the true label, when known
+    logits      BLOB,                       -- little-endian f32 [classes], with --save-logits
+    features    BLOB,                       -- little-endian f32 [D], with --save-features
+    PRIMARY KEY (run_id, image_id)
+) WITHOUT ROWID;
+CREATE TABLE errors (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    stage       TEXT NOT NULL,              -- decode, label, model …
+    message     TEXT NOT NULL,
+    PRIMARY KEY (run_id, image_id, stage)
+) WITHOUT ROWID;
+"#];
+
+/// The newest schema version this build knows.
+pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

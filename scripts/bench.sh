@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Benchmarks against the Python anchors in ../shared/anchors, each printing the ratio.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/env.sh --bench
+cargo bench --locked -p rectify --bench eval_throughput
