@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Evaluate a classifier on a folder of images: top-1/top-5, ReaL accuracy, stored predictions.
-    Eval(commands::eval::EvalArgs),
+    Eval(Box<commands::eval::EvalArgs>),
     /// Combine the stores of `eval --shard I/N` runs into one run directory.
     Merge(commands::merge::MergeArgs),
 }
@@ -29,7 +29,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Eval(args) => commands::eval::run(args),
+        Command::Eval(args) => commands::eval::run(*args),
         Command::Merge(args) => commands::merge::run(args),
     };
     if let Err(err) = result {

@@ -55,7 +55,7 @@ fn strip_known_prefix(sd: &StateDict, model_keys: &BTreeSet<String>) -> StateDic
     for prefix in ["module.", "model."] {
         let all_prefixed = sd.names().all(|n| n.starts_with(prefix));
         let model_prefixed = model_keys.iter().any(|k| k.starts_with(prefix));
-        if all_prefixed && !model_prefixed && sd.len() > 0 {
+        if all_prefixed && !model_prefixed && !sd.is_empty() {
             return sd.clone().strip_prefix(prefix);
         }
     }

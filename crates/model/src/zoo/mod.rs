@@ -128,8 +128,7 @@ impl Arch {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         // Building on the CPU only allocates; cheap next to loading a checkpoint.
         let _net = tch::no_grad(|| self.build(&vs.root(), 1000));
-        let n = vs.variables().len();
-        n
+        vs.variables().len()
     }
 }
 
