@@ -34,22 +34,9 @@ struct Case {
     pil: Option<String>,
 }
 
-/// `$RECTIFY_FIXTURES/preprocess`, or `None` (after printing why) when absent and not required.
+/// The `preprocess` fixture set (see `rectify_testkit::fixtures`).
 fn fixtures() -> Option<PathBuf> {
-    let root = std::env::var_os("RECTIFY_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures"));
-    let dir = root.join("preprocess");
-    if dir.join("manifest.json").exists() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("RECTIFY_REQUIRE_FIXTURES").as_deref() != Ok("1"),
-        "fixtures missing in {} (RECTIFY_REQUIRE_FIXTURES=1): run scripts/fixtures.sh",
-        dir.display()
-    );
-    println!("skipped: run scripts/fixtures.sh (no {})", dir.display());
-    None
+    rectify_testkit::fixtures("preprocess")
 }
 
 /// An error and its sources, `: `-separated (what `anyhow`'s `{:#}` prints).

@@ -20,14 +20,6 @@ use std::path::PathBuf;
 use rectify_data::npy;
 use rectify_data::preprocess::Preprocess;
 
-/// `RECTIFY_SHARED`, or `shared/` beside the workspace, if it exists.
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RECTIFY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    dir.join("reference/preprocessed_first4.npy").exists().then_some(dir)
-}
-
 /// The `file` column of the first `n` rows of `imagenet-val-1300.csv`.
 fn first_files(shared: &std::path::Path, n: usize) -> Vec<PathBuf> {
     let csv = std::fs::read_to_string(shared.join("data/imagenet-val-1300.csv")).unwrap();
@@ -43,10 +35,7 @@ fn first_files(shared: &std::path::Path, n: usize) -> Vec<PathBuf> {
 
 #[test]
 fn first4_match_torchvision_within_jpeg_tolerance() {
-    let Some(shared) = shared_dir() else {
-        println!("skipped: shared/reference not found (set RECTIFY_SHARED)");
-        return;
-    };
+    let Some(shared) = rectify_testkit::shared() else { return };
     let reference = npy::read_f32(&shared.join("reference/preprocessed_first4.npy")).unwrap();
     assert_eq!(reference.shape, [4, 3, 224, 224]);
     let pre = Preprocess::default();

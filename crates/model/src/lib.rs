@@ -15,7 +15,7 @@ pub mod load;
 pub mod torchscript;
 pub mod zoo;
 
-pub use classifier::{Classifier, ImageNetModel, MemoryFormat, ModelInfo, Normalization, Output};
+pub use classifier::{Classifier, ImageNetModel, ModelInfo, Normalization, Numerics, Output};
 pub use device::DeviceChoice;
 pub use error::ModelError;
 pub use torchscript::TorchScriptModel;

@@ -43,7 +43,7 @@ impl TorchScriptModel {
                 feature_dim: None,
                 normalization: norm,
                 device: device_name(device),
-                memory_format: crate::MemoryFormat::Contiguous,
+                numerics: crate::Numerics::Exact,
             },
         };
         let probe = Tensor::zeros([1, 3, 224, 224], (tch::Kind::Float, device));

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use rectify_data::npy;
-use rectify_model::{Arch, Classifier, ImageNetModel, MemoryFormat, ModelError, TorchScriptModel};
+use rectify_model::{Arch, Classifier, ImageNetModel, ModelError, Numerics, TorchScriptModel};
 use tch::{Device, Tensor};
 
 fn tensor(path: &Path) -> Tensor {
@@ -22,9 +22,7 @@ fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
 fn every_architecture_matches_torchvision() {
     let Some(dir) = rectify_testkit::fixtures("zoo") else { return };
     let pixels = tensor(&dir.join("pixels.npy"));
-    for (arch, format) in
-        Arch::ALL.into_iter().flat_map(|a| [(a, MemoryFormat::Contiguous), (a, MemoryFormat::ChannelsLast)])
-    {
+    for (arch, format) in Arch::ALL.into_iter().flat_map(|a| [(a, Numerics::Exact), (a, Numerics::Fast)]) {
         let model = ImageNetModel::from_file(arch, &dir.join(format!("{arch}.pth")), Device::Cpu, format)
             .unwrap_or_else(|e| panic!("{arch}: {e}"));
         let out = tch::no_grad(|| model.forward(&pixels));
@@ -55,22 +53,21 @@ fn torchscript_matches_torchvision() {
 fn weights_of_another_architecture_are_named() {
     let Some(dir) = rectify_testkit::fixtures("zoo") else { return };
     // Deeper variant of the same family: missing blocks are named, and the depth is guessed.
-    let err = ImageNetModel::from_file(Arch::Resnet34, &dir.join("resnet18.pth"), Device::Cpu, MemoryFormat::default())
+    let err = ImageNetModel::from_file(Arch::Resnet34, &dir.join("resnet18.pth"), Device::Cpu, Numerics::default())
         .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, ModelError::StateDict { .. }), "{msg}");
     assert!(msg.contains("missing: layer1.2."), "{msg}");
     assert!(msg.contains("try --arch resnet18"), "{msg}");
     // Another family: unexpected tensors are named too.
-    let msg =
-        ImageNetModel::from_file(Arch::Resnet18, &dir.join("mobilenet_v2.pth"), Device::Cpu, MemoryFormat::default())
-            .unwrap_err()
-            .to_string();
+    let msg = ImageNetModel::from_file(Arch::Resnet18, &dir.join("mobilenet_v2.pth"), Device::Cpu, Numerics::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("unexpected: classifier.1.bias"), "{msg}");
     assert!(msg.contains("try --arch mobilenet_v2"), "{msg}");
     // Same names, other widths: mis-shaped tensors with both shapes.
     let msg =
-        ImageNetModel::from_file(Arch::Densenet169, &dir.join("densenet121.pth"), Device::Cpu, MemoryFormat::default())
+        ImageNetModel::from_file(Arch::Densenet169, &dir.join("densenet121.pth"), Device::Cpu, Numerics::default())
             .unwrap_err()
             .to_string();
     assert!(msg.contains("mis-shaped"), "{msg}");
@@ -84,7 +81,7 @@ fn a_file_that_is_no_checkpoint_is_an_error() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("weights.pth");
     std::fs::write(&f, b"this is not a checkpoint").unwrap();
-    let err = ImageNetModel::from_file(Arch::Resnet18, &f, Device::Cpu, MemoryFormat::default()).unwrap_err();
+    let err = ImageNetModel::from_file(Arch::Resnet18, &f, Device::Cpu, Numerics::default()).unwrap_err();
     assert!(matches!(err, ModelError::Weights { .. }), "{err}");
     assert!(err.to_string().contains("weights.pth"), "{err}");
     std::fs::remove_dir_all(dir).ok();

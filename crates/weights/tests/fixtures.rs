@@ -12,17 +12,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn fixtures() -> Option<(PathBuf, Value)> {
-    let root = std::env::var_os("RECTIFY_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures"));
-    let dir = root.join("weights");
-    let Ok(text) = std::fs::read_to_string(dir.join("expected.json")) else {
-        if std::env::var("RECTIFY_REQUIRE_FIXTURES").as_deref() == Ok("1") {
-            panic!("{} is missing and RECTIFY_REQUIRE_FIXTURES=1", dir.display());
-        }
-        eprintln!("skipped: run scripts/fixtures.sh (or scripts/fixtures/weights.py) to create {}", dir.display());
-        return None;
-    };
+    let dir = rectify_testkit::fixtures("weights")?;
+    let text = std::fs::read_to_string(dir.join("expected.json")).expect("the weights fixture set has expected.json");
     Some((dir, serde_json::from_str(&text).unwrap()))
 }
 

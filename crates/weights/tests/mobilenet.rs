@@ -15,16 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn shared_models() -> Option<PathBuf> {
-    let shared = std::env::var_os("RECTIFY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let models = shared.join("models");
-    if models.join("mobilenet_v2-b0353104.pth").is_file() {
-        Some(models)
-    } else {
-        eprintln!("skipped: {} not found (set RECTIFY_SHARED)", models.display());
-        None
-    }
+    rectify_testkit::shared().map(|s| s.join("models"))
 }
 
 /// Fastest of a few reads, to keep the timing free of cold-cache noise.

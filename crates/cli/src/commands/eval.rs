@@ -127,7 +127,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "save_logits": args.save_logits,
             "save_features": args.save_features,
             "num_classes": info.num_classes,
-            "memory_format": info.memory_format,
+            "numerics": info.numerics,
         }),
         seed: None,
         device: info.device.clone(),

@@ -9,24 +9,23 @@
 use tch::nn;
 use tch::Tensor;
 
+use super::conv_bn::{ConvBn, Geometry};
 use super::{bn, conv, global_pool, Net};
 
 const BN_SIZE: i64 = 4;
 
-fn dense_layer(p: nn::Path, c_in: i64, growth: i64) -> impl Fn(&Tensor) -> Tensor + Send {
+/// Pre-activation layer: BN → ReLU → 1×1 conv → BN → ReLU → 3×3 conv. Only the middle
+/// conv → BN pair can fold; the first BN acts on the concatenated input, before a ReLU.
+fn dense_layer(p: nn::Path, c_in: i64, growth: i64, fold: bool) -> impl Fn(&Tensor) -> Tensor + Send {
     let norm1 = bn(&p / "norm1", c_in);
-    let conv1 = conv(&p / "conv1", c_in, BN_SIZE * growth, 1, 1, 0, 1);
-    let norm2 = bn(&p / "norm2", BN_SIZE * growth);
+    let conv1 = ConvBn::new(&p / "conv1", &p / "norm2", c_in, BN_SIZE * growth, Geometry::same(1, 1), fold);
     let conv2 = conv(&p / "conv2", BN_SIZE * growth, growth, 3, 1, 1, 1);
-    move |xs: &Tensor| {
-        let ys = xs.apply_t(&norm1, false).relu().apply(&conv1);
-        ys.apply_t(&norm2, false).relu().apply(&conv2)
-    }
+    move |xs: &Tensor| conv1.forward(&xs.apply_t(&norm1, false).relu()).relu().apply(&conv2)
 }
 
-fn dense_block(p: nn::Path, c_in: i64, growth: i64, n: i64) -> nn::FuncT<'static> {
+fn dense_block(p: nn::Path, c_in: i64, growth: i64, n: i64, fold: bool) -> nn::FuncT<'static> {
     let layers: Vec<_> =
-        (0..n).map(|i| dense_layer(&p / format!("denselayer{}", i + 1), c_in + i * growth, growth)).collect();
+        (0..n).map(|i| dense_layer(&p / format!("denselayer{}", i + 1), c_in + i * growth, growth, fold)).collect();
     nn::func_t(move |xs, _| {
         // torchvision concatenates every earlier output before each layer.
         let mut feats = vec![xs.shallow_clone()];
@@ -47,14 +46,13 @@ fn transition(p: nn::Path, c_in: i64, c_out: i64) -> nn::FuncT<'static> {
 }
 
 /// A DenseNet with `init` stem channels, growth rate `growth` and `blocks[i]` layers per block.
-pub(crate) fn densenet(p: &nn::Path, init: i64, growth: i64, blocks: [i64; 4], num_classes: i64) -> Net {
+pub(crate) fn densenet(p: &nn::Path, init: i64, growth: i64, blocks: [i64; 4], num_classes: i64, fold: bool) -> Net {
     let fp = p / "features";
-    let conv0 = conv(&fp / "conv0", 3, init, 7, 2, 3, 1);
-    let norm0 = bn(&fp / "norm0", init);
+    let stem = ConvBn::new(&fp / "conv0", &fp / "norm0", 3, init, Geometry::same(7, 2), fold);
     let mut stages = nn::seq_t();
     let mut c = init;
     for (i, &n) in blocks.iter().enumerate() {
-        stages = stages.add(dense_block(&fp / format!("denseblock{}", i + 1), c, growth, n));
+        stages = stages.add(dense_block(&fp / format!("denseblock{}", i + 1), c, growth, n, fold));
         c += n * growth;
         if i + 1 < blocks.len() {
             stages = stages.add(transition(&fp / format!("transition{}", i + 1), c, c / 2));
@@ -63,7 +61,7 @@ pub(crate) fn densenet(p: &nn::Path, init: i64, growth: i64, blocks: [i64; 4], n
     }
     let norm5 = bn(&fp / "norm5", c);
     let body = nn::func_t(move |xs, _| {
-        let xs = xs.apply(&conv0).apply_t(&norm0, false).relu();
+        let xs = stem.forward(xs).relu();
         let xs = xs.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         global_pool(&xs.apply_t(&stages, false).apply_t(&norm5, false).relu())
     });

@@ -4,6 +4,7 @@
 //! features, `[N, D]`) and a linear `head` (`[N, D] → [N, classes]`), exactly where torchvision's
 //! `forward` flattens before the classifier.
 
+mod conv_bn;
 mod densenet;
 mod mobilenet_v2;
 mod resnet;
@@ -90,19 +91,20 @@ impl Arch {
         }
     }
 
-    /// Builds the network's variables under `p` (names as torchvision's state dict).
-    pub fn build(self, p: &nn::Path, num_classes: i64) -> Net {
+    /// Builds the network's variables under `p` (names as torchvision's state dict). With
+    /// `fold`, every convolution → BatchNorm pair runs as one convolution (see `conv_bn.rs`).
+    pub fn build(self, p: &nn::Path, num_classes: i64, fold: bool) -> Net {
         match self {
-            Arch::Resnet18 => resnet::resnet(p, resnet::Block::Basic, [2, 2, 2, 2], num_classes),
-            Arch::Resnet34 => resnet::resnet(p, resnet::Block::Basic, [3, 4, 6, 3], num_classes),
-            Arch::Resnet50 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 6, 3], num_classes),
-            Arch::Resnet101 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 23, 3], num_classes),
-            Arch::Resnet152 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 8, 36, 3], num_classes),
-            Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes),
-            Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes),
-            Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes),
-            Arch::Densenet201 => densenet::densenet(p, 64, 32, [6, 12, 48, 32], num_classes),
-            Arch::MobilenetV2 => mobilenet_v2::mobilenet_v2(p, num_classes),
+            Arch::Resnet18 => resnet::resnet(p, resnet::Block::Basic, [2, 2, 2, 2], num_classes, fold),
+            Arch::Resnet34 => resnet::resnet(p, resnet::Block::Basic, [3, 4, 6, 3], num_classes, fold),
+            Arch::Resnet50 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 6, 3], num_classes, fold),
+            Arch::Resnet101 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 23, 3], num_classes, fold),
+            Arch::Resnet152 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 8, 36, 3], num_classes, fold),
+            Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes, fold),
+            Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes, fold),
+            Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes, fold),
+            Arch::Densenet201 => densenet::densenet(p, 64, 32, [6, 12, 48, 32], num_classes, fold),
+            Arch::MobilenetV2 => mobilenet_v2::mobilenet_v2(p, num_classes, fold),
         }
     }
 
@@ -127,7 +129,7 @@ impl Arch {
     pub fn tensor_count(self) -> usize {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         // Building on the CPU only allocates; cheap next to loading a checkpoint.
-        let _net = tch::no_grad(|| self.build(&vs.root(), 1000));
+        let _net = tch::no_grad(|| self.build(&vs.root(), 1000, false));
         vs.variables().len()
     }
 }
@@ -200,7 +202,7 @@ mod tests {
     fn feature_widths_match_the_head() {
         for a in [Arch::Resnet18, Arch::Densenet121, Arch::MobilenetV2] {
             let vs = nn::VarStore::new(tch::Device::Cpu);
-            let net = a.build(&vs.root(), 10);
+            let net = a.build(&vs.root(), 10, true);
             let x = Tensor::zeros([1, 3, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
             let f = tch::no_grad(|| net.features(&x));
             assert_eq!(f.size(), vec![1, a.feature_dim()], "{a}");

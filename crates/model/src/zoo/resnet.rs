@@ -8,7 +8,8 @@
 use tch::nn;
 use tch::Tensor;
 
-use super::{bn, conv, global_pool, Net};
+use super::conv_bn::{ConvBn, Geometry};
+use super::{global_pool, Net};
 
 /// Residual block kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,61 +29,51 @@ impl Block {
     }
 }
 
-fn block(p: nn::Path, kind: Block, c_in: i64, planes: i64, stride: i64) -> nn::FuncT<'static> {
+fn block(p: nn::Path, kind: Block, c_in: i64, planes: i64, stride: i64, fold: bool) -> nn::FuncT<'static> {
     let c_out = planes * kind.expansion();
     let downsample = (stride != 1 || c_in != c_out).then(|| {
         let d = &p / "downsample";
-        (conv(&d / "0", c_in, c_out, 1, stride, 0, 1), bn(&d / "1", c_out))
+        ConvBn::new(&d / "0", &d / "1", c_in, c_out, Geometry::same(1, stride), fold)
     });
     let identity = move |xs: &Tensor| match &downsample {
-        Some((c, b)) => xs.apply(c).apply_t(b, false),
+        Some(d) => d.forward(xs),
         None => xs.shallow_clone(),
     };
+    let cb =
+        |i: usize, c_in, c_out, g| ConvBn::new(&p / format!("conv{i}"), &p / format!("bn{i}"), c_in, c_out, g, fold);
     match kind {
         Block::Basic => {
-            let conv1 = conv(&p / "conv1", c_in, planes, 3, stride, 1, 1);
-            let bn1 = bn(&p / "bn1", planes);
-            let conv2 = conv(&p / "conv2", planes, planes, 3, 1, 1, 1);
-            let bn2 = bn(&p / "bn2", planes);
-            nn::func_t(move |xs, _| {
-                let out = xs.apply(&conv1).apply_t(&bn1, false).relu();
-                let out = out.apply(&conv2).apply_t(&bn2, false);
-                (out + identity(xs)).relu()
-            })
+            let b1 = cb(1, c_in, planes, Geometry::same(3, stride));
+            let b2 = cb(2, planes, planes, Geometry::same(3, 1));
+            nn::func_t(move |xs, _| (b2.forward(&b1.forward(xs).relu()) + identity(xs)).relu())
         }
         Block::Bottleneck => {
-            let conv1 = conv(&p / "conv1", c_in, planes, 1, 1, 0, 1);
-            let bn1 = bn(&p / "bn1", planes);
-            let conv2 = conv(&p / "conv2", planes, planes, 3, stride, 1, 1);
-            let bn2 = bn(&p / "bn2", planes);
-            let conv3 = conv(&p / "conv3", planes, c_out, 1, 1, 0, 1);
-            let bn3 = bn(&p / "bn3", c_out);
+            let b1 = cb(1, c_in, planes, Geometry::same(1, 1));
+            let b2 = cb(2, planes, planes, Geometry::same(3, stride));
+            let b3 = cb(3, planes, c_out, Geometry::same(1, 1));
             nn::func_t(move |xs, _| {
-                let out = xs.apply(&conv1).apply_t(&bn1, false).relu();
-                let out = out.apply(&conv2).apply_t(&bn2, false).relu();
-                let out = out.apply(&conv3).apply_t(&bn3, false);
-                (out + identity(xs)).relu()
+                let out = b2.forward(&b1.forward(xs).relu()).relu();
+                (b3.forward(&out) + identity(xs)).relu()
             })
         }
     }
 }
 
 /// A ResNet with `layers[i]` blocks in stage `i`.
-pub(crate) fn resnet(p: &nn::Path, kind: Block, layers: [i64; 4], num_classes: i64) -> Net {
-    let conv1 = conv(p / "conv1", 3, 64, 7, 2, 3, 1);
-    let bn1 = bn(p / "bn1", 64);
+pub(crate) fn resnet(p: &nn::Path, kind: Block, layers: [i64; 4], num_classes: i64, fold: bool) -> Net {
+    let stem = ConvBn::new(p / "conv1", p / "bn1", 3, 64, Geometry::same(7, 2), fold);
     let mut stages = nn::seq_t();
     let mut c_in = 64;
     for (i, (&n, planes)) in layers.iter().zip([64, 128, 256, 512]).enumerate() {
         let lp = p / format!("layer{}", i + 1);
         for j in 0..n {
             let stride = if i > 0 && j == 0 { 2 } else { 1 };
-            stages = stages.add(block(&lp / j, kind, c_in, planes, stride));
+            stages = stages.add(block(&lp / j, kind, c_in, planes, stride, fold));
             c_in = planes * kind.expansion();
         }
     }
     let body = nn::func_t(move |xs, _| {
-        let xs = xs.apply(&conv1).apply_t(&bn1, false).relu();
+        let xs = stem.forward(xs).relu();
         let xs = xs.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         global_pool(&xs.apply_t(&stages, false))
     });
