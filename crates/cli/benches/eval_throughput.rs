@@ -1,7 +1,8 @@
 //! Benchmark (issue #2): images/s of `rectify eval` against the torchvision anchor
 //! (`../shared/anchors/eval_torchvision.py`: PIL decode + Resize/CenterCrop/Normalize in DataLoader
 //! workers, batched MobileNetV2 forward), on the same images, batch size, threads and device, in
-//! one run, printing the ratio. Goal: ≥ 1.2× the anchor's throughput on CPU.
+//! one run, printing the ratio. Goal: ≥ 1.2× the anchor's throughput on CPU. rectify runs twice per
+//! repeat: with its default numerics and with `--exact` (PyTorch's forward op for op).
 //!
 //! `cargo bench -p rectify --bench eval_throughput` (after `. scripts/env.sh --bench`).
 //! Environment: BENCH_LIMIT (images, default 640), BENCH_BATCH (32), BENCH_THREADS (2),
@@ -29,7 +30,7 @@ fn main() {
         .or_else(|_| std::env::var("VIRTUAL_ENV").map(|v| format!("{v}/bin/python")))
         .unwrap_or_else(|_| "python3".into());
     let tmp = tempfile::tempdir().expect("temp dir");
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours, mut exact, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
     let mut top1 = (0.0, 0.0);
     for r in 0..repeats {
         // The anchor.
@@ -45,25 +46,34 @@ fn main() {
         theirs.push(j["images_per_s"].as_f64().unwrap());
         top1.1 = j["top1"].as_f64().unwrap();
         // rectify, same images, batch, threads; a fresh run directory each time (no resuming).
-        let run = tmp.path().join(format!("run{r}"));
-        let out = Command::new(env!("CARGO_BIN_EXE_rectify"))
-            .args(["eval", "--images", images.to_str().unwrap(), "--labels", labels.to_str().unwrap()])
-            .args(["--out", run.to_str().unwrap(), "--limit", &limit, "--batch-size", &batch])
-            .args(["--threads", &threads, "--workers", &threads, "--device", "cpu"])
-            .output()
-            .expect("rectify runs");
-        assert!(out.status.success(), "rectify failed: {}", String::from_utf8_lossy(&out.stderr));
-        let s: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
-        ours.push(s["throughput"]["images_per_s"].as_f64().unwrap());
-        top1.0 = s["top1"].as_f64().unwrap();
-        eprintln!("repeat {r}: rectify {:.1} images/s, torchvision {:.1} images/s", ours[r], theirs[r]);
+        for (mode, into) in [("fast", &mut ours), ("exact", &mut exact)] {
+            let run = tmp.path().join(format!("{mode}{r}"));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_rectify"));
+            cmd.args(["eval", "--images", images.to_str().unwrap(), "--labels", labels.to_str().unwrap()])
+                .args(["--out", run.to_str().unwrap(), "--limit", &limit, "--batch-size", &batch])
+                .args(["--threads", &threads, "--workers", &threads, "--device", "cpu"]);
+            if mode == "exact" {
+                cmd.arg("--exact");
+            }
+            let out = cmd.output().expect("rectify runs");
+            assert!(out.status.success(), "rectify failed: {}", String::from_utf8_lossy(&out.stderr));
+            let s: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+            into.push(s["throughput"]["images_per_s"].as_f64().unwrap());
+            top1.0 = s["top1"].as_f64().unwrap();
+        }
+        eprintln!(
+            "repeat {r}: rectify {:.1} images/s (--exact {:.1}), torchvision {:.1} images/s",
+            ours[r], exact[r], theirs[r]
+        );
     }
-    let (o, t) = (median(ours), median(theirs));
+    let (o, e, t) = (median(ours), median(exact), median(theirs));
     println!(
         "eval throughput, {limit} val-1300 images, batch {batch}, {threads} threads, cpu: rectify {o:.1} images/s, \
-         torchvision {t:.1} images/s, ratio {:.2}x (goal >= 1.2x); top-1 {:.4} vs {:.4}",
+         torchvision {t:.1} images/s, ratio {:.2}x (goal >= 1.2x); rectify --exact {e:.1} images/s, ratio {:.2}x; \
+         top-1 {:.4} vs {:.4}",
         o / t,
+        e / t,
         top1.0,
         top1.1
     );
