@@ -2,9 +2,11 @@
 //!
 //! This file only parses flags and dispatches; each command lives in `commands/`.
 
+mod attack_outputs;
 mod commands;
 mod model_args;
 mod outputs;
+mod pipeline;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +26,8 @@ enum Command {
     Eval(Box<commands::eval::EvalArgs>),
     /// Combine the stores of `eval --shard I/N` runs into one run directory.
     Merge(commands::merge::MergeArgs),
+    /// Adversarial attacks (FGSM, iterative FGSM, PGD) on an eval run, with every step's prediction.
+    Attack(Box<commands::attack::AttackArgs>),
 }
 
 fn main() {
@@ -31,6 +35,7 @@ fn main() {
     let result = match cli.command {
         Command::Eval(args) => commands::eval::run(*args),
         Command::Merge(args) => commands::merge::run(args),
+        Command::Attack(args) => commands::attack::run(*args),
     };
     if let Err(err) = result {
         // A closed pipe (`rectify … | head`) is not an error worth reporting.

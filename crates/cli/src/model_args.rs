@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rectify_model::{bundled, Arch, Classifier, DeviceChoice, ImageNetModel, Numerics, TorchScriptModel};
+use rectify_store::Provenance;
 
 /// `--arch`, `--weights`, `--torchscript`, `--device`, `--threads`.
 #[derive(Debug, Clone, Args)]
@@ -31,6 +32,9 @@ pub struct ModelArgs {
     #[arg(long)]
     pub exact: bool,
 }
+
+/// Where the bundled weights are named in provenance records.
+const BUNDLED: &str = bundled::ORIGIN;
 
 /// A loaded model behind the [`Classifier`] trait.
 pub type BoxedModel = Box<dyn Classifier>;
@@ -60,5 +64,37 @@ impl ModelArgs {
             ),
         };
         Ok(Box::new(model))
+    }
+}
+
+impl ModelArgs {
+    /// The flags that rebuild the model an earlier run recorded (`prov`), on `device`; `exact`
+    /// forces exact numerics, otherwise the recorded ones are kept.
+    pub fn recorded(prov: &Provenance, device: &str, threads: Option<usize>, exact: bool) -> Self {
+        let m = &prov.model;
+        let path = (m.weights != BUNDLED).then(|| PathBuf::from(&m.weights));
+        let torchscript = m.arch == "torchscript";
+        Self {
+            arch: if torchscript { bundled::ARCH.name().to_string() } else { m.arch.clone() },
+            weights: if torchscript { None } else { path.clone() },
+            torchscript: if torchscript { path } else { None },
+            device: device.to_string(),
+            threads,
+            exact: exact || prov.params["numerics"] == "exact",
+        }
+    }
+
+    /// Loads the model and checks that its weights are the ones `prov` recorded.
+    pub fn load_recorded(&self, prov: &Provenance) -> Result<BoxedModel> {
+        let model = self.load()?;
+        let (want, got) = (&prov.model.weights_sha256, &model.info().weights_sha256);
+        if want != got {
+            bail!(
+                "the weights {} changed since the run was made (sha256 {want} then, {got} now); \
+                 restore them or start a new run directory",
+                prov.model.weights
+            );
+        }
+        Ok(model)
     }
 }

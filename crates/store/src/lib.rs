@@ -9,11 +9,13 @@
 //! Every stored result belongs to a run, and every run records how it was made
 //! ([`Provenance`]): model and weights sha256, preprocessing, parameters, seed, tool version.
 
+mod attack;
 mod error;
 mod provenance;
 mod schema;
 mod store;
 
+pub use attack::{AttackRow, AttackStep};
 pub use error::StoreError;
 pub use provenance::{ModelRecord, Provenance};
 pub use store::{ErrorRow, ImageRow, PredictionRow, RunId, RunStore, DB_FILE};

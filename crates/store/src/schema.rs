@@ -1,7 +1,8 @@
 //! The SQLite schema, applied as numbered migrations recorded in `PRAGMA user_version`.
 
 /// Migrations in order; entry `i` brings the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
     kind        TEXT NOT NULL,              -- eval, attack, explain, criticize, study …
@@ -34,7 +35,29 @@ CREATE TABLE errors (
     message     TEXT NOT NULL,
     PRIMARY KEY (run_id, image_id, stage)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+CREATE TABLE attack_results (
+    run_id        INTEGER NOT NULL REFERENCES runs(id),
+    image_id      INTEGER NOT NULL REFERENCES images(id),
+    target        INTEGER,                  -- the target class of a targeted attack
+    steps_to_flip INTEGER,                  -- first step whose prediction left the label (or hit the target); NULL: never
+    quantized_top1 INTEGER,                 -- prediction on the saved 8-bit PNG, with --save-images
+    image         TEXT,                     -- that PNG, relative to the run directory
+    PRIMARY KEY (run_id, image_id)
+) WITHOUT ROWID;
+CREATE TABLE attack_steps (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    step        INTEGER NOT NULL,           -- 0 = clean
+    top1        INTEGER NOT NULL,
+    top1_prob   REAL NOT NULL,
+    true_prob   REAL NOT NULL,
+    target_prob REAL,
+    PRIMARY KEY (run_id, image_id, step)
+) WITHOUT ROWID;
+"#,
+];
 
 /// The newest schema version this build knows.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

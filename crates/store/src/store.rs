@@ -61,8 +61,8 @@ pub struct ErrorRow {
 /// An open run directory.
 #[derive(Debug)]
 pub struct RunStore {
-    dir: PathBuf,
-    conn: Connection,
+    pub(crate) dir: PathBuf,
+    pub(crate) conn: Connection,
 }
 
 fn f32s_to_blob(v: &[f32]) -> Vec<u8> {
@@ -110,7 +110,7 @@ impl RunStore {
         Ok(Self { dir: dir.to_path_buf(), conn })
     }
 
-    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    pub(crate) fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |source| StoreError::Sql { path: self.dir.join(DB_FILE), source }
     }
 

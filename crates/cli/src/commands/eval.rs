@@ -6,12 +6,10 @@
 //! same command skips every image already stored.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use rayon::prelude::*;
 use rectify_data::dataset::{Dataset, Sample};
 use rectify_data::preprocess::Preprocess;
 use rectify_data::real::RealLabels;
@@ -22,6 +20,7 @@ use tch::{Kind, Tensor};
 
 use crate::model_args::ModelArgs;
 use crate::outputs::{write_eval_outputs, Throughput};
+use crate::pipeline;
 use crate::progress::Progress;
 
 /// Parameters that may change between a run and its resumption without changing any result.
@@ -74,9 +73,6 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     }
     Ok((i, n))
 }
-
-/// One decoded batch on its way to the model.
-type Decoded<'a> = (&'a [Sample], Vec<Result<Vec<u8>, String>>);
 
 /// Runs `rectify eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -170,32 +166,23 @@ pub fn run(args: EvalArgs) -> Result<()> {
         info.device
     );
 
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build()?;
+    let opts =
+        BatchOptions { save_logits: args.save_logits, save_features: args.save_features, crop: pre.crop as usize };
     let mut progress = Progress::new("eval", todo.len() as u64);
     let start = Instant::now();
     let mut evaluated = 0;
-    std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = sync_channel::<Decoded>(2);
-        let root = &ds.root;
-        let pre = &pre;
-        let pool = &pool;
-        let todo = &todo;
-        scope.spawn(move || {
-            for chunk in todo.chunks(args.batch_size) {
-                let decoded = pool.install(|| {
-                    chunk.par_iter().map(|s| pre.load(&root.join(&s.file)).map_err(|e| format!("{e}"))).collect()
-                });
-                if tx.send((chunk, decoded)).is_err() {
-                    break; // the consumer stopped on an error
-                }
-            }
-        });
-        for (chunk, decoded) in rx {
-            evaluated += evaluate_batch(&mut store, run, &*model, chunk, decoded, &args, &mut progress)?;
-        }
-        Ok(())
-    })?;
+    pipeline::for_each_batch(
+        &todo,
+        &ds.root,
+        |s: &Sample| s.file.as_str(),
+        &pre,
+        pipeline::workers(args.workers),
+        args.batch_size,
+        |chunk, decoded| {
+            evaluated += evaluate_batch(&mut store, run, &*model, chunk, decoded, &opts, &mut progress)?;
+            Ok(())
+        },
+    )?;
     progress.finish();
     let seconds = start.elapsed().as_secs_f64();
     store.finish_run(run)?;
@@ -210,14 +197,21 @@ fn canonical(p: &Path, flag: &str) -> Result<PathBuf> {
     p.canonicalize().with_context(|| format!("{flag} {}", p.display()))
 }
 
+/// What each batch keeps besides predictions, and the crop size of its images.
+struct BatchOptions {
+    save_logits: bool,
+    save_features: bool,
+    crop: usize,
+}
+
 /// Runs the model on the decodable images of one batch and stores predictions and errors.
 fn evaluate_batch(
     store: &mut RunStore,
     run: RunId,
     model: &dyn Classifier,
     chunk: &[Sample],
-    decoded: Vec<Result<Vec<u8>, String>>,
-    args: &EvalArgs,
+    decoded: pipeline::Decoded,
+    args: &BatchOptions,
     progress: &mut Progress,
 ) -> Result<usize> {
     let mut ok: Vec<&Sample> = Vec::with_capacity(chunk.len());
@@ -236,8 +230,7 @@ fn evaluate_batch(
     }
     let mut rows = Vec::with_capacity(ok.len());
     if !ok.is_empty() {
-        let side = ((buf.len() / ok.len() / 3) as f64).sqrt() as usize;
-        let pixels = pixels_from_u8(&buf, ok.len(), side, side, model.device());
+        let pixels = pixels_from_u8(&buf, ok.len(), args.crop, args.crop, model.device());
         let out = tch::no_grad(|| {
             if args.save_features {
                 model.forward(&pixels)

@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod attack;
 pub mod eval;
 pub mod merge;

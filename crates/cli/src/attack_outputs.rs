@@ -1,0 +1,100 @@
+//! `RUN_DIR/attack/<name>/trajectory.csv` and `summary.json`, rebuilt from the store so that a
+//! resumed attack reports every image it holds.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use rectify_store::{ImageRow, Provenance, RunId, RunStore};
+use serde::Serialize;
+
+use crate::outputs::{write_atomically, Throughput};
+
+/// `summary.json` of an attack run.
+#[derive(Debug, Serialize)]
+pub struct AttackSummary {
+    /// Images attacked.
+    pub n: usize,
+    /// Top-1 accuracy (prediction = true label) after each step; entry 0 is clean.
+    pub accuracy_per_step: Vec<f64>,
+    /// For targeted attacks: fraction predicted as the target after each step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_per_step: Option<Vec<f64>>,
+    /// Images whose prediction flipped at some step (for targeted attacks: reached the target).
+    pub flipped: usize,
+    /// Histogram of steps_to_flip: entry s counts images that flipped first at step s.
+    pub steps_to_flip_histogram: Vec<usize>,
+    /// Accuracy of the saved 8-bit PNGs re-evaluated (with --save-images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantized_accuracy: Option<f64>,
+    /// The attack's parameters and the model's provenance.
+    pub provenance: Provenance,
+    /// Throughput of the invocation that wrote this file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<Throughput>,
+}
+
+/// Writes both files for attack run `run` named `name`; `images` are the attacked images in
+/// order; `work` = (images attacked by this invocation, seconds it took).
+pub fn write(
+    store: &RunStore,
+    run: RunId,
+    prov: &Provenance,
+    name: &str,
+    images: &[ImageRow],
+    work: (usize, f64),
+) -> Result<AttackSummary> {
+    let dir = store.dir().join("attack").join(name);
+    let rows: HashMap<i64, rectify_store::AttackRow> =
+        store.attacks(run)?.into_iter().map(|r| (r.image_id, r)).collect();
+    let attacked: Vec<(&ImageRow, &rectify_store::AttackRow)> =
+        images.iter().filter_map(|i| rows.get(&i.id).map(|r| (i, r))).collect();
+    let steps = attacked.iter().map(|(_, r)| r.steps.len()).max().unwrap_or(0);
+    let n = attacked.len();
+    let frac = |hits: usize| if n == 0 { 0.0 } else { hits as f64 / n as f64 };
+
+    write_atomically(&dir.join("trajectory.csv"), |w| {
+        let cols: Vec<String> = (0..steps).map(|s| format!("pred_step{s}")).collect();
+        writeln!(w, "file,label,{},steps_to_flip", cols.join(","))?;
+        for (img, r) in &attacked {
+            let preds: Vec<String> = r.steps.iter().map(|s| s.top1.to_string()).collect();
+            let flip = r.steps_to_flip.map(|s| s.to_string()).unwrap_or_default();
+            writeln!(w, "{},{},{},{flip}", img.file, img.label.unwrap_or(-1), preds.join(","))?;
+        }
+        Ok(())
+    })?;
+
+    let accuracy_per_step =
+        (0..steps).map(|s| frac(attacked.iter().filter(|(i, r)| Some(r.steps[s].top1) == i.label).count())).collect();
+    let targeted = attacked.iter().any(|(_, r)| r.target.is_some());
+    let success_per_step = targeted.then(|| {
+        (0..steps).map(|s| frac(attacked.iter().filter(|(_, r)| Some(r.steps[s].top1) == r.target).count())).collect()
+    });
+    let mut histogram = vec![0; steps];
+    for (_, r) in &attacked {
+        if let Some(s) = r.steps_to_flip {
+            histogram[s as usize] += 1;
+        }
+    }
+    let saved: Vec<_> = attacked.iter().filter_map(|(i, r)| r.quantized_top1.map(|q| Some(q) == i.label)).collect();
+    let summary = AttackSummary {
+        n,
+        accuracy_per_step,
+        success_per_step,
+        flipped: histogram.iter().sum(),
+        steps_to_flip_histogram: histogram,
+        quantized_accuracy: (!saved.is_empty())
+            .then(|| saved.iter().filter(|&&ok| ok).count() as f64 / saved.len() as f64),
+        provenance: prov.clone(),
+        throughput: (work.0 > 0).then(|| Throughput {
+            images: work.0,
+            seconds: work.1,
+            images_per_s: work.0 as f64 / work.1,
+        }),
+    };
+    write_atomically(&dir.join("summary.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        writeln!(w)?;
+        Ok(())
+    })?;
+    Ok(summary)
+}
