@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/env.sh --bench
 cargo bench --locked -p rectify --bench eval_throughput
+cargo bench --locked -p rectify --bench ifgsm_vs_pytorch

@@ -1,0 +1,138 @@
+//! `rectify attack` on a few bundled images: outputs, saved images, targets, resuming, flag errors.
+
+mod common;
+
+use common::*;
+
+fn eval_sample(dir: &std::path::Path, limit: &str) {
+    rectify_ok(&[
+        "eval",
+        "--images",
+        s(&assets().join("sample-images")),
+        "--labels",
+        s(&assets().join("sample-labels.csv")),
+        "--out",
+        s(dir),
+        "--limit",
+        limit,
+        "--device",
+        "cpu",
+    ]);
+}
+
+fn summary_of(run: &std::path::Path, name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("attack").join(name).join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn saves_images_and_reevaluates_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    eval_sample(&run, "6");
+    rectify_ok(&["attack", "--run", s(&run), "--steps", "3", "--step", "0.004", "--save-images", "--device", "cpu"]);
+    let name = "ifgsm-linf-0.004x3";
+    let sum = summary_of(&run, name);
+    assert_eq!(sum["n"], 6);
+    assert_eq!(sum["accuracy_per_step"].as_array().unwrap().len(), 4);
+    let q = sum["quantized_accuracy"].as_f64().expect("re-evaluated accuracy");
+    assert!((0.0..=1.0).contains(&q));
+    let pngs: Vec<_> = std::fs::read_dir(run.join("attack").join(name).join("images")).unwrap().collect();
+    assert_eq!(pngs.len(), 6);
+    let png = image::open(pngs[0].as_ref().unwrap().path()).unwrap();
+    assert_eq!((png.width(), png.height()), (224, 224));
+    let traj = std::fs::read_to_string(run.join("attack").join(name).join("trajectory.csv")).unwrap();
+    assert!(traj.starts_with("file,label,pred_step0,pred_step1,pred_step2,pred_step3,steps_to_flip\n"), "{traj}");
+    assert_eq!(traj.lines().count(), 7);
+
+    // Rerunning resumes: nothing left to do, same outputs.
+    let out = rectify_ok(&[
+        "attack",
+        "--run",
+        s(&run),
+        "--steps",
+        "3",
+        "--step",
+        "0.004",
+        "--save-images",
+        "--device",
+        "cpu",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(6 already stored)"));
+    assert_eq!(std::fs::read_to_string(run.join("attack").join(name).join("trajectory.csv")).unwrap(), traj);
+}
+
+#[test]
+fn targeted_and_l2_and_pgd() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    eval_sample(&run, "4");
+    rectify_ok(&[
+        "attack",
+        "--run",
+        s(&run),
+        "--steps",
+        "5",
+        "--step",
+        "0.01",
+        "--target",
+        "least-likely",
+        "--device",
+        "cpu",
+    ]);
+    let sum = summary_of(&run, "ifgsm-linf-0.01x5-least-likely");
+    let success: Vec<f64> = sum["success_per_step"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(success[0], 0.0, "clean images are not their least likely class");
+    assert!(success[5] > 0.0, "a targeted attack reaches some targets: {success:?}");
+
+    rectify_ok(&["attack", "--run", s(&run), "--norm", "l2", "--steps", "2", "--step", "1.0", "--device", "cpu"]);
+    let sum = summary_of(&run, "ifgsm-l2-1x2");
+    assert!(sum["accuracy_per_step"][2].as_f64().unwrap() <= sum["accuracy_per_step"][0].as_f64().unwrap());
+
+    rectify_ok(&[
+        "attack",
+        "--run",
+        s(&run),
+        "--method",
+        "pgd",
+        "--eps",
+        "0.01",
+        "--steps",
+        "2",
+        "--step",
+        "0.005",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+    ]);
+    let sum = summary_of(&run, "pgd-linf-0.005x2-eps0.01");
+    assert_eq!(sum["provenance"]["seed"], 3);
+}
+
+#[test]
+fn bad_flags_are_refused_with_reasons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let res = rectify(&["attack", "--run", s(&run), "--device", "cpu"]);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&res.stderr).contains("rectify eval --out"),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    eval_sample(&run, "2");
+    for (flags, want) in [
+        (vec!["--method", "pgd"], "give --eps"),
+        (vec!["--method", "fgsm", "--eps", "0.1"], "--eps is for ifgsm and pgd"),
+        (vec!["--target", "1000"], "not a class"),
+        (vec!["--target", "cat"], "least-likely"),
+        (vec!["--step=-1"], "--step"),
+    ] {
+        let mut args = vec!["attack", "--run", s(&run), "--device", "cpu"];
+        args.extend(flags.iter().copied());
+        let res = rectify(&args);
+        assert_ne!(res.status.code(), Some(0), "{flags:?} was accepted");
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+}
