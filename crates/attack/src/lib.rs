@@ -13,7 +13,6 @@ mod fgsm;
 mod ifgsm;
 mod norm;
 mod pgd;
-mod rng;
 mod target;
 mod trajectory;
 

@@ -8,8 +8,8 @@
 use rectify_model::Classifier;
 use tch::{Kind, Tensor};
 
-use crate::rng::SplitMix64;
 use crate::{project, Attack, Batch, Goal, IFgsm, Norm, Outcome};
+use rectify_data::rng::SplitMix64;
 
 /// An [`IFgsm`] with a budget, started at a random point of its ε-ball.
 #[derive(Debug, Clone, Copy, PartialEq)]

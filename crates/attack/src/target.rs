@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::rng::SplitMix64;
+use rectify_data::rng::SplitMix64;
 
 /// How targets are chosen (the CLI's `--target none|least-likely|random|CLASS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

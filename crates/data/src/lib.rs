@@ -8,3 +8,4 @@ pub mod imagenet;
 pub mod npy;
 pub mod preprocess;
 pub mod real;
+pub mod rng;

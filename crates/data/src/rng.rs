@@ -1,9 +1,10 @@
-//! A small seeded generator (SplitMix64), so that random targets and random starts depend only on
-//! the seed and the image id: not on the batch an image falls in, the device, or libtorch's RNG.
+//! A small seeded generator (SplitMix64) for everything random in rectify (attack targets and
+//! starts, LIME's samples, random baselines), so that results depend only on the seed and the
+//! image id: not on the batch an image falls in, the device, or libtorch's RNG.
 
 /// SplitMix64 (Steele, Lea, Flood 2014).
 #[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
     /// A generator for `(seed, stream)`, e.g. `(user seed, image id)`.
@@ -13,6 +14,7 @@ impl SplitMix64 {
         g
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
