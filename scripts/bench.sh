@@ -5,3 +5,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/env.sh --bench
 cargo bench --locked -p rectify --bench eval_throughput
 cargo bench --locked -p rectify --bench ifgsm_vs_pytorch
+cargo bench --locked -p rectify --bench explain_vs_lime
+cargo bench --locked -p rectify-superpixels

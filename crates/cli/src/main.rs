@@ -28,6 +28,8 @@ enum Command {
     Merge(commands::merge::MergeArgs),
     /// Adversarial attacks (FGSM, iterative FGSM, PGD) on an eval run, with every step's prediction.
     Attack(Box<commands::attack::AttackArgs>),
+    /// LIME explanations on superpixels, images with attention, explanation paths.
+    Explain(Box<commands::explain::ExplainArgs>),
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
         Command::Eval(args) => commands::eval::run(*args),
         Command::Merge(args) => commands::merge::run(args),
         Command::Attack(args) => commands::attack::run(*args),
+        Command::Explain(args) => commands::explain::run(*args),
     };
     if let Err(err) = result {
         // A closed pipe (`rectify … | head`) is not an error worth reporting.

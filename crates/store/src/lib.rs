@@ -11,11 +11,13 @@
 
 mod attack;
 mod error;
+mod explain;
 mod provenance;
 mod schema;
 mod store;
 
 pub use attack::{AttackRow, AttackStep};
 pub use error::StoreError;
+pub use explain::ExplanationRow;
 pub use provenance::{ModelRecord, Provenance};
 pub use store::{ErrorRow, ImageRow, PredictionRow, RunId, RunStore, DB_FILE};

@@ -57,6 +57,19 @@ CREATE TABLE attack_steps (
     PRIMARY KEY (run_id, image_id, step)
 ) WITHOUT ROWID;
 "#,
+    r#"
+CREATE TABLE explanations (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    label       INTEGER NOT NULL,           -- the class explained
+    segments    INTEGER NOT NULL,           -- superpixels
+    r2          REAL NOT NULL,              -- weighted R² of the surrogate
+    auc_path    REAL NOT NULL,              -- area under the explanation path
+    auc_random  REAL NOT NULL,              -- the same for a seeded random order
+    json        TEXT NOT NULL,              -- the explanation file, relative to the run directory
+    PRIMARY KEY (run_id, image_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The newest schema version this build knows.

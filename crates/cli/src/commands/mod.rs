@@ -2,4 +2,5 @@
 
 pub mod attack;
 pub mod eval;
+pub mod explain;
 pub mod merge;
