@@ -7,7 +7,7 @@ use anyhow::Result;
 use rectify_store::{ImageRow, Provenance, RunId, RunStore};
 use serde::Serialize;
 
-use crate::outputs::{write_atomically, Throughput};
+use crate::outputs::{write_atomically, write_json, Throughput};
 
 /// `summary.json` of an attack run.
 #[derive(Debug, Serialize)]
@@ -91,10 +91,6 @@ pub fn write(
             images_per_s: work.0 as f64 / work.1,
         }),
     };
-    write_atomically(&dir.join("summary.json"), |w| {
-        serde_json::to_writer_pretty(&mut *w, &summary)?;
-        writeln!(w)?;
-        Ok(())
-    })?;
+    write_json(&dir.join("summary.json"), &summary)?;
     Ok(summary)
 }

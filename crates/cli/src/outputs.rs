@@ -203,11 +203,7 @@ pub fn write_eval_outputs(
         provenance: prov.clone(),
         throughput,
     };
-    write_atomically(&dir.join("summary.json"), |w| {
-        serde_json::to_writer_pretty(&mut *w, &summary)?;
-        writeln!(w)?;
-        Ok(())
-    })?;
+    write_json(&dir.join("summary.json"), &summary)?;
     Ok(summary)
 }
 
@@ -218,6 +214,15 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// Writes `value` as pretty JSON (with a final newline) through [`write_atomically`].
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    write_atomically(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        writeln!(w)?;
+        Ok(())
+    })
 }
 
 /// Writes through a temporary file and renames, so a crash never leaves half a file.

@@ -4,22 +4,6 @@ mod common;
 
 use common::*;
 
-fn eval_sample(dir: &std::path::Path, limit: &str) {
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&assets().join("sample-images")),
-        "--labels",
-        s(&assets().join("sample-labels.csv")),
-        "--out",
-        s(dir),
-        "--limit",
-        limit,
-        "--device",
-        "cpu",
-    ]);
-}
-
 fn summary_of(run: &std::path::Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("attack").join(name).join("summary.json")).unwrap()).unwrap()
 }

@@ -5,22 +5,6 @@ mod common;
 
 use common::*;
 
-fn eval_sample(dir: &std::path::Path, limit: &str) {
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&assets().join("sample-images")),
-        "--labels",
-        s(&assets().join("sample-labels.csv")),
-        "--out",
-        s(dir),
-        "--limit",
-        limit,
-        "--device",
-        "cpu",
-    ]);
-}
-
 fn explain(run: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["explain", "--run", s(run), "--device", "cpu", "--samples", "150", "--batch-size", "50"];
     args.extend_from_slice(extra);

@@ -24,7 +24,7 @@
 //! quickshift's are identical to scikit-image's with its default seed on nine and agree on
 //! 99.98 % of neighbouring pixel pairs on the tenth: quickshift breaks density ties with its own
 //! deterministic noise (`src/quickshift.rs`). On one core, quickshift takes about 50 ms and SLIC
-//! about 12 ms on a 224×224 crop (scikit-image: about 350 and 40 ms);
+//! about 10 ms on a 224×224 crop (scikit-image: about 350 and 40 ms);
 //! `benches/segment_vs_skimage.rs` measures both on the same machine.
 
 mod connectivity;

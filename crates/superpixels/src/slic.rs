@@ -217,7 +217,7 @@ fn band_sums(lab: &LabPlanes, first: usize, labels: &[u32], centres: usize) -> V
 
 /// Moves every centre to the mean position and colour of its pixels: the band sums added in band
 /// order (scikit-image adds pixel by pixel in scan order: the same up to the last bits of the
-/// colour means; counts and coordinates are exact). Centres without pixels die.
+/// colour means; counts and coordinates are exact integers). Centres without pixels die.
 fn update_centres(sums: &[Vec<[f64; 6]>], centres: &mut [[f64; 5]], alive: &mut [bool]) {
     for (k, (c, alive)) in centres.iter_mut().zip(alive.iter_mut()).enumerate() {
         let total = sums.iter().fold([0.0; 6], |t, band| std::array::from_fn(|j| t[j] + band[k][j]));

@@ -22,7 +22,7 @@ use rectify_superpixels::{Image, Segmenter};
 use serde::Serialize;
 
 use crate::model_args::ModelArgs;
-use crate::outputs::write_atomically;
+use crate::outputs::write_json;
 use crate::progress::Progress;
 
 /// Parameters that may change when resuming.
@@ -277,11 +277,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             seed: args.seed,
             params: &params,
         };
-        write_atomically(&args.run.join(&json_rel), |wr| {
-            serde_json::to_writer_pretty(&mut *wr, &file)?;
-            writeln!(wr)?;
-            Ok(())
-        })?;
+        write_json(&args.run.join(&json_rel), &file)?;
         let top = render::top_positive(w, lime.base.num_features);
         save_png(&out.join(format!("{stem}.attention.png")), &render::attention(&crop, &seg.labels, &top), side)?;
         save_png(
@@ -319,11 +315,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         "seconds": start.elapsed().as_secs_f64(),
         "provenance": prov,
     });
-    write_atomically(&out.join("summary.json"), |wr| {
-        serde_json::to_writer_pretty(&mut *wr, &summary)?;
-        writeln!(wr)?;
-        Ok(())
-    })?;
+    write_json(&out.join("summary.json"), &summary)?;
     println!("explained {n} images -> {}", out.display());
     println!("explanation path above the random order's on {better}/{n} images");
     Ok(())

@@ -41,3 +41,20 @@ pub fn predictions(run: &Path) -> Vec<Vec<String>> {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// `rectify eval` of the first `limit` bundled sample images into `dir`, on the CPU.
+pub fn eval_sample(dir: &Path, limit: &str) {
+    rectify_ok(&[
+        "eval",
+        "--images",
+        s(&assets().join("sample-images")),
+        "--labels",
+        s(&assets().join("sample-labels.csv")),
+        "--out",
+        s(dir),
+        "--limit",
+        limit,
+        "--device",
+        "cpu",
+    ]);
+}
