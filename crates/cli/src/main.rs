@@ -30,15 +30,20 @@ enum Command {
     Attack(Box<commands::attack::AttackArgs>),
     /// LIME explanations on superpixels, images with attention, explanation paths.
     Explain(Box<commands::explain::ExplainArgs>),
+    /// Prototypes and criticisms per class: MMD-critic, adversarial, probability or random.
+    Criticize(Box<commands::criticize::CriticizeArgs>),
 }
 
 fn main() {
+    // Before any tensor: freed activations stay in the heap (see rectify_model::memory).
+    rectify_model::memory::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => commands::eval::run(*args),
         Command::Merge(args) => commands::merge::run(args),
         Command::Attack(args) => commands::attack::run(*args),
         Command::Explain(args) => commands::explain::run(*args),
+        Command::Criticize(args) => commands::criticize::run(*args),
     };
     if let Err(err) = result {
         // A closed pipe (`rectify … | head`) is not an error worth reporting.

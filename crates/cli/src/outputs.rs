@@ -237,6 +237,14 @@ pub fn write_atomically(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result
     Ok(())
 }
 
+/// The process's peak resident memory in MiB (`VmHWM`), where the system tells it.
+pub fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.div_ceil(1024))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod classifier;
 pub mod device;
 pub mod error;
 pub mod load;
+pub mod memory;
 pub mod torchscript;
 pub mod zoo;
 

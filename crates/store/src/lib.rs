@@ -10,6 +10,7 @@
 //! ([`Provenance`]): model and weights sha256, preprocessing, parameters, seed, tool version.
 
 mod attack;
+mod criticize;
 mod error;
 mod explain;
 mod provenance;
@@ -17,6 +18,7 @@ mod schema;
 mod store;
 
 pub use attack::{AttackRow, AttackStep};
+pub use criticize::CriticismRow;
 pub use error::StoreError;
 pub use explain::ExplanationRow;
 pub use provenance::{ModelRecord, Provenance};

@@ -70,6 +70,17 @@ CREATE TABLE explanations (
     PRIMARY KEY (run_id, image_id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+CREATE TABLE criticisms (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    grp         TEXT NOT NULL,              -- the group (class, superclass, all …)
+    role        TEXT NOT NULL,              -- prototype or criticism
+    rank        INTEGER NOT NULL,           -- 0 = picked first
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    score       REAL,                       -- the selector's score (NULL: not finite)
+    PRIMARY KEY (run_id, grp, role, rank)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The newest schema version this build knows.

@@ -412,6 +412,27 @@ mod tests {
     }
 
     #[test]
+    fn criticisms_replace_and_come_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = RunStore::create(dir.path()).unwrap();
+        s.put_images(&[ImageRow { id: 0, file: "a.jpg".into(), label: Some(3), real_labels: None }]).unwrap();
+        s.put_images(&[ImageRow { id: 1, file: "b.jpg".into(), label: Some(3), real_labels: None }]).unwrap();
+        let run = s.begin_run("criticize", "mmd-class", &prov(), &[]).unwrap();
+        let row = |group: &str, prototype, rank, image_id, score| crate::CriticismRow {
+            group: group.into(),
+            prototype,
+            rank,
+            image_id,
+            score,
+        };
+        s.put_criticisms(run, &[row("b", true, 0, 1, Some(0.5)), row("a", false, 0, 0, Some(f64::NAN))]).unwrap();
+        let new = [row("a", false, 1, 1, Some(0.1)), row("a", false, 0, 0, None), row("a", true, 0, 1, Some(2.0))];
+        s.put_criticisms(run, &new).unwrap();
+        let got = s.criticisms(run).unwrap();
+        assert_eq!(got, vec![new[2].clone(), new[1].clone(), new[0].clone()], "replaced; prototypes first, by rank");
+    }
+
+    #[test]
     fn refuses_to_resume_with_other_weights() {
         let dir = tempfile::tempdir().unwrap();
         let s = RunStore::create(dir.path()).unwrap();
