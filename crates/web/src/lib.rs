@@ -1,0 +1,1 @@
+//! The rating-study server (issue #6).
