@@ -11,7 +11,7 @@
 //! whole ([`write_f32`]) or row by row with an unknown row count ([`NpyWriter`]).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// An n-dimensional array read from a `.npy` file: `shape` and the elements in C order
@@ -262,6 +262,35 @@ fn rewrite_header(file: &mut BufWriter<File>, descr: &str, shape: &[usize], len:
 }
 
 /// The fields of a `.npy` header that matter here.
+/// The header of an `.npy` stream (for readers that stream the data, e.g. out of an `.npz`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyHeader {
+    /// The dtype, e.g. `<f8` or `<U28`.
+    pub descr: String,
+    /// Whether the data is in Fortran (column-major) order.
+    pub fortran_order: bool,
+    /// Size of each dimension, outermost first.
+    pub shape: Vec<usize>,
+}
+
+/// Reads an `.npy` header from `r`, leaving it at the first data byte.
+pub fn read_header(r: &mut impl Read) -> io::Result<NpyHeader> {
+    let mut pre = [0u8; 12];
+    r.read_exact(&mut pre[..10])?;
+    let (len, start) = match pre[6] {
+        1 => (usize::from(u16::from_le_bytes([pre[8], pre[9]])), 10),
+        _ => {
+            r.read_exact(&mut pre[10..12])?;
+            (u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as usize, 12)
+        }
+    };
+    let mut bytes = pre[..start].to_vec();
+    bytes.resize(start + len, 0);
+    r.read_exact(&mut bytes[start..])?;
+    let h = parse_header(&bytes).map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
+    Ok(NpyHeader { descr: h.descr, fortran_order: h.fortran_order, shape: h.shape })
+}
+
 struct Header {
     descr: String,
     fortran_order: bool,

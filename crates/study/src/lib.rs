@@ -2,8 +2,33 @@
 //! model's mistakes, real human votes imported from ReaL and cleanlab, and the aggregation that
 //! turns votes into rectified errors.
 //!
-//! * [`model`]: items, questions, answers, votes — shared with the server (`rectify-web`).
+//! * [`model`]: items, questions, answers, votes — shared with the server (`rectify-web`);
+//! * [`designs`]: items generated from a run (relevance, adversarial, assignment, attribute);
+//! * [`import`]: ReaL's raw rater votes, cleanlab's MTurk votes, CSV and JSONL;
+//! * [`aggregate`]: k-of-n, majority and Dawid–Skene decisions, Fleiss' κ, bootstrap;
+//! * [`results`]: `results.json`, per design.
 
+pub mod aggregate;
+pub mod designs;
+pub mod import;
 pub mod model;
+pub mod results;
 
+pub use aggregate::Rule;
 pub use model::{Answer, AssignOption, ClassRef, Design, ImageRef, Item, Question, Vote};
+
+/// What can go wrong in a study.
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    /// A file that cannot be imported.
+    #[error("{path}: {message}")]
+    Import {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The run store.
+    #[error(transparent)]
+    Store(#[from] rectify_store::StoreError),
+}

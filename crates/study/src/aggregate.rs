@@ -1,0 +1,350 @@
+//! From votes to decisions: the k-of-n rule of Stock & Cisse (a prediction counts as correct
+//! when at least 4 of 5 people call its class relevant), the majority, and Dawid & Skene's EM
+//! (1979), which weighs raters by their estimated reliability; plus Fleiss' κ and bootstrap
+//! intervals.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rectify_data::rng::SplitMix64;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Answer;
+
+/// How votes on one yes/no question become a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "kebab-case")]
+pub enum Rule {
+    /// Relevant when at least `k` of the first `n` answers say yes; fewer than `n`: unrated.
+    KOfN {
+        /// Yes answers needed.
+        k: usize,
+        /// Answers needed.
+        n: usize,
+    },
+    /// Relevant when more than half of the answers say yes (at least `n` answers).
+    Majority {
+        /// Answers needed.
+        n: usize,
+    },
+    /// Dawid–Skene posterior above ½ (at least `n` answers).
+    DawidSkene {
+        /// Answers needed.
+        n: usize,
+    },
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule::KOfN { k: 4, n: 5 }
+    }
+}
+
+impl Rule {
+    /// Parses `k-of-n:4/5`, `majority[:5]` or `dawid-skene[:5]`; `n` defaults to `answers`.
+    pub fn parse(s: &str, answers: usize) -> Result<Rule, String> {
+        let (name, arg) = s.split_once(':').map_or((s, None), |(a, b)| (a, Some(b)));
+        let n = |arg: Option<&str>| -> Result<usize, String> {
+            arg.map_or(Ok(answers), |a| a.parse().map_err(|_| format!("{s:?}: {a:?} is not a count")))
+        };
+        let rule = match name {
+            "k-of-n" => {
+                let (k, n) = arg
+                    .and_then(|a| a.split_once('/'))
+                    .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+                    .ok_or(format!("{s:?}: write k-of-n:K/N, e.g. k-of-n:4/5"))?;
+                if k == 0 || k > n {
+                    return Err(format!("{s:?}: need 1 ≤ K ≤ N"));
+                }
+                Rule::KOfN { k, n }
+            }
+            "majority" => Rule::Majority { n: n(arg)? },
+            "dawid-skene" => Rule::DawidSkene { n: n(arg)? },
+            _ => return Err(format!("unknown rule {s:?} (k-of-n:K/N, majority, dawid-skene)")),
+        };
+        Ok(rule)
+    }
+
+    /// Answers a question needs before it is decided.
+    pub fn needs(self) -> usize {
+        match self {
+            Rule::KOfN { n, .. } | Rule::Majority { n } | Rule::DawidSkene { n } => n.max(1),
+        }
+    }
+}
+
+/// The decision on one question.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Decided yes.
+    pub yes: bool,
+    /// Yes answers among those counted.
+    pub yes_votes: usize,
+    /// Answers counted.
+    pub votes: usize,
+    /// Dawid–Skene's posterior of yes (other rules: the fraction of yes).
+    pub posterior: f64,
+}
+
+/// Decides every question with at least `rule.needs()` answers; the others are left out
+/// (unrated). `answers[q]` = (rater, answer) in the order they were cast.
+pub fn decide<K: Clone + Eq + std::hash::Hash + Ord>(
+    rule: Rule,
+    answers: &HashMap<K, Vec<(String, Answer)>>,
+) -> BTreeMap<K, Decision> {
+    let need = rule.needs();
+    let rated: BTreeMap<K, &Vec<(String, Answer)>> =
+        answers.iter().filter(|(_, v)| v.len() >= need).map(|(k, v)| (k.clone(), v)).collect();
+    let posterior = match rule {
+        Rule::DawidSkene { .. } => Some(dawid_skene(&rated)),
+        _ => None,
+    };
+    rated
+        .into_iter()
+        .map(|(key, votes)| {
+            let counted: &[(String, Answer)] = match rule {
+                Rule::KOfN { n, .. } => &votes[..n],
+                _ => votes,
+            };
+            let yes_votes = counted.iter().filter(|(_, a)| *a == Answer::Yes).count();
+            let frac = yes_votes as f64 / counted.len() as f64;
+            let (yes, post) = match rule {
+                Rule::KOfN { k, .. } => (yes_votes >= k, frac),
+                Rule::Majority { .. } => (2 * yes_votes > counted.len(), frac),
+                Rule::DawidSkene { .. } => {
+                    let p = posterior.as_ref().expect("computed")[&key];
+                    (p > 0.5, p)
+                }
+            };
+            (key, Decision { yes, yes_votes, votes: counted.len(), posterior: post })
+        })
+        .collect()
+}
+
+fn category(a: &Answer) -> usize {
+    match a {
+        Answer::Yes => 0,
+        Answer::Maybe => 1,
+        _ => 2,
+    }
+}
+
+/// Dawid & Skene's EM for binary truths and yes / maybe / no answers: per rater a 2×3
+/// confusion matrix, initialised from the fraction of yes, 100 iterations at most.
+fn dawid_skene<K: Clone + Eq + std::hash::Hash + Ord>(
+    questions: &BTreeMap<K, &Vec<(String, Answer)>>,
+) -> HashMap<K, f64> {
+    let mut raters: HashMap<&str, usize> = HashMap::new();
+    for votes in questions.values() {
+        for (r, _) in votes.iter() {
+            let next = raters.len();
+            raters.entry(r.as_str()).or_insert(next);
+        }
+    }
+    let keys: Vec<&K> = questions.keys().collect();
+    let obs: Vec<Vec<(usize, usize)>> =
+        questions.values().map(|v| v.iter().map(|(r, a)| (raters[r.as_str()], category(a))).collect()).collect();
+    // T[i] = P(truth = yes).
+    let mut t: Vec<f64> =
+        obs.iter().map(|o| o.iter().filter(|(_, c)| *c == 0).count() as f64 / o.len().max(1) as f64).collect();
+    let smooth = 0.01;
+    for _ in 0..100 {
+        let prior = (t.iter().sum::<f64>() / t.len().max(1) as f64).clamp(1e-6, 1.0 - 1e-6);
+        let mut conf = vec![[[smooth; 3]; 2]; raters.len()];
+        for (i, o) in obs.iter().enumerate() {
+            for &(r, c) in o {
+                conf[r][0][c] += t[i];
+                conf[r][1][c] += 1.0 - t[i];
+            }
+        }
+        for m in &mut conf {
+            for row in m.iter_mut() {
+                let s: f64 = row.iter().sum();
+                row.iter_mut().for_each(|v| *v /= s);
+            }
+        }
+        let mut change: f64 = 0.0;
+        for (i, o) in obs.iter().enumerate() {
+            let (mut ly, mut ln) = (prior.ln(), (1.0 - prior).ln());
+            for &(r, c) in o {
+                ly += conf[r][0][c].ln();
+                ln += conf[r][1][c].ln();
+            }
+            let p = 1.0 / (1.0 + (ln - ly).exp());
+            change = change.max((p - t[i]).abs());
+            t[i] = p;
+        }
+        if change < 1e-9 {
+            break;
+        }
+    }
+    keys.into_iter().cloned().zip(t).collect()
+}
+
+/// Fleiss' κ for questions each answered by the same number of raters: `counts[q][c]` = raters
+/// who put question q in category c. `None` with fewer than 2 questions or raters, or no
+/// disagreement possible.
+pub fn fleiss_kappa(counts: &[Vec<usize>]) -> Option<f64> {
+    let n = counts.first()?.iter().sum::<usize>();
+    if counts.len() < 2 || n < 2 || counts.iter().any(|c| c.iter().sum::<usize>() != n) {
+        return None;
+    }
+    let cats = counts[0].len();
+    let total = (counts.len() * n) as f64;
+    let p_j: Vec<f64> = (0..cats).map(|j| counts.iter().map(|c| c[j]).sum::<usize>() as f64 / total).collect();
+    let p_i: Vec<f64> = counts
+        .iter()
+        .map(|c| (c.iter().map(|&x| x * x).sum::<usize>() as f64 - n as f64) / (n * (n - 1)) as f64)
+        .collect();
+    let p_bar = p_i.iter().sum::<f64>() / counts.len() as f64;
+    let p_e: f64 = p_j.iter().map(|p| p * p).sum();
+    if (1.0 - p_e).abs() < 1e-12 {
+        return None;
+    }
+    Some((p_bar - p_e) / (1.0 - p_e))
+}
+
+/// Fleiss' κ of yes / maybe / no answers, over questions with at least `n` answers (the first
+/// `n` counted).
+pub fn kappa_of<K>(answers: &HashMap<K, Vec<(String, Answer)>>, n: usize) -> Option<f64> {
+    let counts: Vec<Vec<usize>> = answers
+        .values()
+        .filter(|v| v.len() >= n)
+        .map(|v| {
+            let mut c = vec![0; 3];
+            v[..n].iter().for_each(|(_, a)| c[category(a)] += 1);
+            c
+        })
+        .collect();
+    fleiss_kappa(&counts)
+}
+
+/// 95 % percentile bootstrap intervals of the means of several 0/1 columns over the same rows
+/// (rows resampled together), `b` resamples from `seed`.
+pub fn bootstrap_means(rows: &[Vec<bool>], b: usize, seed: u64) -> Vec<[f64; 2]> {
+    let cols = rows.first().map_or(0, Vec::len);
+    if rows.is_empty() {
+        return vec![[f64::NAN, f64::NAN]; cols];
+    }
+    let mut rng = SplitMix64::new(seed, 0);
+    let mut means: Vec<Vec<f64>> = vec![Vec::with_capacity(b); cols];
+    for _ in 0..b {
+        let mut sums = vec![0usize; cols];
+        for _ in 0..rows.len() {
+            let r = &rows[rng.below(rows.len() as u64) as usize];
+            for (s, &v) in sums.iter_mut().zip(r) {
+                *s += usize::from(v);
+            }
+        }
+        for (m, s) in means.iter_mut().zip(sums) {
+            m.push(s as f64 / rows.len() as f64);
+        }
+    }
+    means
+        .into_iter()
+        .map(|mut m| {
+            m.sort_by(f64::total_cmp);
+            let at = |q: f64| m[((q * (m.len() - 1) as f64).round() as usize).min(m.len() - 1)];
+            [at(0.025), at(0.975)]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn votes(spec: &str) -> Vec<(String, Answer)> {
+        spec.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                let a = match c {
+                    'y' => Answer::Yes,
+                    'm' => Answer::Maybe,
+                    _ => Answer::No,
+                };
+                (format!("r{i}"), a)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn k_of_n_by_hand() {
+        let answers: HashMap<&str, _> = [
+            ("a", votes("yyyyn")),  // 4 of 5: relevant
+            ("b", votes("yyymn")),  // 3 of 5 (maybe is not yes): not
+            ("c", votes("yyyy")),   // 4 answers: unrated
+            ("d", votes("nyyyyy")), // first 5 count: 4 yes
+        ]
+        .into_iter()
+        .collect();
+        let d = decide(Rule::KOfN { k: 4, n: 5 }, &answers);
+        assert_eq!(d.keys().copied().collect::<Vec<_>>(), vec!["a", "b", "d"]);
+        assert!(d["a"].yes && !d["b"].yes && d["d"].yes);
+        assert_eq!((d["b"].yes_votes, d["b"].votes), (3, 5));
+        let m = decide(Rule::Majority { n: 5 }, &answers);
+        assert!(m["b"].yes, "3 of 5 is a majority");
+    }
+
+    #[test]
+    fn rules_parse() {
+        assert_eq!(Rule::parse("k-of-n:4/5", 5).unwrap(), Rule::KOfN { k: 4, n: 5 });
+        assert_eq!(Rule::parse("majority", 3).unwrap(), Rule::Majority { n: 3 });
+        assert_eq!(Rule::parse("dawid-skene:5", 3).unwrap(), Rule::DawidSkene { n: 5 });
+        assert!(Rule::parse("k-of-n:6/5", 5).is_err());
+        assert!(Rule::parse("vote", 5).is_err());
+    }
+
+    #[test]
+    fn fleiss_kappa_matches_the_wikipedia_example() {
+        // Fleiss (1971) example from Wikipedia: 10 subjects, 14 raters, 5 categories; κ = 0.210.
+        let table = [
+            [0, 0, 0, 0, 14],
+            [0, 2, 6, 4, 2],
+            [0, 0, 3, 5, 6],
+            [0, 3, 9, 2, 0],
+            [2, 2, 8, 1, 1],
+            [7, 7, 0, 0, 0],
+            [3, 2, 6, 3, 0],
+            [2, 5, 3, 2, 2],
+            [6, 5, 2, 1, 0],
+            [0, 2, 2, 3, 7],
+        ];
+        let counts: Vec<Vec<usize>> = table.iter().map(|r| r.to_vec()).collect();
+        let k = fleiss_kappa(&counts).unwrap();
+        assert!((k - 0.20993).abs() < 1e-4, "{k}");
+    }
+
+    #[test]
+    fn dawid_skene_discounts_a_contrarian() {
+        // Raters r0–r3 agree with the truth; r4 always says the opposite; r5 is honest.
+        let truth = [true, false, true, true, false, false, true, false];
+        let answers: HashMap<usize, Vec<(String, Answer)>> = truth
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let v = (0..6)
+                    .map(|r| {
+                        let says = if r == 4 { !t } else { t };
+                        (format!("r{r}"), if says { Answer::Yes } else { Answer::No })
+                    })
+                    .collect();
+                (i, v)
+            })
+            .collect();
+        let d = decide(Rule::DawidSkene { n: 5 }, &answers);
+        for (i, &t) in truth.iter().enumerate() {
+            assert_eq!(d[&i].yes, t, "question {i}");
+            assert!(if t { d[&i].posterior > 0.99 } else { d[&i].posterior < 0.01 });
+        }
+    }
+
+    #[test]
+    fn bootstrap_brackets_the_mean() {
+        let rows: Vec<Vec<bool>> = (0..200).map(|i| vec![i % 4 == 0, true]).collect();
+        let ci = bootstrap_means(&rows, 1000, 1);
+        assert!(ci[0][0] < 0.25 && 0.25 < ci[0][1], "{:?}", ci[0]);
+        assert!(ci[0][1] - ci[0][0] < 0.15);
+        assert_eq!(ci[1], [1.0, 1.0]);
+        assert_eq!(bootstrap_means(&rows, 1000, 1), ci, "same seed, same interval");
+    }
+}

@@ -1,0 +1,118 @@
+//! Issue #6: ReaL's raw votes imported for MobileNetV2's val-1300 mistakes give the rectified
+//! errors that numpy computes from the same npz (`scripts/fixtures/study.py`), and a few images
+//! are checked vote by vote.
+
+use std::collections::HashMap;
+
+use rectify_study::aggregate::Rule;
+use rectify_study::designs::{import_relevance, EvalImage};
+use rectify_study::import::real_raters;
+use rectify_study::results::{results, Aggregation};
+use rectify_study::{Answer, Design};
+
+/// torchvision's predictions (`reference/mobilenet_v2_top5_val1300.csv`) as eval images.
+fn reference_images() -> Option<Vec<EvalImage>> {
+    let csv =
+        std::fs::read_to_string(rectify_testkit::shared_file("reference/mobilenet_v2_top5_val1300.csv")?).unwrap();
+    Some(
+        csv.lines()
+            .skip(1)
+            .enumerate()
+            .map(|(i, line)| {
+                let f: Vec<&str> = line.split(',').collect();
+                EvalImage {
+                    image_id: i as i64,
+                    file: f[0].to_string(),
+                    path: f[0].to_string(),
+                    label: Some(f[1].parse().unwrap()),
+                    top5: f[2].split(' ').map(|c| c.parse().unwrap()).collect(),
+                    real: None,
+                }
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn rectified_errors_equal_numpys() {
+    let Some(images) = reference_images() else { return };
+    let Some(fx) = rectify_testkit::fixtures("study") else { return };
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300.json")).expect("study fixture")).unwrap();
+    let votes = real_raters(&rectify_testkit::shared_file("data/labels/real_raters.npz").unwrap()).unwrap();
+    assert_eq!(votes.len() as u64, expected["votes"].as_u64().unwrap(), "every vote of every rater");
+    let raters: std::collections::HashSet<&str> = votes.iter().map(|v| v.rater.as_str()).collect();
+    assert_eq!(raters.len() as u64, expected["raters"].as_u64().unwrap());
+
+    let (items, item_votes) = import_relevance(&images, &votes, "real-raters");
+    let agg = Aggregation { rule: Rule::KOfN { k: 4, n: 5 }, ..Default::default() };
+    let res = results(&images, &items, &item_votes, &agg);
+    for (design, key, err) in [("relevance-top1", "top1", "top1_error"), ("relevance-top5", "top5", "top5_error")] {
+        let got = &res["designs"][design];
+        let want = &expected[key];
+        let rect = format!("rectified_{err}");
+        println!(
+            "{design}: error {} -> rectified {} (rated {}, unrated {}), kappa {}",
+            got[err], got[&rect], got["rated"], got["unrated"], got["fleiss_kappa"]
+        );
+        assert_eq!(got["n"], want["n"]);
+        assert_eq!(got["errors"], want["errors"], "{design}");
+        assert_eq!(got["rectified"], want["rescued"], "{design}");
+        assert_eq!(got["rated"], want["rated"], "{design}");
+        assert_eq!(got["unrated"], want["unrated"], "{design}");
+        assert_eq!(got["histogram"], want["histogram"], "{design}");
+        let close =
+            |a: &serde_json::Value, b: &serde_json::Value| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-12;
+        assert!(close(&got[err], &want["error"]));
+        assert!(close(&got[&rect], &want["rectified_error"]));
+        let ci = got["ci"][&rect].as_array().unwrap();
+        let r = got[&rect].as_f64().unwrap();
+        assert!(ci[0].as_f64().unwrap() <= r && r <= ci[1].as_f64().unwrap(), "the interval holds the estimate");
+    }
+
+    // A few images by hand: the votes attached to the top-1 item are the npz's for (file, pred).
+    let by_item: HashMap<&str, Vec<&Answer>> = item_votes.iter().fold(HashMap::new(), |mut m, v| {
+        m.entry(v.item.as_str()).or_default().push(&v.answer);
+        m
+    });
+    for ex in expected["examples"].as_array().unwrap() {
+        let key = format!("relevance-top1/{}/{}", ex["file"].as_str().unwrap(), ex["pred"]);
+        let item = items.iter().find(|i| i.key == key).expect("an item per top-1 miss");
+        assert_eq!(item.design, Design::RelevanceTop1);
+        let got = by_item.get(key.as_str()).cloned().unwrap_or_default();
+        let count = |a: &Answer| got.iter().filter(|x| **x == a).count() as u64;
+        let want: Vec<u64> = ex["yes_maybe_no"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert_eq!(vec![count(&Answer::Yes), count(&Answer::Maybe), count(&Answer::No)], want, "{key}");
+    }
+}
+
+#[test]
+fn cleanlab_votes_agree_with_the_val1300_csv() {
+    let Some(json) = rectify_testkit::shared_file("data/labels/cleanlab_imagenet_mturk.json") else { return };
+    let votes = rectify_study::import::cleanlab_mturk(&json).unwrap();
+    let pairs = rectify_study::import::by_pair(&votes);
+    let csv = std::fs::read_to_string(rectify_testkit::shared_file("data/imagenet-val-1300.csv").unwrap()).unwrap();
+    let mut checked = 0;
+    for line in csv.lines().skip(1) {
+        // file,label,wnid,name,real_labels,cleanlab_mturk_given,cleanlab_mturk_guessed,cleanlab_guessed_label,…
+        let f: Vec<&str> = line.split(',').collect();
+        let (Ok(given), Ok(guessed), Ok(guess)) = (f[5].parse::<usize>(), f[6].parse::<usize>(), f[7].parse::<i64>())
+        else {
+            continue;
+        };
+        let label: i64 = f[1].parse().unwrap();
+        let yes = |l: i64| pairs.get(&(f[0], l)).map_or(0, |v| v.iter().filter(|p| p.answer == Answer::Yes).count());
+        // The CSV counts workers who chose the given label alone and the guess alone; a "both"
+        // worker says yes to each, so both labels get the same surplus over the CSV.
+        if guess != label {
+            let both = yes(label) - given;
+            assert_eq!(yes(guess), guessed + both, "{}: guessed label", f[0]);
+        } else {
+            assert!(yes(label) >= given);
+        }
+        assert_eq!(pairs[&(f[0], label)].len(), 5, "5 workers");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} val-1300 images are in cleanlab's study");
+    println!("cleanlab: {} votes, {checked} val-1300 images checked", votes.len());
+}
