@@ -32,6 +32,8 @@ enum Command {
     Explain(Box<commands::explain::ExplainArgs>),
     /// Prototypes and criticisms per class: MMD-critic, adversarial, probability or random.
     Criticize(Box<commands::criticize::CriticizeArgs>),
+    /// Counterfactual pairs: predictions and explanation paths of two images side by side.
+    Pairs(Box<commands::pairs::PairsArgs>),
 }
 
 fn main() {
@@ -44,6 +46,7 @@ fn main() {
         Command::Attack(args) => commands::attack::run(*args),
         Command::Explain(args) => commands::explain::run(*args),
         Command::Criticize(args) => commands::criticize::run(*args),
+        Command::Pairs(args) => commands::pairs::run(*args),
     };
     if let Err(err) = result {
         // A closed pipe (`rectify … | head`) is not an error worth reporting.

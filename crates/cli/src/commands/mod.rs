@@ -5,3 +5,4 @@ pub mod criticize;
 pub mod eval;
 pub mod explain;
 pub mod merge;
+pub mod pairs;
