@@ -34,20 +34,44 @@ enum Command {
     Criticize(Box<commands::criticize::CriticizeArgs>),
     /// Counterfactual pairs: predictions and explanation paths of two images side by side.
     Pairs(Box<commands::pairs::PairsArgs>),
+    /// Rating studies: designs, server, invites, simulated raters, imports, rectified errors.
+    Study(Box<commands::study::StudyArgs>),
+    /// The audit report: one self-contained HTML page and report.json.
+    Report(Box<commands::report::ReportArgs>),
+    /// Prevalence of an attribute in a group, its prototypes and its criticisms.
+    Bias(Box<commands::report::BiasArgs>),
+    /// The whole audit with the paper's settings: eval → attack → explain → criticize → report.
+    Audit(Box<commands::audit::AuditArgs>),
 }
 
-fn main() {
-    // Before any tensor: freed activations stay in the heap (see rectify_model::memory).
-    rectify_model::memory::keep_freed_memory();
-    let cli = Cli::parse();
-    let result = match cli.command {
+/// Runs one command.
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Eval(args) => commands::eval::run(*args),
         Command::Merge(args) => commands::merge::run(args),
         Command::Attack(args) => commands::attack::run(*args),
         Command::Explain(args) => commands::explain::run(*args),
         Command::Criticize(args) => commands::criticize::run(*args),
         Command::Pairs(args) => commands::pairs::run(*args),
-    };
+        Command::Audit(args) => commands::audit::run(*args),
+        Command::Study(args) => commands::study::run(*args),
+        Command::Report(args) => commands::report::run(*args),
+        Command::Bias(args) => commands::report::bias(*args),
+    }
+}
+
+/// Runs the command a `rectify …` argument list names (the first item is the program name), as
+/// `rectify audit` does for each stage.
+pub fn run_argv(argv: &[String]) -> anyhow::Result<()> {
+    let cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
+    dispatch(cli.command)
+}
+
+fn main() {
+    // Before any tensor: freed activations stay in the heap (see rectify_model::memory).
+    rectify_model::memory::keep_freed_memory();
+    let cli = Cli::parse();
+    let result = dispatch(cli.command);
     if let Err(err) = result {
         // A closed pipe (`rectify … | head`) is not an error worth reporting.
         if err

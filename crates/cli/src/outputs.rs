@@ -228,6 +228,9 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
 /// Writes through a temporary file and renames, so a crash never leaves half a file.
 pub fn write_atomically(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let tmp = path.with_extension("tmp");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(file);
     body(&mut w)?;

@@ -1,1 +1,92 @@
-//! The rating-study server (issue #6).
+//! The rating-study server (issue #6): raters join with an invite link and answer items one at
+//! a time — never the same item twice — until each item has N answers; an admin follows the
+//! progress and exports the votes. The studies are those of Stock & Cisse, "ConvNets and
+//! ImageNet Beyond Accuracy: Understanding Mistakes and Uncovering Biases", ECCV 2018, §3
+//! (relevance of predicted classes, adversarial arms, prototype/criticism assignment).
+//!
+//! # Pieces
+//! * [`db::StudyDb`] — the database over `sqlx::AnyPool`: `sqlite://PATH?mode=rwc` (WAL,
+//!   `busy_timeout`) or `postgres://…`, migrated on [`StudyDb::connect`];
+//! * [`assign`] — [`StudyDb::next_item`] and [`StudyDb::answer`];
+//! * [`app()`] with [`AppState::new`]`(db, run_dir, study)` — the axum router (tests call
+//!   `app(state).oneshot(request)`), built from [`rater::router`] and [`admin::router`];
+//! * [`serve()`] / [`serve_on`] — a TCP listener with graceful shutdown ([`ctrl_c`]);
+//! * [`simulate::simulate`] — simulated raters driving the real HTTP API.
+//!
+//! # Routes
+//! | route | what |
+//! | --- | --- |
+//! | `GET /r/{token}` | the rater page: one HTML file, inline CSS/JS, no external requests; keys `y`/`n`, `1`–`6`, `Enter` |
+//! | `GET /api/r/{token}/next` | `{"item": {id, key, design, question} or null, "answered": k}`; leases the item |
+//! | `POST /api/r/{token}/answer` | body `{"item": id or key, "answer": {"kind": "yes"}, "request_id": "…"}` → `{"recorded", "seconds", "answered"}` |
+//! | `GET /api/r/{token}/image/{item}/{n}` | the item's `n`-th image (0 = the image or target, then each option's examples in order); only for items leased to or answered by this rater |
+//! | `GET /admin?token=…` | the dashboard: progress per design, Fleiss' κ, raters' counts and median time |
+//! | `GET /api/admin/progress` | [`stats::Progress`] as JSON |
+//! | `GET /api/admin/export?format=csv\|jsonl` | every vote (JSONL: one [`rectify_study::Vote`] a line) |
+//! | `POST /api/admin/invites?count=k` | `k` new invite tokens and their `/r/…` links |
+//!
+//! Admin routes take `Authorization: Bearer <admin token>` or `?token=`. Questions reach raters
+//! with image URLs, never paths, and without gold answers, truth, variant or arm. Errors are
+//! `{"error": message}`: 400 malformed request, 401 admin token, 404 unknown invite / item /
+//! image, 409 not leased to you / already answered differently / lease expired, 413 body over
+//! 64 KiB, 422 an answer of the wrong kind (`yes`/`no` for relevance and attribute questions,
+//! classes ⊆ those offered without repeats, option < number of options). Internal errors are
+//! a bare 500, logged to stderr.
+//!
+//! # Tables
+//! All prefixed `study_` so that the SQLite file can be the run's `rectify.db` (its own tables
+//! and `PRAGMA user_version` are left alone). Migrations are embedded (`migrations/*.sql`) and
+//! recorded in `study_migrations`.
+//! * `study_studies(name, answers_per_item, admin_token_hash, created_at)`;
+//! * `study_items(study, item_key, id, design, arm, body)` — `body` is the [`rectify_study::Item`] as JSON, `id` the per-study number used in URLs;
+//! * `study_raters(id, study, token_hash, created_at)` — invite tokens are 160 random bits
+//!   from the OS, shown once, stored as SHA-256;
+//! * `study_arms(study, rater, design, arm)` — the arm a rater's first item of a design fixed;
+//! * `study_assignments(study, item_key, rater, state, assigned_at, lease_at, answered_at,
+//!   answer, seconds, request_id, source)` — primary key (study, item_key, rater); `state` is
+//!   `leased`, `answered` or `released`. Imported votes are `answered` rows with their importer
+//!   as `source` and no `assigned_at`.
+//!
+//! The SQL is portable between SQLite and PostgreSQL (TEXT, BIGINT, DOUBLE PRECISION, `$n`
+//! placeholders, `ON CONFLICT`; ids made by the application). No PostgreSQL server is available
+//! in CI: `tests/postgres.rs` runs only when `RECTIFY_TEST_POSTGRES_URL` is set.
+//!
+//! # Assignment
+//! [`StudyDb::next_item`]: a rater holding an open lease gets that item again; otherwise the
+//! item they have no row for, whose answers plus open leases (younger than the lease timeout,
+//! [`db::DEFAULT_LEASE`] = 10 min) are fewer than N, whose arm (if any) matches the arm fixed
+//! by their first item of that design, preferring items closest to completion, then the lowest
+//! id. An expired lease is renewed if the item still has room, else released (that rater never
+//! gets the item again). Assignment runs in one transaction under an in-process mutex, with the
+//! primary key as the safety net, so several processes on one PostgreSQL database cannot
+//! duplicate an answer but could, in a race, over-assign an item by one lease.
+//!
+//! # Idempotency
+//! * [`StudyDb::answer`]: the same answer for the same item again (a retried POST, whatever its
+//!   `request_id`) succeeds with `recorded: false` and counts once; a different answer is a 409.
+//!   An answer on an expired lease is accepted while the item still has room. Time on task is
+//!   `answered_at − assigned_at`, measured by the server.
+//! * [`StudyDb::put_votes`]: by (item, rater); an identical vote is a no-op; a different answer
+//!   replaces the stored one only when both have the same non-`server` source (an importer
+//!   re-run), otherwise it is a [`DbError::VoteConflict`]. Items must exist first
+//!   ([`StudyDb::put_study`], which upserts by key and keeps answers).
+//! * [`StudyDb::admin_token`] returns the token only when it creates it;
+//!   [`StudyDb::rotate_admin_token`] makes a new one.
+
+pub mod admin;
+pub mod app;
+pub mod assign;
+pub mod db;
+pub mod error;
+pub mod rater;
+pub mod serve;
+pub mod simulate;
+pub mod stats;
+mod tokens;
+
+pub use app::{app, AppState};
+pub use assign::Answered;
+pub use db::{PutVotes, StoredItem, StudyDb, StudyInfo};
+pub use error::{AppError, DbError};
+pub use serve::{ctrl_c, serve, serve_on};
+pub use simulate::{simulate, SimReport};

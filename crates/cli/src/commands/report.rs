@@ -1,0 +1,135 @@
+//! `rectify report` (the audit report: one self-contained HTML page and `report.json`) and
+//! `rectify bias` (attribute prevalence in a group's prototypes vs criticisms), issue #7.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use rectify_data::imagenet;
+use rectify_report::bias::{imagenet_x, Attributes};
+use rectify_report::BiasFile;
+use rectify_store::RunStore;
+
+/// `rectify report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run directories (one per model), or a folder of them; repeat for several.
+    #[arg(long, required = true)]
+    run: Vec<PathBuf>,
+    /// Output folder for report.html and report.json (default: RUN_DIR/report).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Explained images shown per explain run.
+    #[arg(long, default_value_t = 4)]
+    examples: usize,
+    /// Gallery groups shown per selector.
+    #[arg(long, default_value_t = 12)]
+    groups: usize,
+}
+
+/// Runs `rectify report`.
+pub fn run(args: ReportArgs) -> Result<()> {
+    let opts = rectify_report::report::Options { max_examples: args.examples, max_groups: args.groups };
+    let report = rectify_report::report::build_with(&args.run, &opts)?;
+    let out = args.out.unwrap_or_else(|| args.run[0].join("report"));
+    let (json, html) = rectify_report::report::write(&report, &out)?;
+    println!("{}\n{}", html.display(), json.display());
+    Ok(())
+}
+
+/// `rectify bias`.
+#[derive(Debug, Args)]
+pub struct BiasArgs {
+    /// The run directory (with criticize runs).
+    #[arg(long)]
+    run: PathBuf,
+    /// The group: a class index, a class name (`basketball`), or `all`.
+    #[arg(long)]
+    group: String,
+    /// The attribute (a CSV attribute, or an ImageNet-X factor such as `pose`).
+    #[arg(long)]
+    attribute: String,
+    /// Attributes from a CSV `file,attribute,value`.
+    #[arg(long, conflicts_with = "imagenet_x")]
+    attributes: Option<PathBuf>,
+    /// Attributes from ImageNet-X (`imagenet_x_val_multi_factor.jsonl.gz`).
+    #[arg(long)]
+    imagenet_x: Option<PathBuf>,
+}
+
+/// Runs `rectify bias`.
+pub fn bias(args: BiasArgs) -> Result<()> {
+    let (attrs, source): (Attributes, String) = match (&args.attributes, &args.imagenet_x) {
+        (Some(csv), _) => (Attributes::from_csv(csv).map_err(anyhow::Error::msg)?, csv.display().to_string()),
+        (None, Some(x)) => (imagenet_x(x).map_err(anyhow::Error::msg)?, "imagenet-x".into()),
+        (None, None) => bail!("give the attributes: --attributes FILE.csv or --imagenet-x FILE"),
+    };
+    let store = RunStore::open(&args.run)?;
+    let (eval, _) = store.run("eval", None)?;
+    let images: BTreeMap<i64, rectify_store::ImageRow> = store.images()?.into_iter().map(|i| (i.id, i)).collect();
+    let evaluated: Vec<&rectify_store::ImageRow> =
+        store.predictions(eval, false)?.iter().filter_map(|p| images.get(&p.image_id)).collect();
+    // The group's images, and how its name appears in selections.
+    let class: Option<i64> = if args.group == "all" {
+        None
+    } else {
+        Some(match args.group.parse::<i64>() {
+            Ok(c) if (0..1000).contains(&c) => c,
+            _ => imagenet::classes()
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&args.group))
+                .map(|c| c.index as i64)
+                .with_context(|| format!("--group {:?} is neither `all`, a class index nor a class name", args.group))?,
+        })
+    };
+    let group_files: Vec<String> =
+        evaluated.iter().filter(|i| class.is_none_or(|c| i.label == Some(c))).map(|i| i.file.clone()).collect();
+    if group_files.is_empty() {
+        bail!("no evaluated image in group {:?}", args.group);
+    }
+    let matches = |g: &str| match class {
+        None => g == "all",
+        Some(c) => g == c.to_string() || g.starts_with(&format!("{c} ")),
+    };
+    let mut picks: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let dir = args.run.join("criticize");
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("{}: run `rectify criticize` first", dir.display()))? {
+        let path = entry?.path().join("selection.json");
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let sel: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        let name = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for g in sel["groups"].as_array().into_iter().flatten() {
+            if g["group"].as_str().is_some_and(matches) {
+                let files = |k: &str| -> Vec<String> {
+                    g[k].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+                };
+                picks.insert(name.clone(), (files("prototype_files"), files("criticism_files")));
+            }
+        }
+    }
+    if picks.is_empty() {
+        bail!("no criticize run has a group {:?} (criticize with --per class, or --per all for `all`)", args.group);
+    }
+    let group_name = match class {
+        Some(c) => format!("{c} {}", imagenet::classes()[c as usize].name),
+        None => "all".into(),
+    };
+    let file = BiasFile::compute(&attrs, &source, &group_name, &args.attribute, &group_files, &picks);
+    let path = file.write(&args.run)?;
+    let pct = |p: &rectify_report::stats::Proportion| {
+        if p.n == 0 { "-".to_string() } else { format!("{}/{} ({:.0} %)", p.k, p.n, 100.0 * p.p) }
+    };
+    println!("{:?} in {group_name} (source {source}): whole group {}", args.attribute, pct(&file.rows[0].group));
+    for r in &file.rows {
+        println!(
+            "  {:<24} prototypes {:<16} criticisms {:<16} Fisher p = {:.4}",
+            r.selector,
+            pct(&r.prototypes),
+            pct(&r.criticisms),
+            r.fisher_p
+        );
+    }
+    println!("-> {}", path.display());
+    Ok(())
+}

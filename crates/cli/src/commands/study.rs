@@ -1,0 +1,478 @@
+//! `rectify study`: rating studies (issue #6) — designs generated from a run, the rating server,
+//! invites, simulated raters, importers of real human votes, and aggregation into rectified
+//! errors. The study lives in the run's database (`RUN_DIR/rectify.db`, SQLite in WAL mode) or,
+//! with `--database-url postgres://…`, in PostgreSQL through the same code.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use rectify_data::real::RealLabels;
+use rectify_store::RunStore;
+use rectify_study::designs::{self, EvalImage, Top5Variant};
+use rectify_study::import;
+use rectify_study::results::{results, Aggregation};
+use rectify_study::{Answer, Design, Item, Question, Rule, Vote};
+use rectify_web::{AppState, StudyDb};
+
+use crate::outputs::write_json;
+
+/// `rectify study …`.
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    #[command(subcommand)]
+    command: StudyCommand,
+}
+
+/// Where the study lives.
+#[derive(Debug, Clone, Args)]
+pub struct StudyTarget {
+    /// The run directory.
+    #[arg(long)]
+    run: PathBuf,
+    /// The study's name (several studies can share a run).
+    #[arg(long, default_value = "main")]
+    study: String,
+    /// A database other than the run's own SQLite file, e.g. `postgres://user@host/db`.
+    #[arg(long, env = "RECTIFY_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl StudyTarget {
+    fn url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.run.join("rectify.db").display()))
+    }
+}
+
+/// `--design`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DesignArg {
+    /// Top-1-misclassified images with the predicted class: relevant? yes / no.
+    RelevanceTop1,
+    /// Images with the model's top 5: tick every relevant class.
+    RelevanceTop5,
+    /// Adversarial images with the adversarial class; arms whole image / LIME explanation.
+    Adversarial,
+    /// 6 classes × 6 images and a target: which class?
+    Assignment,
+    /// Does this image show the attribute?
+    Attribute,
+}
+
+/// `--format` of imports and exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    /// ReaL's raw rater votes (`real_raters.npz`).
+    RealRaters,
+    /// cleanlab's MTurk votes (`cleanlab_imagenet_mturk.json`).
+    CleanlabMturk,
+    /// `file,label,rater,answer[,seconds]` rows (relevance of a class for an image).
+    Csv,
+    /// One vote per line: `{"item", "rater", "answer", "seconds", "source"}`.
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+enum StudyCommand {
+    /// Adds the items of a design to the study.
+    Design {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// The design.
+        #[arg(long, value_enum)]
+        design: DesignArg,
+        /// relevance-top5: which images (`top1-misclassified` or `top5-misclassified`).
+        #[arg(long, default_value = "top1-misclassified")]
+        variant: String,
+        /// adversarial: the attack run (made with --save-images).
+        #[arg(long)]
+        attack: Option<String>,
+        /// adversarial: an explain run of that attack's images (`explain --attack`), for the
+        /// explanation arm.
+        #[arg(long)]
+        explain: Option<String>,
+        /// assignment: criticize runs, comma-separated (one condition each × 6p / 3p3c).
+        #[arg(long)]
+        criticize: Option<String>,
+        /// assignment: items per condition.
+        #[arg(long, default_value_t = 20)]
+        items: usize,
+        /// attribute: the attribute asked about.
+        #[arg(long)]
+        attribute: Option<String>,
+        /// attribute: only images of this class index.
+        #[arg(long)]
+        class: Option<i64>,
+        /// Answers per item (N).
+        #[arg(long, default_value_t = 5)]
+        answers: usize,
+        /// Seed (assignment items).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Prints invite links for new raters.
+    Invite {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// Raters to invite.
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+        /// The server's public address, for the links.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+    },
+    /// Serves the rater UI and the admin dashboard.
+    Serve {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Drives the real HTTP API with simulated raters (answers from ReaL labels, with noise).
+    Simulate {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// Simulated raters.
+        #[arg(long, default_value_t = 5)]
+        raters: usize,
+        /// ReaL labels (`real.json`): a class is relevant when it is among the image's labels.
+        #[arg(long)]
+        oracle: PathBuf,
+        /// Probability of a wrong answer.
+        #[arg(long, default_value_t = 0.1)]
+        noise: f64,
+        /// A running server (default: one started here on a free port for the simulation).
+        #[arg(long)]
+        url: Option<String>,
+        /// Seed of the noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Imports real human votes as relevance-top1 / relevance-top5 items of the run.
+    Import {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// The format.
+        #[arg(long, value_enum)]
+        format: FormatArg,
+        /// The file.
+        file: PathBuf,
+        /// Answers per item (N).
+        #[arg(long, default_value_t = 5)]
+        answers: usize,
+    },
+    /// Aggregates the votes: `RUN_DIR/study/results.json`.
+    Results {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// `k-of-n:K/N`, `majority` or `dawid-skene`.
+        #[arg(long, default_value = "k-of-n:4/5")]
+        rule: String,
+        /// Drop server votes faster than this many seconds.
+        #[arg(long)]
+        min_time: Option<f64>,
+        /// Drop server votes slower than this many seconds.
+        #[arg(long)]
+        max_time: Option<f64>,
+    },
+    /// Exports every vote as CSV or JSONL.
+    Export {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// csv or jsonl.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: FormatArg,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+async fn open(target: &StudyTarget) -> Result<StudyDb> {
+    if !target.run.join("rectify.db").exists() {
+        bail!("{}: no rectify.db here; run `rectify eval --out {}` first", target.run.display(), target.run.display());
+    }
+    StudyDb::connect(&target.url()).await.with_context(|| format!("opening the study database {}", target.url()))
+}
+
+fn eval_images(run: &Path) -> Result<Vec<EvalImage>> {
+    let store = RunStore::open(run)?;
+    Ok(designs::eval_images(&store)?)
+}
+
+/// Runs `rectify study`.
+pub fn run(args: StudyArgs) -> Result<()> {
+    runtime()?.block_on(run_async(args))
+}
+
+async fn run_async(args: StudyArgs) -> Result<()> {
+    match args.command {
+        StudyCommand::Design {
+            target,
+            design,
+            variant,
+            attack,
+            explain,
+            criticize,
+            items,
+            attribute,
+            class,
+            answers,
+            seed,
+        } => {
+            let images = eval_images(&target.run)?;
+            let store = RunStore::open(&target.run)?;
+            let new: Vec<Item> = match design {
+                DesignArg::RelevanceTop1 => designs::relevance_top1(&images),
+                DesignArg::RelevanceTop5 => {
+                    let v = match variant.as_str() {
+                        "top1-misclassified" => Top5Variant::Top1Misclassified,
+                        "top5-misclassified" => Top5Variant::Top5Misclassified,
+                        v => bail!("--variant {v:?}: top1-misclassified or top5-misclassified"),
+                    };
+                    designs::relevance_top5(&images, v)
+                }
+                DesignArg::Adversarial => designs::adversarial(&store, &images, attack.as_deref(), explain.as_deref())?,
+                DesignArg::Assignment => {
+                    let runs = criticize.context("--criticize NAME[,NAME…] names the criticize runs to compare")?;
+                    let mut all = Vec::new();
+                    for name in runs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        all.extend(designs::assignment(&store, &images, name, items, seed)?);
+                    }
+                    all
+                }
+                DesignArg::Attribute => {
+                    let a = attribute.context("--attribute names what to ask about")?;
+                    let chosen: Vec<EvalImage> =
+                        images.into_iter().filter(|i| class.is_none_or(|c| i.label == Some(c))).collect();
+                    designs::attribute(&chosen, &a)
+                }
+            };
+            if new.is_empty() {
+                bail!("the design has no item in this run (no misclassified image, no saved adversarial image, or too few groups)");
+            }
+            let db = open(&target).await?;
+            db.put_study(&target.study, answers, &new).await?;
+            let mut per: HashMap<&str, usize> = HashMap::new();
+            new.iter().for_each(|i| *per.entry(i.design.name()).or_default() += 1);
+            println!("study {:?}: {} items added ({per:?}), {answers} answers each", target.study, new.len());
+            Ok(())
+        }
+        StudyCommand::Invite { target, count, base_url } => {
+            let db = open(&target).await?;
+            if db.study(&target.study).await?.is_none() {
+                bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
+            }
+            for token in db.create_invites(&target.study, count).await? {
+                println!("{}/r/{token}", base_url.trim_end_matches('/'));
+            }
+            Ok(())
+        }
+        StudyCommand::Serve { target, addr } => {
+            let db = open(&target).await?;
+            if db.study(&target.study).await?.is_none() {
+                bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
+            }
+            let admin = match db.admin_token(&target.study).await? {
+                Some(t) => t,
+                None => db.rotate_admin_token(&target.study).await?,
+            };
+            eprintln!("rectify: study {:?} on http://{addr}", target.study);
+            eprintln!("rectify: admin dashboard: http://{addr}/admin?token={admin}");
+            eprintln!("rectify: invite raters with `rectify study invite --run {} --count N`", target.run.display());
+            let state = AppState::new(db, target.run.clone(), target.study.clone());
+            rectify_web::serve(state, addr, rectify_web::serve::ctrl_c()).await.with_context(|| format!("serving on {addr}"))
+        }
+        StudyCommand::Simulate { target, raters, oracle, noise, url, seed } => {
+            if !(0.0..=1.0).contains(&noise) || raters == 0 {
+                bail!("--noise must lie in [0, 1] and --raters be at least 1");
+            }
+            let real = RealLabels::read(&oracle).with_context(|| format!("reading {}", oracle.display()))?;
+            let db = open(&target).await?;
+            let items = db.items(&target.study).await?;
+            if items.is_empty() {
+                bail!("no items in study {:?}: add some with `rectify study design`", target.study);
+            }
+            let files: HashMap<i64, String> =
+                eval_images(&target.run)?.into_iter().map(|i| (i.image_id, i.base_name().to_string())).collect();
+            let tokens = db.create_invites(&target.study, raters).await?;
+            let (base, server) = match url {
+                Some(u) => (u, None),
+                None => {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                    let addr = listener.local_addr()?;
+                    let state = AppState::new(db.clone(), target.run.clone(), target.study.clone());
+                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    let handle = tokio::spawn(rectify_web::serve::serve_on(state, listener, async {
+                        let _ = rx.await;
+                    }));
+                    (format!("http://{addr}"), Some((tx, handle)))
+                }
+            };
+            let oracle = move |item: &Item| -> Answer {
+                let labels = item.image_id.and_then(|id| files.get(&id)).and_then(|f| real.get(f)).unwrap_or(&[]);
+                match &item.question {
+                    Question::Relevance { class, .. } => {
+                        if labels.contains(&class.class) { Answer::Yes } else { Answer::No }
+                    }
+                    Question::MultiRelevance { classes, .. } => {
+                        Answer::Classes(classes.iter().map(|c| c.class).filter(|c| labels.contains(c)).collect())
+                    }
+                    Question::Assignment { .. } => item.truth.clone().unwrap_or(Answer::Option(0)),
+                    Question::Attribute { .. } => Answer::No,
+                }
+            };
+            let (report, items_for_sim) = {
+                let base = base.clone();
+                let sim_items = items.clone();
+                tokio::task::spawn_blocking(move || {
+                    (rectify_web::simulate::simulate(&base, &tokens, &sim_items, oracle, noise, seed), sim_items)
+                })
+                .await?
+            };
+            let report = report?;
+            if let Some((tx, handle)) = server {
+                let _ = tx.send(());
+                handle.await??;
+            }
+            println!(
+                "{} simulated raters answered {} times on {} items ({} conflicts, {} retries); latency p50 {:.1} ms, p99 {:.1} ms",
+                raters,
+                report.answers,
+                items_for_sim.len(),
+                report.conflicts,
+                report.retries,
+                report.latency_quantile(0.5).unwrap_or(f64::NAN),
+                report.latency_quantile(0.99).unwrap_or(f64::NAN)
+            );
+            Ok(())
+        }
+        StudyCommand::Import { target, format, file, answers } => {
+            let images = eval_images(&target.run)?;
+            let (source, pair_votes) = match format {
+                FormatArg::RealRaters => ("real-raters", import::real_raters(&file)?),
+                FormatArg::CleanlabMturk => ("cleanlab-mturk", import::cleanlab_mturk(&file)?),
+                FormatArg::Csv => ("csv", import::pair_csv(&file)?),
+                FormatArg::Jsonl => {
+                    let votes = import::votes_jsonl(&file)?;
+                    let db = open(&target).await?;
+                    let known: std::collections::HashSet<String> =
+                        db.items(&target.study).await?.into_iter().map(|i| i.key).collect();
+                    if let Some(v) = votes.iter().find(|v| !known.contains(&v.item)) {
+                        bail!("{}: vote for unknown item {:?}; add the design first", file.display(), v.item);
+                    }
+                    let put = db.put_votes(&target.study, &votes).await?;
+                    println!("{} votes: {} new, {} replaced, {} unchanged", votes.len(), put.inserted, put.replaced, put.unchanged);
+                    return Ok(());
+                }
+            };
+            let (items, votes) = designs::import_relevance(&images, &pair_votes, source);
+            let db = open(&target).await?;
+            db.put_study(&target.study, answers, &items).await?;
+            let put = db.put_votes(&target.study, &votes).await?;
+            let top1 = items.iter().filter(|i| i.design == Design::RelevanceTop1).count();
+            let voted: std::collections::HashSet<&str> = votes.iter().map(|v| v.item.as_str()).collect();
+            let top1_voted = items.iter().filter(|i| i.design == Design::RelevanceTop1 && voted.contains(i.key.as_str())).count();
+            println!(
+                "{}: {} votes read; {} relevance-top1 items ({top1_voted} with votes), {} relevance-top5 items; {} votes stored ({} new, {} replaced, {} unchanged)",
+                file.display(),
+                pair_votes.len(),
+                top1,
+                items.len() - top1,
+                votes.len(),
+                put.inserted,
+                put.replaced,
+                put.unchanged
+            );
+            Ok(())
+        }
+        StudyCommand::Results { target, rule, min_time, max_time } => {
+            let db = open(&target).await?;
+            let info = db
+                .study(&target.study)
+                .await?
+                .with_context(|| format!("no study {:?} in this run", target.study))?;
+            let rule = Rule::parse(&rule, info.answers_per_item).map_err(|e| anyhow::anyhow!("--rule {e}"))?;
+            let items = db.items(&target.study).await?;
+            let votes: Vec<Vote> = db.votes(&target.study).await?;
+            let images = eval_images(&target.run)?;
+            let agg = Aggregation { rule, min_time, max_time, ..Default::default() };
+            let mut res = results(&images, &items, &votes, &agg);
+            res["study"] = serde_json::json!(target.study);
+            res["version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
+            let out = target.run.join("study").join("results.json");
+            write_json(&out, &res)?;
+            print_results(&res);
+            println!("-> {}", out.display());
+            Ok(())
+        }
+        StudyCommand::Export { target, format, out } => {
+            let db = open(&target).await?;
+            let votes = db.votes(&target.study).await?;
+            let mut text = String::new();
+            match format {
+                FormatArg::Jsonl => {
+                    for v in &votes {
+                        text.push_str(&serde_json::to_string(v)?);
+                        text.push('\n');
+                    }
+                }
+                FormatArg::Csv => {
+                    text.push_str("item,rater,answer,seconds,source\n");
+                    for v in &votes {
+                        let answer = rectify_web::admin::answer_text(&v.answer);
+                        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+                        let secs = v.seconds.map(|s| s.to_string()).unwrap_or_default();
+                        text.push_str(&format!("{},{},{},{secs},{}\n", q(&v.item), q(&v.rater), q(&answer), q(&v.source)));
+                    }
+                }
+                _ => bail!("--format csv or jsonl"),
+            }
+            crate::outputs::write_atomically(&out, |w| Ok(w.write_all(text.as_bytes())?))?;
+            println!("{} votes -> {}", votes.len(), out.display());
+            Ok(())
+        }
+    }
+}
+
+fn pct(v: &serde_json::Value) -> String {
+    v.as_f64().map_or("-".into(), |x| format!("{:.2} %", 100.0 * x))
+}
+
+fn print_results(res: &serde_json::Value) {
+    let Some(designs) = res["designs"].as_object() else { return };
+    for (name, d) in designs {
+        if let Some(e) = d.get("top1_error") {
+            println!(
+                "{name}: top-1 error {} -> rectified {} (95 % CI {}–{}); {} misclassified, {} rated, {} unrated; ReaL top-1 accuracy {}",
+                pct(e),
+                pct(&d["rectified_top1_error"]),
+                pct(&d["ci"]["rectified_top1_error"][0]),
+                pct(&d["ci"]["rectified_top1_error"][1]),
+                d["errors"],
+                d["rated"],
+                d["unrated"],
+                pct(&d["real_top1_accuracy"]),
+            );
+        } else if let Some(e) = d.get("top5_error") {
+            println!(
+                "{name}: top-5 error {} -> rectified {} (95 % CI {}–{}); {} rated, {} unrated",
+                pct(e),
+                pct(&d["rectified_top5_error"]),
+                pct(&d["ci"]["rectified_top5_error"][0]),
+                pct(&d["ci"]["rectified_top5_error"][1]),
+                d["rated"],
+                d["unrated"],
+            );
+        } else {
+            println!("{name}: {d}");
+        }
+    }
+}

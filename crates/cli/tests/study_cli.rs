@@ -1,0 +1,115 @@
+//! `rectify study` (issue #6) end to end through the CLI: ReaL's raw votes imported for an
+//! eval run of val-1300 (numbers checked against numpy's), and simulated raters answering
+//! through the real HTTP API with a ReaL oracle (rectified error checked by hand).
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+
+fn results(run: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("study/results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn real_votes_on_val1300() {
+    let Some(shared) = rectify_testkit::shared() else { return };
+    let Some(fx) = rectify_testkit::fixtures("study") else { return };
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300.json")).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    rectify_ok(&[
+        "eval",
+        "--images",
+        s(&shared.join("data/imagenet-val-1300")),
+        "--labels",
+        s(&shared.join("data/imagenet-val-1300.csv")),
+        "--real-labels",
+        s(&shared.join("data/labels/real.json")),
+        "--out",
+        s(&run),
+        "--device",
+        "cpu",
+    ]);
+    let npz = shared.join("data/labels/real_raters.npz");
+    let out = rectify_ok(&["study", "import", "--run", s(&run), "--format", "real-raters", s(&npz)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("924810 votes read"));
+    // Importing again changes nothing.
+    let again = rectify_ok(&["study", "import", "--run", s(&run), "--format", "real-raters", s(&npz)]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 new, 0 replaced"), "{}", String::from_utf8_lossy(&again.stdout));
+    let out = rectify_ok(&["study", "results", "--run", s(&run)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert!(text.contains("ReaL top-1 accuracy 85.28 %"), "beside the standard and rectified errors: {text}");
+    let r = results(&run);
+    let d = &r["designs"]["relevance-top1"];
+    // Our eval agrees with torchvision on every val-1300 image, so numpy's numbers hold here.
+    assert_eq!(d["errors"], expected["top1"]["errors"]);
+    assert_eq!(d["rectified"], expected["top1"]["rescued"]);
+    assert_eq!(d["unrated"], expected["top1"]["unrated"]);
+    assert!((d["rectified_top1_error"].as_f64().unwrap() - expected["top1"]["rectified_error"].as_f64().unwrap()).abs() < 1e-12);
+    assert_eq!(r["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
+    // Export and re-import as JSONL round-trips.
+    let jsonl = tmp.path().join("votes.jsonl");
+    rectify_ok(&["study", "export", "--run", s(&run), "--format", "jsonl", "--out", s(&jsonl)]);
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().lines().count(), 5080);
+    let back = rectify_ok(&["study", "import", "--run", s(&run), "--format", "jsonl", s(&jsonl)]);
+    assert!(String::from_utf8_lossy(&back.stdout).contains("0 new"), "{}", String::from_utf8_lossy(&back.stdout));
+}
+
+#[test]
+fn simulated_raters_through_the_http_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    rectify_ok(&[
+        "eval",
+        "--images",
+        s(&assets().join("sample-images")),
+        "--labels",
+        s(&assets().join("sample-labels.csv")),
+        "--real-labels",
+        s(&assets().join("sample-real.json")),
+        "--out",
+        s(&run),
+        "--device",
+        "cpu",
+    ]);
+    let err = rectify(&["study", "serve", "--run", s(&run)]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("rectify study design"), "serving an empty study is refused");
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1"]);
+    let out = rectify_ok(&[
+        "study",
+        "simulate",
+        "--run",
+        s(&run),
+        "--raters",
+        "5",
+        "--oracle",
+        s(&assets().join("sample-real.json")),
+        "--noise",
+        "0",
+    ]);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    rectify_ok(&["study", "results", "--run", s(&run)]);
+    let d = &results(&run)["designs"]["relevance-top1"];
+    // By hand: with no noise, all 5 raters say yes exactly when the prediction is a ReaL label.
+    let real: HashMap<String, Vec<i64>> =
+        serde_json::from_str(&std::fs::read_to_string(assets().join("sample-real.json")).unwrap()).unwrap();
+    let (mut errors, mut rescued) = (0, 0);
+    for row in &predictions(&run) {
+        let (label, pred): (i64, i64) = (row[1].parse().unwrap(), row[2].split(' ').next().unwrap().parse().unwrap());
+        if label != pred {
+            errors += 1;
+            rescued += usize::from(real.get(&row[0]).is_some_and(|r| r.contains(&pred)));
+        }
+    }
+    assert!(errors > 0);
+    assert_eq!(d["errors"], errors);
+    assert_eq!(d["rated"], errors, "every item got its 5 answers");
+    assert_eq!(d["unrated"], 0);
+    assert_eq!(d["rectified"], rescued);
+    let hist: Vec<u64> = d["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(hist, vec![(errors - rescued) as u64, 0, 0, 0, 0, rescued as u64], "unanimous raters");
+}

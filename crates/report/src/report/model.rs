@@ -1,0 +1,365 @@
+//! The typed content of `report.json`: one list per report section, each row naming the run it
+//! comes from (`run`, an index into [`Report::runs`]). Every number the HTML page shows is a
+//! value of this tree, addressed by a JSON pointer (`/table1/0/top1`).
+//!
+//! Values a stage could not compute (an empty denominator: `NaN` in the producing code, `null`
+//! in its JSON) are `None` here and show as "—".
+
+use serde::{Deserialize, Serialize};
+
+use crate::bias::BiasFile;
+
+/// The whole audit report (`report.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// `rectify-report <version>`.
+    pub generator: String,
+    /// The runs (one per model), in the order given.
+    pub runs: Vec<RunInfo>,
+    /// Table 1 analog, part 1: accuracy of each run's predictions.
+    pub table1: Vec<Table1Row>,
+    /// Table 1 analog, part 2: standard vs rectified error per relevance design.
+    pub rectified: Vec<RectifiedRow>,
+    /// How each run's study aggregated its votes.
+    pub studies: Vec<StudyInfo>,
+    /// Positive answers per question, per relevance design (the paper's Fig. 2 and 4).
+    pub histograms: Vec<Histogram>,
+    /// Accuracy after each attack step.
+    pub attacks: Vec<AttackCurve>,
+    /// Table 2 analog: adversarial classes called relevant, per arm.
+    pub table2: Vec<Table2Row>,
+    /// Explanation examples and their paths.
+    pub explanations: Vec<ExplainSet>,
+    /// Prototype / criticism galleries per selector.
+    pub galleries: Vec<Gallery>,
+    /// Table 3 analog: assignment success per condition.
+    pub table3: Vec<Table3Row>,
+    /// Bias tables (`RUN_DIR/bias/*.json`).
+    pub bias: Vec<BiasTable>,
+}
+
+/// One run directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The directory's name.
+    pub name: String,
+    /// The directory as given.
+    pub dir: String,
+    /// The evaluation's provenance (from `summary.json`), when the run was evaluated.
+    pub provenance: Option<EvalProvenance>,
+    /// The command of every stage found in the directory.
+    pub stages: Vec<StageCommand>,
+    /// What this run lacks, per section, and how to make it.
+    pub missing: Vec<Missing>,
+}
+
+/// The model and preprocessing behind a run's predictions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvalProvenance {
+    /// Architecture (`resnet101` …).
+    pub arch: String,
+    /// Where the weights came from.
+    pub weights: String,
+    /// SHA-256 of the weights file.
+    pub weights_sha256: String,
+    /// Preprocessing, in words.
+    pub preprocessing: String,
+    /// Device the predictions were computed on.
+    pub device: String,
+    /// rectify's version.
+    pub version: String,
+    /// The command line.
+    pub command: String,
+}
+
+/// The command line that produced one stage's output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageCommand {
+    /// `eval`, `attack`, `explain`, `criticize`.
+    pub stage: String,
+    /// The output's name (`attack/<name>`), empty for eval.
+    pub name: String,
+    /// The command line.
+    pub command: String,
+    /// rectify's version.
+    pub version: String,
+}
+
+/// A report section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Section {
+    /// 1. Provenance.
+    Provenance,
+    /// 2. Table 1 analog.
+    Table1,
+    /// 3. Positive-answer histograms.
+    Histograms,
+    /// 4. Accuracy per attack step.
+    Attacks,
+    /// 5. Table 2 analog.
+    Table2,
+    /// 6. Explanations.
+    Explanations,
+    /// 7. Galleries.
+    Galleries,
+    /// 8. Table 3 analog.
+    Table3,
+    /// 9. Bias tables.
+    Bias,
+}
+
+/// Data a section lacks for one run, and the command that makes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Missing {
+    /// The section.
+    pub section: Section,
+    /// What is missing, in words.
+    pub what: String,
+    /// The command to run.
+    pub command: String,
+}
+
+/// A closed interval; ends are `None` when the producer could not compute them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Lower end.
+    pub lo: Option<f64>,
+    /// Upper end.
+    pub hi: Option<f64>,
+}
+
+/// Accuracy of one run (`summary.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table1Row {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// Architecture.
+    pub arch: String,
+    /// Images with a prediction.
+    pub evaluated: u64,
+    /// Labelled images (the denominator of top-1 / top-5).
+    pub labeled: u64,
+    /// Top-1 accuracy.
+    pub top1: Option<f64>,
+    /// Top-5 accuracy.
+    pub top5: Option<f64>,
+    /// Images with a non-empty ReaL set, when ReaL labels were given.
+    pub real_n: Option<u64>,
+    /// ReaL top-1 accuracy.
+    pub real_top1: Option<f64>,
+    /// ReaL top-5 accuracy.
+    pub real_top5: Option<f64>,
+}
+
+/// Standard and rectified error of one relevance design of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RectifiedRow {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The design's key in `results.json` (`relevance-top1`, `relevance-top5/<variant>`).
+    pub design: String,
+    /// `top-1` or `top-5`.
+    pub metric: String,
+    /// Labelled images.
+    pub n: u64,
+    /// Standard error rate.
+    pub error: Option<f64>,
+    /// Its 95 % bootstrap interval.
+    pub error_ci: Interval,
+    /// Rectified error rate.
+    pub rectified_error: Option<f64>,
+    /// Its 95 % bootstrap interval.
+    pub rectified_ci: Interval,
+    /// Misclassified images.
+    pub errors: u64,
+    /// Of those, rectified by the raters.
+    pub rectified: u64,
+    /// Misclassified images with enough answers.
+    pub rated: u64,
+    /// Misclassified images asked about but short of answers (kept as errors).
+    pub unrated: u64,
+    /// Fleiss' κ of the answers.
+    pub fleiss_kappa: Option<f64>,
+}
+
+/// How a run's study turned votes into decisions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StudyInfo {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The rule, in words (`k-of-n 4/5`).
+    pub rule: String,
+    /// Votes in the store.
+    pub votes: u64,
+    /// Votes dropped by the time filter.
+    pub votes_dropped: u64,
+}
+
+/// Questions by number of positive answers (bin i = i yes answers).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The design's key.
+    pub design: String,
+    /// Questions per bin.
+    pub counts: Vec<u64>,
+}
+
+/// Accuracy after each step of one attack (`attack/<name>/summary.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttackCurve {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The attack's directory name.
+    pub name: String,
+    /// Images attacked.
+    pub n: u64,
+    /// Images whose prediction flipped.
+    pub flipped: Option<u64>,
+    /// Accuracy after the image was saved as 8-bit PNG.
+    pub quantized_accuracy: Option<f64>,
+    /// Accuracy before the first step (index 0) and after each step.
+    pub accuracy_per_step: Vec<Option<f64>>,
+}
+
+/// Share of adversarial images whose adversarial class people call relevant, per arm.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table2Row {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// `whole` or `explanation`.
+    pub arm: String,
+    /// Items.
+    pub items: u64,
+    /// Items with enough answers.
+    pub rated: u64,
+    /// Items short of answers.
+    pub unrated: u64,
+    /// Share called relevant.
+    pub yes_rate: Option<f64>,
+    /// Its 95 % bootstrap interval.
+    pub ci: Interval,
+    /// Fleiss' κ.
+    pub fleiss_kappa: Option<f64>,
+}
+
+/// A PNG beside a result, embedded in the page (its bytes are not part of `report.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    /// Path relative to the run directory.
+    pub file: String,
+    /// The PNG bytes (empty when the file is missing).
+    #[serde(skip)]
+    pub png: Vec<u8>,
+}
+
+/// One explain run (`explain/<name>/`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExplainSet {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The directory name.
+    pub name: String,
+    /// Images explained.
+    pub n: u64,
+    /// Share of images whose explanation path beats the random path (higher AUC).
+    pub path_beats_random: Option<f64>,
+    /// Mean AUC of the explanation paths.
+    pub auc_path_mean: Option<f64>,
+    /// Mean AUC of the random paths.
+    pub auc_random_mean: Option<f64>,
+    /// The examples shown.
+    pub examples: Vec<ExplainExample>,
+    /// Explained images not shown.
+    pub more: u64,
+}
+
+/// One explained image.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExplainExample {
+    /// The image file.
+    pub file: String,
+    /// The explained class's name.
+    pub label_name: String,
+    /// Its probability on the whole image.
+    pub probability: Option<f64>,
+    /// Area under the explanation path.
+    pub auc_path: Option<f64>,
+    /// Area under the random path.
+    pub auc_random: Option<f64>,
+    /// Probability of the class with the top-k segments shown, k = 0, 1, ….
+    pub path: Vec<Option<f64>>,
+    /// The same for segments in random order.
+    pub random_path: Vec<Option<f64>>,
+    /// The attention image.
+    pub attention: Image,
+    /// The overlay image.
+    pub overlay: Image,
+}
+
+/// One selector's picks (`criticize/<name>/`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Gallery {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The directory name.
+    pub name: String,
+    /// The selector (`mmd`, `adversarial` …).
+    pub method: String,
+    /// Groups in the selection.
+    pub groups_total: u64,
+    /// The groups shown.
+    pub groups: Vec<GalleryGroup>,
+    /// Groups not shown.
+    pub more: u64,
+}
+
+/// One group's prototypes and criticisms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GalleryGroup {
+    /// The group (class) name.
+    pub group: String,
+    /// Images in the group.
+    pub size: u64,
+    /// Prototypes picked.
+    pub prototypes: u64,
+    /// Criticisms picked.
+    pub criticisms: u64,
+    /// Prototype files.
+    pub prototype_files: Vec<String>,
+    /// Criticism files.
+    pub criticism_files: Vec<String>,
+    /// The gallery image (prototypes above, criticisms below).
+    pub image: Image,
+}
+
+/// Assignment success of one condition (the paper's Table 3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table3Row {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The condition (`<criticize run>/6p`, `<criticize run>/3p3c` …).
+    pub condition: String,
+    /// Mean success rate over raters.
+    pub success_mean: Option<f64>,
+    /// Its standard deviation over raters.
+    pub success_std: Option<f64>,
+    /// Raters.
+    pub raters: u64,
+    /// Answers.
+    pub answers: u64,
+}
+
+/// One bias file of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BiasTable {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The file, relative to the run directory.
+    pub file: String,
+    /// Its content.
+    #[serde(flatten)]
+    pub table: BiasFile,
+}

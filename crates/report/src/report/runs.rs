@@ -1,0 +1,343 @@
+//! Reading one run directory: the files each stage leaves there, into the report's rows.
+//!
+//! | section | reads |
+//! |---|---|
+//! | provenance, Table 1 | `summary.json` (eval) |
+//! | Table 1–3, histograms | `study/results.json` ([`super::study`]) |
+//! | attacks | `attack/<name>/summary.json` |
+//! | explanations | `explain/<name>/summary.json`, `<file>.json`, `<file>.attention.png`, `<file>.overlay.png` |
+//! | galleries | `criticize/<name>/selection.json`, `galleries/<group>.png` |
+//! | bias | `bias/*.json` ([`BiasFile`]) |
+//!
+//! A stage that has not run leaves its section "not run yet" ([`super::missing`]); a file that
+//! exists but cannot be parsed is an error naming it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::missing::missing;
+use super::model::{
+    AttackCurve, BiasTable, EvalProvenance, ExplainExample, ExplainSet, Gallery, GalleryGroup, Image, Report, RunInfo,
+    Section, StageCommand, Table1Row,
+};
+use super::Options;
+use crate::bias::BiasFile;
+use crate::error::ReportError;
+use crate::files::{files_ending, read_json, read_json_if, read_or_empty, subdirs};
+
+/// The `provenance` object every stage writes into its JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Prov {
+    model: ModelJson,
+    preprocessing: String,
+    device: String,
+    version: String,
+    command: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ModelJson {
+    arch: String,
+    weights: String,
+    weights_sha256: String,
+}
+
+/// `summary.json` of `rectify eval`.
+#[derive(Debug, Deserialize)]
+struct EvalSummary {
+    evaluated: u64,
+    labeled: u64,
+    top1: Option<f64>,
+    top5: Option<f64>,
+    real_n: Option<u64>,
+    real_top1: Option<f64>,
+    real_top5: Option<f64>,
+    provenance: Prov,
+}
+
+/// `attack/<name>/summary.json`.
+#[derive(Debug, Deserialize)]
+struct AttackSummary {
+    n: u64,
+    accuracy_per_step: Vec<Option<f64>>,
+    flipped: Option<u64>,
+    quantized_accuracy: Option<f64>,
+    #[serde(default)]
+    provenance: Prov,
+}
+
+/// `explain/<name>/summary.json`.
+#[derive(Debug, Deserialize)]
+struct ExplainSummary {
+    n: u64,
+    path_beats_random: Option<f64>,
+    auc_path_mean: Option<f64>,
+    auc_random_mean: Option<f64>,
+    #[serde(default)]
+    provenance: Prov,
+}
+
+/// `explain/<name>/<file>.json`.
+#[derive(Debug, Deserialize)]
+struct Explained {
+    file: String,
+    #[serde(default)]
+    label_name: String,
+    probability: Option<f64>,
+    auc_path: Option<f64>,
+    auc_random: Option<f64>,
+    path: Vec<Option<f64>>,
+    random_path: Vec<Option<f64>>,
+}
+
+/// `criticize/<name>/selection.json`.
+#[derive(Debug, Deserialize)]
+struct Selection {
+    method: String,
+    groups: Vec<SelectedGroup>,
+    #[serde(default)]
+    provenance: Prov,
+}
+
+#[derive(Debug, Deserialize)]
+struct SelectedGroup {
+    group: String,
+    size: u64,
+    #[serde(default)]
+    prototype_files: Vec<String>,
+    #[serde(default)]
+    criticism_files: Vec<String>,
+}
+
+/// Whether `dir` is a run directory.
+pub fn is_run(dir: &Path) -> bool {
+    dir.join("summary.json").is_file() || dir.join("rectify.db").is_file()
+}
+
+/// The run directories: each given directory that is a run, else its subdirectories that are.
+pub fn discover(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, ReportError> {
+    if dirs.is_empty() {
+        return Err(ReportError::NoRuns);
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(ReportError::NotARun(dir.clone()));
+        }
+        if is_run(dir) {
+            out.push(dir.clone());
+            continue;
+        }
+        let inner: Vec<PathBuf> = subdirs(dir)?.into_iter().filter(|d| is_run(d)).collect();
+        if inner.is_empty() {
+            return Err(ReportError::NotARun(dir.clone()));
+        }
+        out.extend(inner);
+    }
+    Ok(out)
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+fn rel(dir: &Path, p: &Path) -> String {
+    p.strip_prefix(dir).unwrap_or(p).display().to_string()
+}
+
+fn image(dir: &Path, path: PathBuf) -> Result<Image, ReportError> {
+    Ok(Image { file: rel(dir, &path), png: read_or_empty(&path)? })
+}
+
+fn stage(stage: &str, name: String, p: &Prov) -> StageCommand {
+    StageCommand { stage: stage.into(), name, command: p.command.clone(), version: p.version.clone() }
+}
+
+/// Reads run `run` (directory `dir`) into `report`.
+pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> Result<(), ReportError> {
+    let shown = dir.display().to_string();
+    let mut info = RunInfo { name: name_of(dir), dir: shown.clone(), ..RunInfo::default() };
+
+    if let Some(s) = read_json_if::<EvalSummary>(&dir.join("summary.json"))? {
+        let p = &s.provenance;
+        info.provenance = Some(EvalProvenance {
+            arch: p.model.arch.clone(),
+            weights: p.model.weights.clone(),
+            weights_sha256: p.model.weights_sha256.clone(),
+            preprocessing: p.preprocessing.clone(),
+            device: p.device.clone(),
+            version: p.version.clone(),
+            command: p.command.clone(),
+        });
+        info.stages.push(stage("eval", String::new(), p));
+        report.table1.push(Table1Row {
+            run,
+            arch: p.model.arch.clone(),
+            evaluated: s.evaluated,
+            labeled: s.labeled,
+            top1: s.top1,
+            top5: s.top5,
+            real_n: s.real_n,
+            real_top1: s.real_top1,
+            real_top5: s.real_top5,
+        });
+    } else {
+        info.missing.push(missing(Section::Provenance, &shown));
+    }
+
+    let attacks = subdirs(&dir.join("attack"))?;
+    for a in &attacks {
+        let Some(s) = read_json_if::<AttackSummary>(&a.join("summary.json"))? else { continue };
+        info.stages.push(stage("attack", name_of(a), &s.provenance));
+        report.attacks.push(AttackCurve {
+            run,
+            name: name_of(a),
+            n: s.n,
+            flipped: s.flipped,
+            quantized_accuracy: s.quantized_accuracy,
+            accuracy_per_step: s.accuracy_per_step,
+        });
+    }
+    if !report.attacks.iter().any(|a| a.run == run) {
+        info.missing.push(missing(Section::Attacks, &shown));
+    }
+
+    for e in subdirs(&dir.join("explain"))? {
+        if let Some(set) = read_explain(run, dir, &e, opts, &mut info)? {
+            report.explanations.push(set);
+        }
+    }
+    if !report.explanations.iter().any(|e| e.run == run) {
+        info.missing.push(missing(Section::Explanations, &shown));
+    }
+
+    for c in subdirs(&dir.join("criticize"))? {
+        let Some(sel) = read_json_if::<Selection>(&c.join("selection.json"))? else { continue };
+        info.stages.push(stage("criticize", name_of(&c), &sel.provenance));
+        let total = sel.groups.len() as u64;
+        let mut groups = Vec::new();
+        for g in sel.groups.into_iter().filter(|g| !g.prototype_files.is_empty() || !g.criticism_files.is_empty()) {
+            if groups.len() == opts.max_groups {
+                break;
+            }
+            let png = c.join("galleries").join(format!("{}.png", file_safe(&g.group)));
+            groups.push(GalleryGroup {
+                group: g.group,
+                size: g.size,
+                prototypes: g.prototype_files.len() as u64,
+                criticisms: g.criticism_files.len() as u64,
+                prototype_files: g.prototype_files,
+                criticism_files: g.criticism_files,
+                image: image(dir, png)?,
+            });
+        }
+        let more = total - groups.len() as u64;
+        report.galleries.push(Gallery {
+            run,
+            name: name_of(&c),
+            method: sel.method,
+            groups_total: total,
+            groups,
+            more,
+        });
+    }
+    if !report.galleries.iter().any(|g| g.run == run) {
+        info.missing.push(missing(Section::Galleries, &shown));
+    }
+
+    read_study(run, dir, report, &mut info)?;
+
+    for f in files_ending(&dir.join("bias"), ".json")? {
+        report.bias.push(BiasTable { run, file: rel(dir, &f), table: BiasFile::read(&f)? });
+    }
+    if !report.bias.iter().any(|b| b.run == run) {
+        info.missing.push(missing(Section::Bias, &shown));
+    }
+    report.runs.push(info);
+    Ok(())
+}
+
+/// A group name as the gallery's file name (as `rectify criticize` writes it).
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+fn read_explain(
+    run: usize,
+    dir: &Path,
+    e: &Path,
+    opts: &Options,
+    info: &mut RunInfo,
+) -> Result<Option<ExplainSet>, ReportError> {
+    let files: Vec<PathBuf> = files_ending(e, ".json")?.into_iter().filter(|f| !f.ends_with("summary.json")).collect();
+    let summary = read_json_if::<ExplainSummary>(&e.join("summary.json"))?;
+    if summary.is_none() && files.is_empty() {
+        return Ok(None);
+    }
+    if let Some(s) = &summary {
+        info.stages.push(stage("explain", name_of(e), &s.provenance));
+    }
+    let mut examples = Vec::new();
+    for f in files.iter().take(opts.max_examples) {
+        let x: Explained = read_json(f)?;
+        // `<file>.json` has its pictures beside it: `<file>.attention.png`, `<file>.overlay.png`.
+        let stem = f.to_string_lossy().trim_end_matches(".json").to_string();
+        let beside = |suffix: &str| PathBuf::from(format!("{stem}.{suffix}.png"));
+        examples.push(ExplainExample {
+            attention: image(dir, beside("attention"))?,
+            overlay: image(dir, beside("overlay"))?,
+            file: x.file,
+            label_name: x.label_name,
+            probability: x.probability,
+            auc_path: x.auc_path,
+            auc_random: x.auc_random,
+            path: x.path,
+            random_path: x.random_path,
+        });
+    }
+    let n = summary.as_ref().map_or(files.len() as u64, |s| s.n);
+    Ok(Some(ExplainSet {
+        run,
+        name: name_of(e),
+        n,
+        path_beats_random: summary.as_ref().and_then(|s| s.path_beats_random),
+        auc_path_mean: summary.as_ref().and_then(|s| s.auc_path_mean),
+        auc_random_mean: summary.as_ref().and_then(|s| s.auc_random_mean),
+        more: (files.len() - examples.len()) as u64,
+        examples,
+    }))
+}
+
+fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -> Result<(), ReportError> {
+    let shown = info.dir.clone();
+    let path = dir.join("study").join("results.json");
+    let Some(results) = read_json_if::<serde_json::Value>(&path)? else {
+        for s in [Section::Table1, Section::Histograms, Section::Table2, Section::Table3] {
+            info.missing.push(missing(s, &shown));
+        }
+        return Ok(());
+    };
+    if !results["designs"].is_object() {
+        return Err(ReportError::Format { path, what: "no \"designs\" object".into() });
+    }
+    let rows = super::study::rows(run, &results);
+    for (empty, s) in [
+        (rows.rectified.is_empty(), Section::Table1),
+        (rows.histograms.is_empty(), Section::Histograms),
+        (rows.table2.is_empty(), Section::Table2),
+        (rows.table3.is_empty(), Section::Table3),
+    ] {
+        if empty {
+            info.missing.push(missing(s, &shown));
+        }
+    }
+    report.studies.push(rows.info);
+    report.rectified.extend(rows.rectified);
+    report.histograms.extend(rows.histograms);
+    report.table2.extend(rows.table2);
+    report.table3.extend(rows.table3);
+    Ok(())
+}

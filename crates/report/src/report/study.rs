@@ -1,0 +1,168 @@
+//! `RUN_DIR/study/results.json` (written by `rectify study results`, see
+//! `rectify_study::results`) → the rows of Table 1 (rectified errors), the positive-answer
+//! histograms, Table 2 (adversarial arms) and Table 3 (assignment conditions).
+//!
+//! The file is keyed by design, `design` or `design/variant` when a design has several
+//! variants; values the study could not compute are `null`.
+
+use serde_json::Value;
+
+use super::model::{Histogram, Interval, RectifiedRow, StudyInfo, Table2Row, Table3Row};
+
+/// What one run's study contributes to the report.
+#[derive(Debug, Default)]
+pub struct StudyRows {
+    /// How votes were aggregated.
+    pub info: StudyInfo,
+    /// Table 1, rectified part.
+    pub rectified: Vec<RectifiedRow>,
+    /// Positive-answer histograms of the relevance designs.
+    pub histograms: Vec<Histogram>,
+    /// Table 2.
+    pub table2: Vec<Table2Row>,
+    /// Table 3.
+    pub table3: Vec<Table3Row>,
+}
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn interval(v: &Value) -> Interval {
+    Interval { lo: f(&v[0]), hi: f(&v[1]) }
+}
+
+fn counts(v: &Value) -> Vec<u64> {
+    v.as_array().map(|a| a.iter().map(u).collect()).unwrap_or_default()
+}
+
+/// The rule in words: `k-of-n 4/5`, `majority of 5`, `dawid-skene over 5`.
+fn rule_text(rule: &Value) -> String {
+    let n = u(&rule["n"]);
+    match rule["rule"].as_str() {
+        Some("k-of-n") => format!("k-of-n {}/{n}", u(&rule["k"])),
+        Some("majority") => format!("majority of {n}"),
+        Some(other) => format!("{other} over {n}"),
+        None => rule.to_string(),
+    }
+}
+
+/// Splits `design/variant` keys.
+fn design_of(key: &str) -> (&str, Option<&str>) {
+    match key.split_once('/') {
+        Some((d, v)) => (d, Some(v)),
+        None => (key, None),
+    }
+}
+
+/// Reads the rows of run `run` from a parsed `results.json`.
+pub fn rows(run: usize, results: &Value) -> StudyRows {
+    let mut out = StudyRows {
+        info: StudyInfo {
+            run,
+            rule: rule_text(&results["rule"]),
+            votes: u(&results["votes"]),
+            votes_dropped: u(&results["time_filter"]["votes_dropped"]),
+        },
+        ..StudyRows::default()
+    };
+    let Some(designs) = results["designs"].as_object() else { return out };
+    for (key, d) in designs {
+        match design_of(key) {
+            ("relevance-top1", _) | ("relevance-top5", _) => {
+                let m = if key.starts_with("relevance-top1") { "top1" } else { "top5" };
+                let (e, r) = (format!("{m}_error"), format!("rectified_{m}_error"));
+                out.rectified.push(RectifiedRow {
+                    run,
+                    design: key.clone(),
+                    metric: if m == "top1" { "top-1" } else { "top-5" }.into(),
+                    n: u(&d["n"]),
+                    error: f(&d[&e]),
+                    error_ci: interval(&d["ci"][&e]),
+                    rectified_error: f(&d[&r]),
+                    rectified_ci: interval(&d["ci"][&r]),
+                    errors: u(&d["errors"]),
+                    rectified: u(&d["rectified"]),
+                    rated: u(&d["rated"]),
+                    unrated: u(&d["unrated"]),
+                    fleiss_kappa: f(&d["fleiss_kappa"]),
+                });
+                out.histograms.push(Histogram { run, design: key.clone(), counts: counts(&d["histogram"]) });
+            }
+            ("adversarial", variant) => {
+                // The variant names the attack (`adversarial/<attack>`, or a field when alone).
+                let attack = variant.or_else(|| d["variant"].as_str());
+                for (arm, a) in d["arms"].as_object().into_iter().flatten() {
+                    out.table2.push(Table2Row {
+                        run,
+                        arm: attack.map_or(arm.clone(), |v| format!("{v}/{arm}")),
+                        items: u(&a["items"]),
+                        rated: u(&a["rated"]),
+                        unrated: u(&a["unrated"]),
+                        yes_rate: f(&a["yes_rate"]),
+                        ci: interval(&a["ci"]),
+                        fleiss_kappa: f(&a["fleiss_kappa"]),
+                    });
+                }
+            }
+            ("assignment", variant) => out.table3.push(Table3Row {
+                run,
+                condition: variant
+                    .map(str::to_string)
+                    .or_else(|| d["variant"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| "all".into()),
+                success_mean: f(&d["success_mean"]),
+                success_std: f(&d["success_std"]),
+                raters: u(&d["raters"]),
+                answers: u(&d["answers"]),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn designs_and_variants_become_rows() {
+        let results = json!({
+            "rule": {"rule": "k-of-n", "k": 4, "n": 5},
+            "time_filter": {"min_seconds": null, "max_seconds": null, "votes_dropped": 3},
+            "votes": 40,
+            "designs": {
+                "relevance-top1": {"n": 10, "top1_error": 0.3, "rectified_top1_error": 0.1,
+                    "ci": {"top1_error": [0.1, 0.6], "rectified_top1_error": [0.0, null]},
+                    "errors": 3, "rectified": 2, "rated": 3, "unrated": 0, "histogram": [1, 0, 0, 0, 1, 1],
+                    "fleiss_kappa": null},
+                "relevance-top5/top5-misclassified": {"n": 10, "top5_error": 0.2, "rectified_top5_error": 0.1,
+                    "ci": {"top5_error": [0.0, 0.4], "rectified_top5_error": [0.0, 0.3]}, "histogram": [2]},
+                "adversarial": {"arms": {"whole": {"items": 4, "rated": 4, "unrated": 0, "yes_rate": 0.25,
+                    "ci": [0.0, 0.75]}, "explanation": {"items": 4, "yes_rate": null, "ci": null}}},
+                "assignment/mmd-class/3p3c": {"success_mean": 0.5, "success_std": 0.1, "raters": 2, "answers": 12},
+                "assignment": {"success_mean": 0.7, "raters": 1, "variant": "random/6p"},
+                "attribute": {"attributes": {}}
+            }
+        });
+        let r = rows(1, &results);
+        assert_eq!((r.info.rule.as_str(), r.info.votes, r.info.votes_dropped), ("k-of-n 4/5", 40, 3));
+        assert_eq!(r.rectified.len(), 2);
+        assert_eq!(r.rectified[0].rectified_ci, Interval { lo: Some(0.0), hi: None });
+        assert_eq!((r.rectified[1].metric.as_str(), r.rectified[1].error), ("top-5", Some(0.2)));
+        assert_eq!(r.histograms[0].counts, vec![1, 0, 0, 0, 1, 1]);
+        let explanation = r.table2.iter().find(|t| t.arm == "explanation").unwrap();
+        assert_eq!((explanation.ci, explanation.yes_rate), (Interval::default(), None));
+        assert_eq!(r.table2.iter().find(|t| t.arm == "whole").unwrap().ci, Interval { lo: Some(0.0), hi: Some(0.75) });
+        let mut conds: Vec<&str> = r.table3.iter().map(|t| t.condition.as_str()).collect();
+        conds.sort();
+        assert_eq!(conds, ["mmd-class/3p3c", "random/6p"]);
+        assert_eq!(r.table3.iter().find(|t| t.raters == 1).unwrap().success_std, None);
+    }
+}

@@ -1,0 +1,99 @@
+//! Small exact statistics for the bias tables: Wilson score intervals for a prevalence and
+//! Fisher's exact test of a 2×2 table (two-sided, as `scipy.stats.fisher_exact` and R's
+//! `fisher.test`: the sum of the probabilities of all tables with the same margins that are no
+//! more likely than the observed one).
+
+/// A proportion with its 95 % Wilson score interval.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Proportion {
+    /// Successes.
+    pub k: u64,
+    /// Trials.
+    pub n: u64,
+    /// k / n (`NaN` when n = 0; `null` in JSON).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub p: f64,
+    /// Lower end of the interval.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub lo: f64,
+    /// Upper end of the interval.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub hi: f64,
+}
+
+/// serde_json writes `NaN` as `null`; read it back as `NaN`.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// k of n with the Wilson score interval at z = 1.959964 (95 %).
+pub fn wilson(k: u64, n: u64) -> Proportion {
+    if n == 0 {
+        return Proportion { k, n, p: f64::NAN, lo: f64::NAN, hi: f64::NAN };
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (kf, nf) = (k as f64, n as f64);
+    let p = kf / nf;
+    let denom = 1.0 + z * z / nf;
+    let centre = (p + z * z / (2.0 * nf)) / denom;
+    let half = z * (p * (1.0 - p) / nf + z * z / (4.0 * nf * nf)).sqrt() / denom;
+    Proportion { k, n, p, lo: (centre - half).max(0.0), hi: (centre + half).min(1.0) }
+}
+
+fn ln_choose(n: u64, k: u64) -> f64 {
+    ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)
+}
+
+fn ln_factorial(n: u64) -> f64 {
+    (1..=n).map(|i| (i as f64).ln()).sum()
+}
+
+/// Two-sided p-value of Fisher's exact test for the table `[[a, b], [c, d]]`.
+pub fn fisher_exact(a: u64, b: u64, c: u64, d: u64) -> f64 {
+    let (r1, c1, n) = (a + b, a + c, a + b + c + d);
+    if n == 0 {
+        return 1.0;
+    }
+    let ln_p = |x: u64| ln_choose(r1, x) + ln_choose(n - r1, c1 - x) - ln_choose(n, c1);
+    let lo = c1.saturating_sub(n - r1);
+    let hi = r1.min(c1);
+    let observed = ln_p(a);
+    // Tables no more likely than the observed one, with scipy's relative tolerance.
+    let total: f64 = (lo..=hi).map(ln_p).filter(|&l| l <= observed + 1e-7_f64.ln_1p()).map(f64::exp).sum();
+    total.min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fisher_matches_scipy() {
+        // scipy.stats.fisher_exact([[8, 2], [1, 5]]) → p = 0.034965034965034975
+        assert!((fisher_exact(8, 2, 1, 5) - 0.034_965_034_965_034_975).abs() < 1e-12);
+        // The tea-tasting lady: fisher_exact([[3, 1], [1, 3]]) → p = 0.48571428571428565
+        assert!((fisher_exact(3, 1, 1, 3) - 0.485_714_285_714_285_65).abs() < 1e-12);
+        // fisher_exact([[0, 5], [5, 0]]) → p = 0.007936507936507936
+        assert!((fisher_exact(0, 5, 5, 0) - 0.007_936_507_936_507_936).abs() < 1e-12);
+        assert!((fisher_exact(2, 2, 2, 2) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn wilson_by_hand() {
+        // statsmodels' proportion_confint(7, 9, method="wilson") = (0.452589, 0.936775).
+        let w = wilson(7, 9);
+        assert!((w.lo - 0.452_589_0).abs() < 1e-6 && (w.hi - 0.936_774_9).abs() < 1e-6, "{w:?}");
+        let z = wilson(0, 10);
+        assert_eq!(z.lo, 0.0);
+        assert!((z.hi - 0.277_532_2).abs() < 1e-6, "{z:?}");
+        assert!(wilson(0, 0).p.is_nan());
+    }
+
+    #[test]
+    fn an_empty_proportion_survives_json() {
+        let json = serde_json::to_string(&wilson(0, 0)).unwrap();
+        assert_eq!(json, r#"{"k":0,"n":0,"p":null,"lo":null,"hi":null}"#);
+        let back: Proportion = serde_json::from_str(&json).unwrap();
+        assert!(back.p.is_nan() && back.lo.is_nan() && back.hi.is_nan());
+    }
+}

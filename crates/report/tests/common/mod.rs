@@ -1,0 +1,232 @@
+//! Hand-made run directories (no model needed) and the checks every report must pass.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rectify_report::bias::Attributes;
+use rectify_report::BiasFile;
+use rectify_study::designs::{class_ref, relevance_top1, EvalImage};
+use rectify_study::results::{results, Aggregation};
+use rectify_study::{Answer, Design, ImageRef, Item, Question, Vote};
+use serde_json::{json, Value};
+
+/// A 2×2 RGB PNG (red, blue), made with Python's zlib and struct.
+pub const PNG: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0, 0, 0, 253, 212, 154,
+    115, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 248, 207, 0, 4, 255, 25, 32, 20, 0, 27, 242, 3, 253, 214, 150, 242,
+    43, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+pub fn put(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+pub fn write_json(path: &Path, v: &Value) {
+    put(path, serde_json::to_string_pretty(v).unwrap().as_bytes());
+}
+
+fn provenance(command: &str) -> Value {
+    json!({
+        "model": {"arch": "resnet101", "weights": "bundled:resnet101.safetensors", "weights_sha256": "ab12cd34"},
+        "preprocessing": "Resize(256), CenterCrop(224) <exact>",
+        "params": {}, "seed": null, "device": "cpu", "version": "0.1.0", "command": command,
+    })
+}
+
+/// `summary.json` of an eval of 4 labelled images (3 top-1 right … made up), with ReaL numbers.
+pub fn eval_summary(dir: &Path, top1: f64) {
+    write_json(
+        &dir.join("summary.json"),
+        &json!({
+            "n": 4, "evaluated": 4, "failed": 0, "labeled": 4, "unlabeled": 0, "unlabeled_files": [],
+            "top1": top1, "top5": 0.75, "real_n": 3, "real_top1": 2.0 / 3.0, "real_top5": 1.0, "errors": [],
+            "provenance": provenance(&format!("rectify eval --images imgs --out {}", dir.display())),
+        }),
+    );
+}
+
+fn vote(item: &str, rater: usize, answer: Answer) -> Vote {
+    Vote { item: item.into(), rater: format!("r{rater}"), answer, seconds: Some(30.0), source: "test".into() }
+}
+
+fn yes_no(item: &str, yes: usize, no: usize) -> Vec<Vote> {
+    (0..yes).map(|r| vote(item, r, Answer::Yes)).chain((yes..yes + no).map(|r| vote(item, r, Answer::No))).collect()
+}
+
+fn item(id: i64, key: &str, design: Design, variant: &str, arm: Option<&str>, truth: Option<Answer>) -> Item {
+    Item {
+        key: key.into(),
+        design,
+        variant: Some(variant.into()),
+        arm: arm.map(str::to_string),
+        image_id: Some(id),
+        question: Question::Relevance { image: ImageRef { path: format!("{key}.png") }, class: class_ref(5) },
+        gold: None,
+        truth,
+    }
+}
+
+/// `study/results.json` made by the study crate from hand-made votes:
+/// * relevance-top1: images 1 and 2 of 4 misclassified; 5/5 raters call image 1's predicted
+///   class relevant, 2/5 image 2's → top-1 error 50 %, rectified 25 %, histogram [0,0,1,0,0,1];
+/// * adversarial (attack `ifgsm`): arm whole 1 of 2 rated relevant (a third item has 3 answers:
+///   unrated), arm explanation 1 of 2;
+/// * assignment `mmd-class/6p`: rater r0 2 of 2 right, r1 1 of 2 → 75 % ± 35.36 %.
+pub fn study_results(dir: &Path) {
+    let img = |id: i64, label: i64, top5: [i64; 5]| EvalImage {
+        image_id: id,
+        file: format!("img{id}.JPEG"),
+        path: format!("imgs/img{id}.JPEG"),
+        label: Some(label),
+        top5: top5.to_vec(),
+        real: None,
+    };
+    let images = [
+        img(0, 1, [1, 2, 3, 4, 5]),
+        img(1, 2, [3, 2, 4, 5, 6]),
+        img(2, 4, [5, 6, 7, 8, 9]),
+        img(3, 10, [10, 1, 2, 3, 4]),
+    ];
+    let mut items = relevance_top1(&images);
+    assert_eq!(items.len(), 2);
+    let mut votes = yes_no(&items[0].key, 5, 0);
+    votes.extend(yes_no(&items[1].key, 2, 3));
+    for (id, (key, arm, yes, no)) in [
+        ("a", "whole", 4, 1),
+        ("b", "whole", 0, 5),
+        ("c", "whole", 1, 2),
+        ("d", "explanation", 5, 0),
+        ("e", "explanation", 1, 4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        items.push(item(id as i64, key, Design::Adversarial, "ifgsm", Some(arm), None));
+        votes.extend(yes_no(key, yes, no));
+    }
+    for (id, key) in [(10, "as1"), (11, "as2")] {
+        items.push(item(id, key, Design::Assignment, "mmd-class/6p", None, Some(Answer::Option(0))));
+        votes.push(vote(key, 0, Answer::Option(0)));
+    }
+    votes.push(vote("as1", 1, Answer::Option(0)));
+    votes.push(vote("as2", 1, Answer::Option(3)));
+    let r = results(&images, &items, &votes, &Aggregation { bootstrap: 200, ..Aggregation::default() });
+    write_json(&dir.join("study/results.json"), &r);
+}
+
+/// A full run: eval, an attack, an explanation (overlay PNG missing on purpose), a selection of
+/// 14 groups with picks plus one without, study results and a bias table.
+pub fn full_run(dir: &Path) {
+    eval_summary(dir, 0.5);
+    write_json(
+        &dir.join("attack/ifgsm-linf-0.001x10/summary.json"),
+        &json!({"n": 4, "accuracy_per_step": [0.5, 0.25, null, 0.0], "flipped": 4,
+                "steps_to_flip_histogram": [2, 2], "quantized_accuracy": 0.25,
+                "provenance": provenance("rectify attack --run RUN --steps 3")}),
+    );
+    let e = dir.join("explain/lime-quickshift");
+    write_json(
+        &e.join("summary.json"),
+        &json!({"n": 2, "path_beats_random": 0.5, "auc_path_mean": 0.61, "auc_random_mean": 0.4, "mean_r2": 0.3,
+                "provenance": provenance("rectify explain --run RUN --limit 2")}),
+    );
+    for (file, name) in [("img1.JPEG", "canoe & paddle"), ("img2.JPEG", "grocery <store>")] {
+        write_json(
+            &e.join(format!("{file}.json")),
+            &json!({"file": file, "label": 3, "label_name": name, "probability": 0.9578, "segments": 3,
+                    "path": [0.1, 0.5, 0.9, 0.95], "random_path": [0.1, 0.2, null, 0.95],
+                    "auc_path": 0.7, "auc_random": 0.31}),
+        );
+        put(&e.join(format!("{file}.attention.png")), &PNG);
+    }
+    put(&e.join("img1.JPEG.overlay.png"), &PNG);
+    let mut groups: Vec<Value> = (0..14)
+        .map(|g| {
+            json!({"group": format!("{g} class/{g}"), "size": 10 + g, "prototypes": [1, 2], "criticisms": [3],
+                   "prototype_files": ["a.JPEG", "b.JPEG"], "criticism_files": ["c.JPEG"],
+                   "scores": {"prototypes": [0.1, 0.2], "criticisms": [0.3]}})
+        })
+        .collect();
+    groups.insert(0, json!({"group": "empty", "size": 1, "prototypes": [], "criticisms": [], "scores": {}}));
+    let c = dir.join("criticize/mmd-class");
+    write_json(
+        &c.join("selection.json"),
+        &json!({"method": "mmd", "groups": groups, "params": {}, "provenance": provenance("rectify criticize --run RUN")}),
+    );
+    put(&c.join("galleries/0_class_0.png"), &PNG);
+    study_results(dir);
+    // The basketball pattern of the paper in miniature: 7 of 9 prototypes, 2 of 10 criticisms.
+    let files: Vec<String> = (0..30).map(|i| format!("img{i}.jpg")).collect();
+    let mut attrs = Attributes::default();
+    for (i, f) in files.iter().enumerate() {
+        attrs.set(f, "dark skin", i < 7 || (9..11).contains(&i) || (19..25).contains(&i));
+    }
+    let picks: BTreeMap<String, (Vec<String>, Vec<String>)> =
+        [("mmd-class".to_string(), (files[..9].to_vec(), files[9..19].to_vec()))].into();
+    BiasFile::compute(&attrs, "attributes.csv", "basketball", "dark skin", &files, &picks).write(dir).unwrap();
+}
+
+/// `&lt;` … back to text.
+pub fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// The report's formatting, written again from its documentation (`html::Fmt`).
+pub fn expected(v: &Value, fmt: &str) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap();
+            match fmt {
+                "pct" => format!("{:.2} %", 100.0 * x),
+                "int" => n.to_string(),
+                "p" if x < 0.001 => format!("{x:.2e}"),
+                "p" => format!("{x:.3}"),
+                f if f.starts_with('f') => format!("{x:.*}", f[1..].parse::<usize>().unwrap()),
+                other => panic!("unknown data-fmt {other}"),
+            }
+        }
+        other => panic!("unexpected value {other}"),
+    }
+}
+
+/// Every `data-ptr` element: (pointer, format, text).
+pub fn shown_values(html: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("data-ptr=\"").skip(1) {
+        let (ptr, rest) = part.split_once('"').unwrap();
+        let fmt = rest.split("data-fmt=\"").nth(1).unwrap().split('"').next().unwrap();
+        let text = rest.split_once('>').unwrap().1.split('<').next().unwrap();
+        out.push((unescape(ptr), fmt.to_string(), unescape(text)));
+    }
+    out
+}
+
+/// Checks every shown value against `json`; returns how many there are.
+pub fn check_values(html: &str, json: &Value) -> usize {
+    let shown = shown_values(html);
+    for (ptr, fmt, text) in &shown {
+        let v = json.pointer(ptr).unwrap_or_else(|| panic!("{ptr} is shown but not in report.json"));
+        assert_eq!(text, &expected(v, fmt), "value at {ptr} ({fmt})");
+    }
+    shown.len()
+}
+
+/// Checks the page loads nothing from anywhere: no URLs, scripts, links, external images, CSS
+/// imports.
+pub fn check_self_contained(html: &str) {
+    for bad in ["http://", "https://", "<script", "<link", "@import", "url(", "<iframe", "<object", "<embed", "srcset"]
+    {
+        assert!(!html.contains(bad), "the page contains {bad:?}");
+    }
+    for src in html.split(" src=\"").skip(1) {
+        assert!(src.starts_with("data:image/png;base64,"), "an external src: {}", &src[..src.len().min(60)]);
+    }
+    for href in html.split("href=\"").skip(1) {
+        assert!(href.starts_with('#'), "a link out of the page: {}", &href[..href.len().min(60)]);
+    }
+}

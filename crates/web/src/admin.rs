@@ -1,0 +1,104 @@
+//! The admin side, behind the study's admin token (`Authorization: Bearer …` or `?token=…`):
+//! the dashboard `/admin`, `/api/admin/progress`, `/api/admin/export?format=csv|jsonl` and
+//! `POST /api/admin/invites?count=k`.
+
+use crate::app::{page, query_param, Admin, AppState};
+use crate::error::AppError;
+use crate::stats::{progress, Progress};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rectify_study::Answer;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const ADMIN_PAGE: &str = include_str!("pages/admin.html");
+
+/// Routes: `GET /admin`, `GET /api/admin/progress`, `GET /api/admin/export`,
+/// `POST /api/admin/invites`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(dashboard))
+        .route("/api/admin/progress", get(progress_json))
+        .route("/api/admin/export", get(export))
+        .route("/api/admin/invites", post(invites))
+}
+
+async fn dashboard(_: Admin) -> impl IntoResponse {
+    page(StatusCode::OK, ADMIN_PAGE)
+}
+
+async fn progress_json(_: Admin, State(state): State<AppState>) -> Result<Json<Progress>, AppError> {
+    Ok(Json(progress(state.db(), state.study()).await?))
+}
+
+/// All votes as CSV (`item,design,variant,arm,rater,answer,seconds,source`; answers `yes`,
+/// `no`, `maybe`, `classes:3;7`, `option:2`) or JSONL (one `Vote` per line).
+async fn export(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+    let format = query_param(query.as_deref().unwrap_or(""), "format").unwrap_or_else(|| "jsonl".to_string());
+    let votes = state.db().votes(state.study()).await?;
+    let (mime, body) = match format.as_str() {
+        "jsonl" => {
+            let mut out = String::new();
+            for v in &votes {
+                out.push_str(&serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))?);
+                out.push('\n');
+            }
+            ("application/x-ndjson", out.into_bytes())
+        }
+        "csv" => {
+            let items: HashMap<String, rectify_study::Item> =
+                state.db().items(state.study()).await?.into_iter().map(|i| (i.key.clone(), i)).collect();
+            let internal = |e: csv::Error| AppError::Internal(e.to_string());
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(["item", "design", "variant", "arm", "rater", "answer", "seconds", "source"])
+                .map_err(internal)?;
+            for v in &votes {
+                let item = items.get(&v.item);
+                w.write_record([
+                    v.item.as_str(),
+                    item.map_or("", |i| i.design.name()),
+                    item.and_then(|i| i.variant.as_deref()).unwrap_or(""),
+                    item.and_then(|i| i.arm.as_deref()).unwrap_or(""),
+                    v.rater.as_str(),
+                    &answer_text(&v.answer),
+                    &v.seconds.map(|s| s.to_string()).unwrap_or_default(),
+                    v.source.as_str(),
+                ])
+                .map_err(internal)?;
+            }
+            ("text/csv; charset=utf-8", w.into_inner().map_err(|e| AppError::Internal(e.to_string()))?)
+        }
+        other => return Err(AppError::BadRequest(format!("format {other:?}: expected csv or jsonl"))),
+    };
+    let disposition = format!("attachment; filename=\"{}-votes.{format}\"", state.study());
+    Ok(([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+/// An answer as one CSV field.
+pub fn answer_text(answer: &Answer) -> String {
+    match answer {
+        Answer::Yes => "yes".to_string(),
+        Answer::No => "no".to_string(),
+        Answer::Maybe => "maybe".to_string(),
+        Answer::Classes(cs) => {
+            format!("classes:{}", cs.iter().map(i64::to_string).collect::<Vec<_>>().join(";"))
+        }
+        Answer::Option(i) => format!("option:{i}"),
+    }
+}
+
+/// Creates `count` (1–1000) invites: `{"tokens": [...], "links": ["/r/…"]}`.
+async fn invites(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Value>, AppError> {
+    let count = query_param(query.as_deref().unwrap_or(""), "count").unwrap_or_else(|| "1".to_string());
+    let count: usize = count
+        .parse()
+        .ok()
+        .filter(|c| (1..=1000).contains(c))
+        .ok_or_else(|| AppError::BadRequest(format!("count {count:?}: expected 1 to 1000")))?;
+    let tokens = state.db().create_invites(state.study(), count).await?;
+    let links: Vec<String> = tokens.iter().map(|t| format!("/r/{t}")).collect();
+    Ok(Json(json!({ "tokens": tokens, "links": links })))
+}

@@ -1,0 +1,502 @@
+//! The study database: items, raters, leases and votes in `study_*` tables of an SQLite file
+//! (WAL) or a PostgreSQL database, through one `sqlx::AnyPool`.
+//!
+//! The SQL is portable (TEXT, BIGINT, DOUBLE PRECISION, `$n` placeholders, `ON CONFLICT`);
+//! ids are generated here, not by AUTOINCREMENT / SERIAL. The schema lives in embedded
+//! migrations (`migrations/*.sql`) recorded in `study_migrations`, so the file can be a run's
+//! `rectify.db`, whose own tables and `PRAGMA user_version` are never touched.
+//!
+//! Assignment and answering live in [`crate::assign`].
+
+use crate::error::DbError;
+use crate::tokens::{hash_token, new_token, random_hex};
+use rectify_study::{Answer, Item, Vote};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The embedded migrations: (version, SQL). Statements are separated by `;`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// The default lease: an assigned item counts toward its N answers for this long.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
+
+/// The study database (cheap to clone: a pool and a lock).
+#[derive(Clone, Debug)]
+pub struct StudyDb {
+    pub(crate) pool: AnyPool,
+    /// Serialises the write transactions of this process (assignment, answers, imports).
+    pub(crate) lock: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) lease_ms: i64,
+}
+
+/// A study's settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StudyInfo {
+    /// Its name.
+    pub name: String,
+    /// N: how many distinct raters answer each item.
+    pub answers_per_item: usize,
+}
+
+/// An item with the id the server uses for it in URLs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredItem {
+    /// Per-study id, in insertion order from 1.
+    pub id: i64,
+    /// The item.
+    pub item: Item,
+}
+
+/// One row of `study_assignments`, for statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentRow {
+    /// The item's key.
+    pub item: String,
+    /// The rater.
+    pub rater: String,
+    /// `leased`, `answered` or `released`.
+    pub state: String,
+    /// The answer, once answered.
+    pub answer: Option<Answer>,
+    /// Time on task, for server answers.
+    pub seconds: Option<f64>,
+    /// Where the vote comes from.
+    pub source: String,
+}
+
+/// What [`StudyDb::put_votes`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutVotes {
+    /// New votes.
+    pub inserted: usize,
+    /// Votes of the same importer that changed (an importer re-run).
+    pub replaced: usize,
+    /// Identical votes already present.
+    pub unchanged: usize,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl StudyDb {
+    /// Connects to `sqlite://PATH?mode=rwc` or `postgres://…` and applies the migrations.
+    pub async fn connect(url: &str) -> Result<StudyDb, DbError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let memory = url.contains(":memory:");
+        let mut options = AnyPoolOptions::new().max_connections(if memory { 1 } else { 8 });
+        if sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
+        if sqlite && !memory {
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        let db =
+            StudyDb { pool, lock: Arc::new(tokio::sync::Mutex::new(())), lease_ms: DEFAULT_LEASE.as_millis() as i64 };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// The same database with another lease timeout.
+    pub fn with_lease_timeout(mut self, lease: Duration) -> StudyDb {
+        self.lease_ms = lease.as_millis() as i64;
+        self
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn migrate(&self) -> Result<(), DbError> {
+        let _guard = self.lock.lock().await;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS study_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for &(version, sql) in MIGRATIONS {
+            let done = sqlx::query("SELECT version FROM study_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            for statement in split_sql(sql) {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| DbError::Migration { version, message: e.to_string() })?;
+            }
+            sqlx::query("INSERT INTO study_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Creates the study or updates N, and upserts its items by key (new keys get the next ids;
+    /// existing ones keep their id and answers). Items absent from `items` are kept.
+    pub async fn put_study(&self, name: &str, answers_per_item: usize, items: &[Item]) -> Result<(), DbError> {
+        let _guard = self.lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO study_studies (name, answers_per_item, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET answers_per_item = $2",
+        )
+        .bind(name)
+        .bind(answers_per_item as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        let max: Option<i64> = sqlx::query("SELECT MAX(id) AS m FROM study_items WHERE study = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("m")?;
+        let mut next = max.unwrap_or(0) + 1;
+        for item in items {
+            let body = serde_json::to_string(item)?;
+            let done = sqlx::query(
+                "UPDATE study_items SET design = $3, arm = $4, body = $5 WHERE study = $1 AND item_key = $2",
+            )
+            .bind(name)
+            .bind(item.key.as_str())
+            .bind(item.design.name())
+            .bind(item.arm.clone())
+            .bind(body.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO study_items (study, item_key, id, design, arm, body) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(name)
+                .bind(item.key.as_str())
+                .bind(next)
+                .bind(item.design.name())
+                .bind(item.arm.clone())
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+                next += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The study's settings, if it exists.
+    pub async fn study(&self, name: &str) -> Result<Option<StudyInfo>, DbError> {
+        let row = sqlx::query("SELECT answers_per_item FROM study_studies WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .map(|n| StudyInfo { name: name.to_string(), answers_per_item: n.max(0) as usize }))
+    }
+
+    /// Every study, by name.
+    pub async fn studies(&self) -> Result<Vec<StudyInfo>, DbError> {
+        let rows =
+            sqlx::query("SELECT name, answers_per_item FROM study_studies ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(StudyInfo { name: r.try_get(0)?, answers_per_item: r.try_get::<i64, _>(1)?.max(0) as usize }))
+            .collect()
+    }
+
+    /// N of a study that must exist.
+    pub(crate) async fn answers_per_item(&self, study: &str) -> Result<i64, DbError> {
+        Ok(self.study(study).await?.ok_or_else(|| DbError::UnknownStudy(study.to_string()))?.answers_per_item as i64)
+    }
+
+    /// The study's items in id order.
+    pub async fn items(&self, study: &str) -> Result<Vec<Item>, DbError> {
+        Ok(self.stored_items(study).await?.into_iter().map(|s| s.item).collect())
+    }
+
+    /// The study's items with their ids, in id order.
+    pub async fn stored_items(&self, study: &str) -> Result<Vec<StoredItem>, DbError> {
+        let rows = sqlx::query("SELECT id, body FROM study_items WHERE study = $1 ORDER BY id")
+            .bind(study)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stored_item).collect()
+    }
+
+    /// One item by key, or by id when `item` is a number.
+    pub async fn item(&self, study: &str, item: &str) -> Result<Option<StoredItem>, DbError> {
+        let row = match item.parse::<i64>() {
+            Ok(id) => {
+                sqlx::query("SELECT id, body FROM study_items WHERE study = $1 AND id = $2")
+                    .bind(study)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            Err(_) => {
+                sqlx::query("SELECT id, body FROM study_items WHERE study = $1 AND item_key = $2")
+                    .bind(study)
+                    .bind(item)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        row.as_ref().map(stored_item).transpose()
+    }
+
+    /// Records votes (imported, or restored from an export), idempotent by (item, rater): an
+    /// identical vote is a no-op; a different answer replaces the stored one only when both come
+    /// from the same non-`server` source (an importer re-run), and is a
+    /// [`DbError::VoteConflict`] otherwise. Every vote's item must exist. Votes count toward the
+    /// item's N like server answers. All or nothing.
+    pub async fn put_votes(&self, study: &str, votes: &[Vote]) -> Result<PutVotes, DbError> {
+        let _guard = self.lock.lock().await;
+        let keys: std::collections::HashSet<String> = sqlx::query("SELECT item_key FROM study_items WHERE study = $1")
+            .bind(study)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let mut tx = self.pool.begin().await?;
+        let mut done = PutVotes::default();
+        let now = now_ms();
+        for vote in votes {
+            if !keys.contains(&vote.item) {
+                return Err(DbError::UnknownItem { study: study.to_string(), item: vote.item.clone() });
+            }
+            let answer = serde_json::to_string(&vote.answer)?;
+            let existing = sqlx::query(
+                "SELECT state, answer, source FROM study_assignments WHERE study = $1 AND item_key = $2 AND rater = $3",
+            )
+            .bind(study)
+            .bind(vote.item.as_str())
+            .bind(vote.rater.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match existing {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO study_assignments (study, item_key, rater, state, answered_at, answer, seconds, source) \
+                         VALUES ($1, $2, $3, 'answered', $4, $5, $6, $7)",
+                    )
+                    .bind(study)
+                    .bind(vote.item.as_str())
+                    .bind(vote.rater.as_str())
+                    .bind(now)
+                    .bind(answer)
+                    .bind(vote.seconds)
+                    .bind(vote.source.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    done.inserted += 1;
+                }
+                Some(row) => {
+                    let state: String = row.try_get(0)?;
+                    let stored: Option<String> = row.try_get(1)?;
+                    let source: String = row.try_get(2)?;
+                    let stored: Option<Answer> = stored.as_deref().map(serde_json::from_str).transpose()?;
+                    if state == "answered" && stored.as_ref() == Some(&vote.answer) {
+                        done.unchanged += 1;
+                        continue;
+                    }
+                    if state == "answered" && (source != vote.source || source == "server") {
+                        return Err(DbError::VoteConflict {
+                            item: vote.item.clone(),
+                            rater: vote.rater.clone(),
+                            source_name: source,
+                        });
+                    }
+                    sqlx::query(
+                        "UPDATE study_assignments SET state = 'answered', answer = $4, seconds = $5, source = $6, \
+                         answered_at = $7 WHERE study = $1 AND item_key = $2 AND rater = $3",
+                    )
+                    .bind(study)
+                    .bind(vote.item.as_str())
+                    .bind(vote.rater.as_str())
+                    .bind(answer)
+                    .bind(vote.seconds)
+                    .bind(vote.source.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if state == "answered" {
+                        done.replaced += 1;
+                    } else {
+                        done.inserted += 1;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Every answer of the study (server and imported), ordered by item key and rater.
+    pub async fn votes(&self, study: &str) -> Result<Vec<Vote>, DbError> {
+        let rows = sqlx::query(
+            "SELECT item_key, rater, answer, seconds, source FROM study_assignments \
+             WHERE study = $1 AND state = 'answered' ORDER BY item_key, rater",
+        )
+        .bind(study)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let answer: String = r.try_get(2)?;
+                Ok(Vote {
+                    item: r.try_get(0)?,
+                    rater: r.try_get(1)?,
+                    answer: serde_json::from_str(&answer)?,
+                    seconds: r.try_get(3)?,
+                    source: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every lease and answer of the study, for statistics.
+    pub async fn assignments(&self, study: &str) -> Result<Vec<AssignmentRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT item_key, rater, state, answer, seconds, source FROM study_assignments \
+             WHERE study = $1 ORDER BY item_key, rater",
+        )
+        .bind(study)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let answer: Option<String> = r.try_get(3)?;
+                Ok(AssignmentRow {
+                    item: r.try_get(0)?,
+                    rater: r.try_get(1)?,
+                    state: r.try_get(2)?,
+                    answer: answer.as_deref().map(serde_json::from_str).transpose()?,
+                    seconds: r.try_get(4)?,
+                    source: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Creates `count` raters and returns their invite tokens (shown once: only their SHA-256
+    /// is stored).
+    pub async fn create_invites(&self, study: &str, count: usize) -> Result<Vec<String>, DbError> {
+        self.answers_per_item(study).await?;
+        let _guard = self.lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut tokens = Vec::with_capacity(count);
+        for _ in 0..count {
+            let token = new_token()?;
+            sqlx::query("INSERT INTO study_raters (id, study, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(format!("r{}", random_hex(6)?))
+                .bind(study)
+                .bind(hash_token(&token))
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tokens.push(token);
+        }
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    /// The rater id behind an invite token of this study.
+    pub async fn rater_for_token(&self, study: &str, token: &str) -> Result<Option<String>, DbError> {
+        let row = sqlx::query("SELECT id FROM study_raters WHERE token_hash = $1 AND study = $2")
+            .bind(hash_token(token))
+            .bind(study)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// The invited raters' ids, by creation.
+    pub async fn raters(&self, study: &str) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query("SELECT id FROM study_raters WHERE study = $1 ORDER BY created_at, id")
+            .bind(study)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// The study's admin token: created on the first call and returned then (`Some`); `None`
+    /// afterwards, since only its hash is kept (see [`StudyDb::rotate_admin_token`]).
+    pub async fn admin_token(&self, study: &str) -> Result<Option<String>, DbError> {
+        self.answers_per_item(study).await?;
+        let _guard = self.lock.lock().await;
+        let token = new_token()?;
+        let set =
+            sqlx::query("UPDATE study_studies SET admin_token_hash = $2 WHERE name = $1 AND admin_token_hash IS NULL")
+                .bind(study)
+                .bind(hash_token(&token))
+                .execute(&self.pool)
+                .await?;
+        Ok((set.rows_affected() == 1).then_some(token))
+    }
+
+    /// Replaces the study's admin token with a new one and returns it.
+    pub async fn rotate_admin_token(&self, study: &str) -> Result<String, DbError> {
+        self.answers_per_item(study).await?;
+        let _guard = self.lock.lock().await;
+        let token = new_token()?;
+        sqlx::query("UPDATE study_studies SET admin_token_hash = $2 WHERE name = $1")
+            .bind(study)
+            .bind(hash_token(&token))
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// Whether `token` is the study's admin token.
+    pub async fn check_admin_token(&self, study: &str, token: &str) -> Result<bool, DbError> {
+        let row = sqlx::query("SELECT admin_token_hash FROM study_studies WHERE name = $1")
+            .bind(study)
+            .fetch_optional(&self.pool)
+            .await?;
+        let stored: Option<String> = row.map(|r| r.try_get(0)).transpose()?.flatten();
+        Ok(stored.is_some_and(|h| h == hash_token(token)))
+    }
+
+    /// How many items each rater answered (server or imported), by rater.
+    pub async fn answered_counts(&self, study: &str) -> Result<HashMap<String, usize>, DbError> {
+        let rows = sqlx::query(
+            "SELECT rater, COUNT(*) AS n FROM study_assignments WHERE study = $1 AND state = 'answered' GROUP BY rater",
+        )
+        .bind(study)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)?.max(0) as usize))).collect()
+    }
+}
+
+fn stored_item(row: &sqlx::any::AnyRow) -> Result<StoredItem, DbError> {
+    let body: String = row.try_get(1)?;
+    Ok(StoredItem { id: row.try_get(0)?, item: serde_json::from_str(&body)? })
+}
+
+/// The statements of a migration, without comments and empty pieces.
+fn split_sql(sql: &str) -> Vec<String> {
+    let code: String = sql.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| format!("{l}\n")).collect();
+    code.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}

@@ -1,0 +1,175 @@
+//! The rater's side: the page `/r/{token}` and the JSON API under `/api/r/{token}/`.
+//!
+//! Raters see an item by its id and key, the question with image URLs (never paths), and
+//! nothing of its gold answer, truth, variant or arm; they can fetch only the images of items
+//! leased to them or answered by them, and never anyone's answers.
+
+use crate::app::{page, AppState};
+use crate::error::AppError;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rectify_study::{Answer, ImageRef, Question};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const RATER_PAGE: &str = include_str!("pages/rater.html");
+
+/// Routes: `GET /r/{token}`, `GET /api/r/{token}/next`, `POST /api/r/{token}/answer`,
+/// `GET /api/r/{token}/image/{item}/{n}`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/r/{token}", get(rater_page))
+        .route("/api/r/{token}/next", get(next))
+        .route("/api/r/{token}/answer", post(answer))
+        .route("/api/r/{token}/image/{item}/{n}", get(image))
+}
+
+async fn rater_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, AppError> {
+    match state.db().rater_for_token(state.study(), &token).await? {
+        Some(_) => Ok(page(StatusCode::OK, RATER_PAGE).into_response()),
+        None => Ok(page(
+            StatusCode::NOT_FOUND,
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Unknown invite</title>\
+             <h1>Unknown invite link</h1><p>Check the link you were given.</p></html>",
+        )
+        .into_response()),
+    }
+}
+
+/// `{"item": view | null, "answered": k}`: the rater's next item, leased to them.
+async fn next(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<Value>, AppError> {
+    let rater = state.rater(&token).await?;
+    let item = state.db().next_item(state.study(), &rater).await?;
+    let answered = state.db().answered_by(state.study(), &rater).await?;
+    let view = item.map(|s| {
+        json!({
+            "id": s.id,
+            "key": s.item.key,
+            "design": s.item.design.name(),
+            "question": question_view(&s.item.question, &format!("/api/r/{token}/image/{}", s.id)),
+        })
+    });
+    Ok(Json(json!({ "item": view, "answered": answered })))
+}
+
+/// An item named by id (number) or key (string).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ItemRef {
+    Id(i64),
+    Key(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerRequest {
+    item: ItemRef,
+    answer: Answer,
+    request_id: Option<String>,
+}
+
+/// Records an answer: `{"recorded": bool, "seconds": s, "answered": k}`.
+async fn answer(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    let rater = state.rater(&token).await?;
+    let request: AnswerRequest = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "expected {{\"item\": id or key, \"answer\": {{\"kind\": ...}}, \"request_id\": string}}: {e}"
+        ))
+    })?;
+    if request.request_id.as_ref().is_some_and(|r| r.len() > 200) {
+        return Err(AppError::BadRequest("request_id is longer than 200 characters".to_string()));
+    }
+    let item = match request.item {
+        ItemRef::Id(id) => id.to_string(),
+        ItemRef::Key(key) => key,
+    };
+    let done = state.db().answer(state.study(), &rater, &item, &request.answer, request.request_id.as_deref()).await?;
+    let answered = state.db().answered_by(state.study(), &rater).await?;
+    Ok(Json(json!({ "recorded": done.recorded, "seconds": done.seconds, "answered": answered })))
+}
+
+/// The `n`-th image of an item leased to or answered by this rater.
+async fn image(
+    State(state): State<AppState>,
+    Path((token, item, n)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let rater = state.rater(&token).await?;
+    let missing = || AppError::NotFound("no such image".to_string());
+    let n: usize = n.parse().map_err(|_| AppError::BadRequest(format!("bad image number {n:?}")))?;
+    let stored = state.db().item(state.study(), &item).await?.ok_or_else(missing)?;
+    if !state.db().rater_may_see(state.study(), &rater, &stored.item.key).await? {
+        return Err(missing());
+    }
+    let image = images(&stored.item.question).get(n).copied().ok_or_else(missing)?;
+    let path = std::path::Path::new(&image.path);
+    let path = if path.is_absolute() { path.to_path_buf() } else { state.run_dir().join(path) };
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        eprintln!("rectify-web: image {}: {e}", path.display());
+        AppError::NotFound("image unavailable".to_string())
+    })?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mime = match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "bmp" => "image/bmp",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The question's images in URL order: the image (or target) first, then each option's.
+pub fn images(question: &Question) -> Vec<&ImageRef> {
+    match question {
+        Question::Relevance { image, .. }
+        | Question::MultiRelevance { image, .. }
+        | Question::Attribute { image, .. } => vec![image],
+        Question::Assignment { target, options } => {
+            std::iter::once(target).chain(options.iter().flat_map(|o| o.images.iter())).collect()
+        }
+    }
+}
+
+/// What a rater sees of a question: classes and attribute, image URLs under `base`.
+fn question_view(question: &Question, base: &str) -> Value {
+    let url = |n: usize| format!("{base}/{n}");
+    match question {
+        Question::Relevance { class, .. } => json!({ "kind": "relevance", "image": url(0), "class": class }),
+        Question::MultiRelevance { classes, .. } => {
+            json!({ "kind": "multi-relevance", "image": url(0), "classes": classes })
+        }
+        Question::Attribute { attribute, .. } => {
+            json!({ "kind": "attribute", "image": url(0), "attribute": attribute })
+        }
+        Question::Assignment { options, .. } => {
+            let mut n = 1;
+            let options: Vec<Value> = options
+                .iter()
+                .map(|o| {
+                    let urls: Vec<String> = (n..n + o.images.len()).map(url).collect();
+                    n += o.images.len();
+                    json!({ "class": o.class, "images": urls })
+                })
+                .collect();
+            json!({ "kind": "assignment", "target": url(0), "options": options })
+        }
+    }
+}

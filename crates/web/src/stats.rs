@@ -1,0 +1,188 @@
+//! Progress of a study for the admin dashboard: items complete / partial / unstarted per
+//! design, per-rater counts and median time on task, and Fleiss' κ (Fleiss 1971, generalised to
+//! a varying number of ratings per item) over the items with at least two answers.
+
+use crate::db::StudyDb;
+use crate::error::DbError;
+use rectify_study::Answer;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The study's progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    /// The study.
+    pub study: String,
+    /// N.
+    pub answers_per_item: usize,
+    /// Per design, by name.
+    pub designs: Vec<DesignProgress>,
+    /// Per rater, by id.
+    pub raters: Vec<RaterStats>,
+}
+
+/// One design's progress.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DesignProgress {
+    /// The design's name.
+    pub design: String,
+    /// Items.
+    pub items: usize,
+    /// Items with at least N answers.
+    pub complete: usize,
+    /// Items with some answers, or an open lease, but fewer than N answers.
+    pub partial: usize,
+    /// Items nobody touched.
+    pub unstarted: usize,
+    /// Answers.
+    pub answers: usize,
+    /// Open leases.
+    pub open_leases: usize,
+    /// Fleiss' κ over items with ≥ 2 answers (`None` when undefined).
+    pub fleiss_kappa: Option<f64>,
+}
+
+/// One rater's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct RaterStats {
+    /// The rater's id.
+    pub rater: String,
+    /// Answers.
+    pub answered: usize,
+    /// Open leases (0 or 1 for server raters).
+    pub open_leases: usize,
+    /// Median time on task in seconds.
+    pub median_seconds: Option<f64>,
+    /// Where their votes come from (`server`, an importer …).
+    pub source: String,
+}
+
+/// Computes the study's progress.
+pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
+    let n = db.answers_per_item(study).await? as usize;
+    let items = db.items(study).await?;
+    let rows = db.assignments(study).await?;
+    let mut by_item: HashMap<&str, Vec<&crate::db::AssignmentRow>> = HashMap::new();
+    for r in &rows {
+        by_item.entry(r.item.as_str()).or_default().push(r);
+    }
+    let mut designs: BTreeMap<&str, DesignProgress> = BTreeMap::new();
+    let mut answers_by_design: BTreeMap<&str, Vec<Vec<&Answer>>> = BTreeMap::new();
+    for item in &items {
+        let name = item.design.name();
+        let d =
+            designs.entry(name).or_insert_with(|| DesignProgress { design: name.to_string(), ..Default::default() });
+        let its = by_item.get(item.key.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let answers: Vec<&Answer> = its.iter().filter_map(|r| r.answer.as_ref()).collect();
+        let leases = its.iter().filter(|r| r.state == "leased").count();
+        d.items += 1;
+        d.answers += answers.len();
+        d.open_leases += leases;
+        if answers.len() >= n {
+            d.complete += 1;
+        } else if answers.is_empty() && leases == 0 {
+            d.unstarted += 1;
+        } else {
+            d.partial += 1;
+        }
+        answers_by_design.entry(name).or_default().push(answers);
+    }
+    for (name, d) in designs.iter_mut() {
+        d.fleiss_kappa = fleiss_kappa(&answers_by_design[name]);
+    }
+    let mut raters: BTreeMap<String, (usize, usize, Vec<f64>, String)> = BTreeMap::new();
+    for id in db.raters(study).await? {
+        raters.insert(id, (0, 0, Vec::new(), "server".to_string()));
+    }
+    for r in &rows {
+        let e = raters.entry(r.rater.clone()).or_insert_with(|| (0, 0, Vec::new(), r.source.clone()));
+        match r.state.as_str() {
+            "answered" => e.0 += 1,
+            "leased" => e.1 += 1,
+            _ => {}
+        }
+        e.2.extend(r.seconds);
+    }
+    let raters = raters
+        .into_iter()
+        .map(|(rater, (answered, open_leases, mut secs, source))| RaterStats {
+            rater,
+            answered,
+            open_leases,
+            median_seconds: median(&mut secs),
+            source,
+        })
+        .collect();
+    Ok(Progress { study: study.to_string(), answers_per_item: n, designs: designs.into_values().collect(), raters })
+}
+
+/// The median (mean of the middle two for an even count).
+pub fn median(xs: &mut [f64]) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    Some(if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 })
+}
+
+/// Fleiss' κ over the items with ≥ 2 answers, each answer a category; `None` when no item has
+/// two answers or chance agreement is 1.
+pub fn fleiss_kappa<A: PartialEq>(items: &[Vec<A>]) -> Option<f64> {
+    let mut categories: Vec<&A> = Vec::new();
+    let mut totals: Vec<f64> = Vec::new();
+    let mut p_bar = 0.0;
+    let mut rated = 0usize;
+    let mut all = 0.0;
+    for answers in items.iter().filter(|a| a.len() >= 2) {
+        let mut counts: Vec<(usize, f64)> = Vec::new();
+        for a in answers {
+            let j = match categories.iter().position(|c| *c == a) {
+                Some(j) => j,
+                None => {
+                    categories.push(a);
+                    totals.push(0.0);
+                    categories.len() - 1
+                }
+            };
+            totals[j] += 1.0;
+            match counts.iter_mut().find(|(k, _)| *k == j) {
+                Some(c) => c.1 += 1.0,
+                None => counts.push((j, 1.0)),
+            }
+        }
+        let n = answers.len() as f64;
+        p_bar += counts.iter().map(|(_, c)| c * (c - 1.0)).sum::<f64>() / (n * (n - 1.0));
+        all += n;
+        rated += 1;
+    }
+    if rated == 0 {
+        return None;
+    }
+    let p_bar = p_bar / rated as f64;
+    let p_e: f64 = totals.iter().map(|t| (t / all).powi(2)).sum();
+    (p_e < 1.0).then(|| (p_bar - p_e) / (1.0 - p_e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fleiss (1971)-style check by hand: 2 items × 3 raters, answers (a,a,a) and (a,b,b).
+    /// P1 = 1, P2 = (0 + 2)/6 = 1/3, P̄ = 2/3; p_a = 4/6, p_b = 2/6, Pe = 16/36 + 4/36 = 5/9;
+    /// κ = (2/3 − 5/9) / (4/9) = 1/4.
+    #[test]
+    fn fleiss_by_hand() {
+        let k = fleiss_kappa(&[vec!["a", "a", "a"], vec!["a", "b", "b"]]).unwrap();
+        assert!((k - 0.25).abs() < 1e-12, "{k}");
+        assert_eq!(fleiss_kappa(&[vec!["a", "a"]]), None);
+        assert_eq!(fleiss_kappa::<&str>(&[vec!["a"]]), None);
+    }
+
+    #[test]
+    fn median_odd_even() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! The HTTP API through `app().oneshot(request)`, on a temporary SQLite file (issue #6).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use rectify_study::Answer;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+const YES: &str = r#"{"kind": "yes"}"#;
+
+#[tokio::test]
+async fn invite_next_answer_records_the_vote() {
+    let f = Fixture::new(3, |d| relevance_items(d, 2)).await;
+    let token = &f.invites(1).await[0];
+    let item = f.next(token).await;
+    assert_eq!(item["id"], 1);
+    assert_eq!(item["question"]["kind"], "relevance");
+    assert_eq!(item["question"]["image"], format!("/api/r/{token}/image/1/0"));
+    assert!(item.get("gold").is_none() && item.get("arm").is_none());
+    assert!(!item.to_string().contains("img/"), "paths must not reach raters: {item}");
+    let (status, body) = f.answer(token, &item["id"], YES, "req-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["recorded"], true);
+    assert_eq!(body["answered"], 1);
+    let votes = f.db().votes(STUDY).await.unwrap();
+    assert_eq!(votes.len(), 1);
+    assert_eq!(votes[0].item, item["key"].as_str().unwrap());
+    assert_eq!(votes[0].answer, Answer::Yes);
+    assert_eq!(votes[0].source, "server");
+    assert!(votes[0].seconds.is_some_and(|s| s >= 0.0));
+    assert_ne!(votes[0].rater, *token, "votes name the rater id, never the token");
+}
+
+#[tokio::test]
+async fn a_retried_answer_is_not_double_counted() {
+    let f = Fixture::new(3, |d| relevance_items(d, 2)).await;
+    let token = &f.invites(1).await[0];
+    let item = f.next(token).await;
+    let first = f.answer(token, &item["key"], YES, "req-1").await;
+    let again = f.answer(token, &item["key"], YES, "req-1").await;
+    assert_eq!(first.0, StatusCode::OK);
+    assert_eq!(again.0, StatusCode::OK, "{}", again.1);
+    assert_eq!(again.1["recorded"], false);
+    assert_eq!(again.1["answered"], 1);
+    let changed = f.answer(token, &item["key"], r#"{"kind": "no"}"#, "req-2").await;
+    assert_eq!(changed.0, StatusCode::CONFLICT, "{}", changed.1);
+    assert!(changed.1["error"].as_str().unwrap().contains("already answered"));
+    assert_eq!(f.db().votes(STUDY).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_open_lease_is_handed_out_again_and_counts_toward_n() {
+    let f = Fixture::new(1, |d| relevance_items(d, 1)).await;
+    let tokens = f.invites(2).await;
+    let a = f.next(&tokens[0]).await;
+    assert_eq!(f.next(&tokens[0]).await, a, "the same open lease again");
+    assert_eq!(f.next(&tokens[1]).await, Value::Null, "N = 1 is taken by the open lease");
+    f.answer(&tokens[0], &a["id"], YES, "r").await;
+    assert_eq!(f.next(&tokens[0]).await, Value::Null, "never the same item twice");
+    assert_eq!(f.next(&tokens[1]).await, Value::Null);
+}
+
+#[tokio::test]
+async fn every_item_ends_with_exactly_n_answers_and_no_rater_sees_one_twice() {
+    let n = 3;
+    let f = Fixture::new(n, |d| relevance_items(d, 5)).await;
+    let tokens = f.invites(5).await;
+    let mut seen: HashMap<&str, HashSet<i64>> = HashMap::new();
+    // Round-robin: each rater takes one item per round until nobody gets one.
+    loop {
+        let mut any = false;
+        for t in &tokens {
+            let item = f.next(t).await;
+            if item.is_null() {
+                continue;
+            }
+            any = true;
+            assert!(seen.entry(t).or_default().insert(item["id"].as_i64().unwrap()), "rater got an item twice");
+            let (status, body) = f.answer(t, &item["id"], YES, &format!("{t}-{}", item["id"])).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        if !any {
+            break;
+        }
+    }
+    let votes = f.db().votes(STUDY).await.unwrap();
+    let mut per_item: HashMap<&str, usize> = HashMap::new();
+    for v in &votes {
+        *per_item.entry(v.item.as_str()).or_default() += 1;
+    }
+    assert_eq!(per_item.len(), 5);
+    assert!(per_item.values().all(|&c| c == n), "{per_item:?}");
+    assert_eq!(votes.len(), 5 * n);
+}
+
+#[tokio::test]
+async fn a_rater_never_gets_the_other_arm() {
+    let f = Fixture::new(4, |d| arm_items(d, 8)).await;
+    let tokens = f.invites(3).await;
+    for t in &tokens {
+        let mut arms = HashSet::new();
+        let mut count = 0;
+        loop {
+            let item = f.next(t).await;
+            if item.is_null() {
+                break;
+            }
+            arms.insert(item["key"].as_str().unwrap().rsplit('/').next().unwrap().to_string());
+            f.answer(t, &item["id"], YES, &format!("{t}-{}", item["id"])).await;
+            count += 1;
+        }
+        assert_eq!(arms.len(), 1, "rater saw both arms: {arms:?}");
+        assert_eq!(count, 4, "a rater answers every item of their arm");
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_with_a_message() {
+    let f = Fixture::new(2, mixed_items).await;
+    let token = &f.invites(1).await[0];
+    let multi = f.next(token).await;
+    assert_eq!(multi["question"]["kind"], "multi-relevance");
+    let cases: &[(&str, StatusCode)] = &[
+        ("not json", StatusCode::BAD_REQUEST),
+        (r#"{"item": 1}"#, StatusCode::BAD_REQUEST),
+        (r#"{"item": 1, "answer": {"kind": "perhaps"}}"#, StatusCode::BAD_REQUEST),
+        (r#"{"item": 1, "answer": {"kind": "yes"}}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (r#"{"item": 1, "answer": {"kind": "classes", "value": [10, 99]}}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (r#"{"item": 1, "answer": {"kind": "classes", "value": [10, 10]}}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (r#"{"item": 2, "answer": {"kind": "option", "value": 1}}"#, StatusCode::CONFLICT),
+        (r#"{"item": 99, "answer": {"kind": "yes"}}"#, StatusCode::NOT_FOUND),
+        (r#"{"item": "nope", "answer": {"kind": "yes"}}"#, StatusCode::NOT_FOUND),
+    ];
+    for (body, want) in cases {
+        let (status, res) = f.call("POST", &format!("/api/r/{token}/answer"), Some(body)).await;
+        assert_eq!(status, *want, "{body} -> {res}");
+        assert!(res["error"].as_str().is_some_and(|m| !m.is_empty()), "{body} -> {res}");
+    }
+    let ok = f.answer(token, &multi["id"], r#"{"kind": "classes", "value": [12, 10]}"#, "a").await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+    let assign = f.next(token).await;
+    assert_eq!(assign["question"]["options"].as_array().unwrap().len(), 6);
+    let bad = f.answer(token, &assign["id"], r#"{"kind": "option", "value": 6}"#, "b").await;
+    assert_eq!(bad.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.1);
+    let ok = f.answer(token, &assign["id"], r#"{"kind": "option", "value": 5}"#, "b").await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+
+    for uri in ["/api/r/not-a-token/next", "/r/not-a-token", "/nowhere"] {
+        assert_eq!(f.call("GET", uri, None).await.0, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let (status, res) = f.call("POST", "/api/r/not-a-token/answer", Some(YES)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{res}");
+    assert_eq!(f.call("GET", &format!("/api/r/{token}/image/1/x"), None).await.0, StatusCode::BAD_REQUEST);
+    let huge = format!(r#"{{"item": 1, "answer": {{"kind": "yes"}}, "request_id": "{}"}}"#, "x".repeat(100_000));
+    assert!(f.call("POST", &format!("/api/r/{token}/answer"), Some(&huge)).await.0.is_client_error());
+}
+
+#[tokio::test]
+async fn raters_see_only_their_own_items_images() {
+    let f = Fixture::new(1, |d| relevance_items(d, 2)).await;
+    let tokens = f.invites(2).await;
+    let a = f.next(&tokens[0]).await;
+    let b = f.next(&tokens[1]).await;
+    assert_ne!(a["id"], b["id"]);
+    let url = a["question"]["image"].as_str().unwrap();
+    let (status, bytes) = f.raw("GET", url, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, b"fake image 0.png");
+    let stolen = url.replace(&tokens[0], &tokens[1]);
+    assert_eq!(f.raw("GET", &stolen, None, None).await.0, StatusCode::NOT_FOUND, "B reads A's image");
+    let by_key = format!("/api/r/{}/image/{}/0", tokens[1], a["key"].as_str().unwrap().replace('/', "%2F"));
+    assert_eq!(f.raw("GET", &by_key, None, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.raw("GET", &format!("/api/r/{}/image/1/1", tokens[0]), None, None).await.0, StatusCode::NOT_FOUND);
+    // B cannot answer (nor learn about) A's item.
+    let (status, _) = f.answer(&tokens[1], &a["id"], YES, "steal").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // After answering, A may still load the image; admin endpoints stay closed to raters.
+    f.answer(&tokens[0], &a["id"], YES, "x").await;
+    assert_eq!(f.raw("GET", url, None, None).await.0, StatusCode::OK);
+    for t in &tokens {
+        let uri = format!("/api/admin/export?format=jsonl&token={t}");
+        assert_eq!(f.call("GET", &uri, None).await.0, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn admin_progress_export_and_invites_need_the_admin_token() {
+    let f = Fixture::new(2, |d| relevance_items(d, 3)).await;
+    let tokens = f.invites(2).await;
+    for t in &tokens {
+        let item = f.next(t).await;
+        f.answer(t, &item["id"], YES, "x").await;
+    }
+    assert_eq!(f.call("GET", "/api/admin/progress", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(f.call_with("GET", "/api/admin/progress", None, Some("wrong")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(f.call("GET", "/admin", None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, page) = f.raw("GET", &format!("/admin?token={}", f.admin), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&page).contains("Progress per design"));
+
+    let (status, p) = f.call_with("GET", "/api/admin/progress", None, Some(&f.admin)).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let d = &p["designs"][0];
+    assert_eq!((d["design"].as_str(), d["items"].as_u64()), (Some("relevance-top1"), Some(3)));
+    assert_eq!((d["complete"].as_u64(), d["partial"].as_u64(), d["unstarted"].as_u64()), (Some(1), Some(0), Some(2)));
+    assert_eq!(d["fleiss_kappa"], Value::Null, "all answers agree: chance agreement is 1");
+    assert_eq!(p["raters"].as_array().unwrap().len(), 2);
+    assert!(p["raters"].as_array().unwrap().iter().all(|r| r["answered"] == 1));
+
+    let (status, csv) = f.raw("GET", &format!("/api/admin/export?format=csv&token={}", f.admin), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let csv = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "item,design,variant,arm,rater,answer,seconds,source");
+    assert_eq!(lines.len(), 3);
+    assert!(lines[1].starts_with("relevance-top1/val_00000.JPEG/0,relevance-top1,top1-misclassified,,r"));
+    assert!(lines[1].contains(",yes,") && lines[1].ends_with(",server"));
+
+    let (status, jsonl) = f.raw("GET", "/api/admin/export?format=jsonl", None, Some(&f.admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let votes: Vec<rectify_study::Vote> =
+        String::from_utf8(jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(votes, f.db().votes(STUDY).await.unwrap());
+    let (status, res) = f.call_with("GET", "/api/admin/export?format=xml", None, Some(&f.admin)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{res}");
+
+    let (status, res) = f.call_with("POST", "/api/admin/invites?count=2", None, Some(&f.admin)).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    let new = res["tokens"][0].as_str().unwrap();
+    assert!(new.len() >= 32);
+    assert_eq!(f.call("GET", &format!("/r/{new}"), None).await.0, StatusCode::OK);
+    let (status, _) = f.call_with("POST", "/api/admin/invites?count=0", None, Some(&f.admin)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_rater_page_is_self_contained_and_accessible() {
+    let f = Fixture::new(1, |d| relevance_items(d, 1)).await;
+    let token = &f.invites(1).await[0];
+    let (status, html) = f.raw("GET", &format!("/r/{token}"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(html).unwrap();
+    for needle in
+        ["aria-live", "role=\"status\"", "answered", "kbd(\"y\")", "kbd(\"n\")", "alt", "focus-visible", "request_id"]
+    {
+        assert!(html.contains(needle), "rater page lacks {needle}");
+    }
+    for external in ["http://", "https://", "<link", "src=\"/"] {
+        assert!(!html.contains(external), "rater page makes an external request: {external}");
+    }
+}
+
+#[tokio::test]
+async fn admin_token_is_issued_once_and_can_be_rotated() {
+    let f = Fixture::new(1, |d| relevance_items(d, 1)).await;
+    assert_eq!(f.db().admin_token(STUDY).await.unwrap(), None);
+    assert!(f.db().check_admin_token(STUDY, &f.admin).await.unwrap());
+    let new = f.db().rotate_admin_token(STUDY).await.unwrap();
+    assert!(!f.db().check_admin_token(STUDY, &f.admin).await.unwrap());
+    assert!(f.db().check_admin_token(STUDY, &new).await.unwrap());
+}

@@ -1,0 +1,29 @@
+//! The same database code against PostgreSQL, when `RECTIFY_TEST_POSTGRES_URL` names a
+//! server (e.g. `postgres://user:pw@localhost/rectify_test`); skipped otherwise.
+
+mod common;
+
+use common::relevance_items;
+use rectify_study::Answer;
+use rectify_web::StudyDb;
+
+#[tokio::test]
+async fn postgres_round_trip_when_configured() {
+    let Ok(url) = std::env::var("RECTIFY_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: RECTIFY_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let items = relevance_items(dir.path(), 3);
+    let db = StudyDb::connect(&url).await.unwrap();
+    let study = format!("pg-test-{}", std::process::id());
+    db.put_study(&study, 2, &items).await.unwrap();
+    db.create_invites(&study, 1).await.unwrap();
+    let item = db.next_item(&study, "rater-a").await.unwrap().unwrap();
+    assert_eq!(db.next_item(&study, "rater-a").await.unwrap().unwrap().id, item.id);
+    assert!(db.answer(&study, "rater-a", &item.item.key, &Answer::No, Some("r")).await.unwrap().recorded);
+    assert!(!db.answer(&study, "rater-a", &item.item.key, &Answer::No, Some("r")).await.unwrap().recorded);
+    let votes = db.votes(&study).await.unwrap();
+    assert_eq!(votes.len(), 1);
+    assert_eq!(votes[0].answer, Answer::No);
+}
