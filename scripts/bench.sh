@@ -8,3 +8,4 @@ cargo bench --locked -p rectify --bench ifgsm_vs_pytorch
 cargo bench --locked -p rectify --bench explain_vs_lime
 cargo bench --locked -p rectify-superpixels
 cargo bench --locked -p rectify --bench mmd_scalable
+cargo bench --locked -p rectify --bench study_load

@@ -38,7 +38,11 @@ fn real_votes_on_val1300() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("924810 votes read"));
     // Importing again changes nothing.
     let again = rectify_ok(&["study", "import", "--run", s(&run), "--format", "real-raters", s(&npz)]);
-    assert!(String::from_utf8_lossy(&again.stdout).contains("0 new, 0 replaced"), "{}", String::from_utf8_lossy(&again.stdout));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 new, 0 replaced"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
     let out = rectify_ok(&["study", "results", "--run", s(&run)]);
     let text = String::from_utf8_lossy(&out.stdout);
     println!("{text}");
@@ -49,7 +53,10 @@ fn real_votes_on_val1300() {
     assert_eq!(d["errors"], expected["top1"]["errors"]);
     assert_eq!(d["rectified"], expected["top1"]["rescued"]);
     assert_eq!(d["unrated"], expected["top1"]["unrated"]);
-    assert!((d["rectified_top1_error"].as_f64().unwrap() - expected["top1"]["rectified_error"].as_f64().unwrap()).abs() < 1e-12);
+    assert!(
+        (d["rectified_top1_error"].as_f64().unwrap() - expected["top1"]["rectified_error"].as_f64().unwrap()).abs()
+            < 1e-12
+    );
     assert_eq!(r["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
     // Export and re-import as JSONL round-trips.
     let jsonl = tmp.path().join("votes.jsonl");

@@ -111,7 +111,8 @@ pub fn run(args: AuditArgs) -> Result<()> {
     let device = ["--device".to_string(), m.device.clone()];
     let common: Vec<String> = device.iter().cloned().chain(threads.iter().cloned()).collect();
     if labelled > 0 {
-        let mut a = argv(&["attack", "--run", &run, "--steps", "10", "--step", "0.001", "--save-images", "--name", "ifgsm"]);
+        let mut a =
+            argv(&["attack", "--run", &run, "--steps", "10", "--step", "0.001", "--save-images", "--name", "ifgsm"]);
         a.extend(common.iter().cloned());
         stage(2, "attack (IFGSM, 10 steps of 0.001)", a)?;
     } else {
@@ -146,7 +147,11 @@ pub fn run(args: AuditArgs) -> Result<()> {
         let per = match args.per.as_str() {
             "auto" => {
                 let classes: std::collections::HashSet<i64> = images.iter().filter_map(|i| i.label).collect();
-                if labelled >= 6 * classes.len().max(1) { "class".to_string() } else { "all".to_string() }
+                if labelled >= 6 * classes.len().max(1) {
+                    "class".to_string()
+                } else {
+                    "all".to_string()
+                }
             }
             p => p.to_string(),
         };

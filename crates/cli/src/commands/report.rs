@@ -80,7 +80,9 @@ pub fn bias(args: BiasArgs) -> Result<()> {
                 .iter()
                 .find(|c| c.name.eq_ignore_ascii_case(&args.group))
                 .map(|c| c.index as i64)
-                .with_context(|| format!("--group {:?} is neither `all`, a class index nor a class name", args.group))?,
+                .with_context(|| {
+                    format!("--group {:?} is neither `all`, a class index nor a class name", args.group)
+                })?,
         })
     };
     let group_files: Vec<String> =
@@ -97,8 +99,10 @@ pub fn bias(args: BiasArgs) -> Result<()> {
     for entry in std::fs::read_dir(&dir).with_context(|| format!("{}: run `rectify criticize` first", dir.display()))? {
         let path = entry?.path().join("selection.json");
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let sel: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-        let name = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let sel: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        let name =
+            path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         for g in sel["groups"].as_array().into_iter().flatten() {
             if g["group"].as_str().is_some_and(matches) {
                 let files = |k: &str| -> Vec<String> {
@@ -118,7 +122,11 @@ pub fn bias(args: BiasArgs) -> Result<()> {
     let file = BiasFile::compute(&attrs, &source, &group_name, &args.attribute, &group_files, &picks);
     let path = file.write(&args.run)?;
     let pct = |p: &rectify_report::stats::Proportion| {
-        if p.n == 0 { "-".to_string() } else { format!("{}/{} ({:.0} %)", p.k, p.n, 100.0 * p.p) }
+        if p.n == 0 {
+            "-".to_string()
+        } else {
+            format!("{}/{} ({:.0} %)", p.k, p.n, 100.0 * p.p)
+        }
     };
     println!("{:?} in {group_name} (source {source}): whole group {}", args.attribute, pct(&file.rows[0].group));
     for r in &file.rows {

@@ -42,7 +42,9 @@ pub struct StudyTarget {
 
 impl StudyTarget {
     fn url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.run.join("rectify.db").display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.run.join("rectify.db").display()))
     }
 }
 
@@ -288,7 +290,9 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             eprintln!("rectify: admin dashboard: http://{addr}/admin?token={admin}");
             eprintln!("rectify: invite raters with `rectify study invite --run {} --count N`", target.run.display());
             let state = AppState::new(db, target.run.clone(), target.study.clone());
-            rectify_web::serve(state, addr, rectify_web::serve::ctrl_c()).await.with_context(|| format!("serving on {addr}"))
+            rectify_web::serve(state, addr, rectify_web::serve::ctrl_c())
+                .await
+                .with_context(|| format!("serving on {addr}"))
         }
         StudyCommand::Simulate { target, raters, oracle, noise, url, seed } => {
             if !(0.0..=1.0).contains(&noise) || raters == 0 {
@@ -320,7 +324,11 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 let labels = item.image_id.and_then(|id| files.get(&id)).and_then(|f| real.get(f)).unwrap_or(&[]);
                 match &item.question {
                     Question::Relevance { class, .. } => {
-                        if labels.contains(&class.class) { Answer::Yes } else { Answer::No }
+                        if labels.contains(&class.class) {
+                            Answer::Yes
+                        } else {
+                            Answer::No
+                        }
                     }
                     Question::MultiRelevance { classes, .. } => {
                         Answer::Classes(classes.iter().map(|c| c.class).filter(|c| labels.contains(c)).collect())
@@ -369,7 +377,13 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                         bail!("{}: vote for unknown item {:?}; add the design first", file.display(), v.item);
                     }
                     let put = db.put_votes(&target.study, &votes).await?;
-                    println!("{} votes: {} new, {} replaced, {} unchanged", votes.len(), put.inserted, put.replaced, put.unchanged);
+                    println!(
+                        "{} votes: {} new, {} replaced, {} unchanged",
+                        votes.len(),
+                        put.inserted,
+                        put.replaced,
+                        put.unchanged
+                    );
                     return Ok(());
                 }
             };
@@ -379,7 +393,8 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             let put = db.put_votes(&target.study, &votes).await?;
             let top1 = items.iter().filter(|i| i.design == Design::RelevanceTop1).count();
             let voted: std::collections::HashSet<&str> = votes.iter().map(|v| v.item.as_str()).collect();
-            let top1_voted = items.iter().filter(|i| i.design == Design::RelevanceTop1 && voted.contains(i.key.as_str())).count();
+            let top1_voted =
+                items.iter().filter(|i| i.design == Design::RelevanceTop1 && voted.contains(i.key.as_str())).count();
             println!(
                 "{}: {} votes read; {} relevance-top1 items ({top1_voted} with votes), {} relevance-top5 items; {} votes stored ({} new, {} replaced, {} unchanged)",
                 file.display(),
@@ -395,10 +410,8 @@ async fn run_async(args: StudyArgs) -> Result<()> {
         }
         StudyCommand::Results { target, rule, min_time, max_time } => {
             let db = open(&target).await?;
-            let info = db
-                .study(&target.study)
-                .await?
-                .with_context(|| format!("no study {:?} in this run", target.study))?;
+            let info =
+                db.study(&target.study).await?.with_context(|| format!("no study {:?} in this run", target.study))?;
             let rule = Rule::parse(&rule, info.answers_per_item).map_err(|e| anyhow::anyhow!("--rule {e}"))?;
             let items = db.items(&target.study).await?;
             let votes: Vec<Vote> = db.votes(&target.study).await?;
@@ -430,7 +443,13 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                         let answer = rectify_web::admin::answer_text(&v.answer);
                         let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
                         let secs = v.seconds.map(|s| s.to_string()).unwrap_or_default();
-                        text.push_str(&format!("{},{},{},{secs},{}\n", q(&v.item), q(&v.rater), q(&answer), q(&v.source)));
+                        text.push_str(&format!(
+                            "{},{},{},{secs},{}\n",
+                            q(&v.item),
+                            q(&v.rater),
+                            q(&answer),
+                            q(&v.source)
+                        ));
                     }
                 }
                 _ => bail!("--format csv or jsonl"),

@@ -1,0 +1,163 @@
+//! Load test of the rating server (issue #6; a bench, not CI): 200 simulated raters on loopback
+//! answer a study until every item has 5 answers, through the real HTTP API of
+//! `rectify study serve`; p50 / p99 request latency printed, then every item is checked to hold
+//! exactly 5 answers from 5 distinct raters (zero lost, duplicated or over-assigned). Then the
+//! same with the server killed (SIGKILL) mid-run and restarted on the same port: the raters
+//! retry, and no acknowledged answer is lost.
+//!
+//! Items: the `attribute` design, 10 attributes × the 50 bundled images = 500 items, 2,500
+//! answers. `cargo bench -p rectify --bench study_load`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rectify_study::{Answer, Item};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rectify");
+const RATERS: usize = 200;
+
+fn rectify(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().expect("rectify runs");
+    assert!(out.status.success(), "rectify {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn serve(run: &Path, study: &str, port: u16) -> Child {
+    let child = Command::new(BIN)
+        .args([
+            "study",
+            "serve",
+            "--run",
+            run.to_str().unwrap(),
+            "--study",
+            study,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while ureq::get(&format!("http://127.0.0.1:{port}/")).call().is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+fn oracle(item: &Item) -> Answer {
+    if item.key.len().is_multiple_of(2) {
+        Answer::Yes
+    } else {
+        Answer::No
+    }
+}
+
+/// Every item has exactly `n` answers from distinct raters; returns the number of answers.
+fn check(run: &Path, study: &str, items: usize, n: usize) -> usize {
+    let out = run.join(format!("{study}.jsonl"));
+    rectify(&[
+        "study",
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--study",
+        study,
+        "--format",
+        "jsonl",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let mut per: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut total = 0;
+    for line in std::fs::read_to_string(&out).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let fresh =
+            per.entry(v["item"].as_str().unwrap().into()).or_default().insert(v["rater"].as_str().unwrap().into());
+        assert!(fresh, "a rater answered an item twice: {line}");
+        total += 1;
+    }
+    assert_eq!(per.len(), items, "every item answered");
+    assert!(per.values().all(|r| r.len() == n), "every item has exactly {n} answers");
+    total
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let root = rectify_testkit::workspace_root();
+    rectify(&[
+        "eval",
+        "--images",
+        root.join("assets/sample-images").to_str().unwrap(),
+        "--labels",
+        root.join("assets/sample-labels.csv").to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let runs = run.to_str().unwrap();
+    for study in ["load", "crash"] {
+        for a in 0..10 {
+            rectify(&[
+                "study",
+                "design",
+                "--run",
+                runs,
+                "--study",
+                study,
+                "--design",
+                "attribute",
+                "--attribute",
+                &format!("attribute-{a}"),
+            ]);
+        }
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db_url = format!("sqlite://{}?mode=rwc", run.join("rectify.db").display());
+    let db = rt.block_on(rectify_web::StudyDb::connect(&db_url)).unwrap();
+
+    for (study, crash) in [("load", false), ("crash", true)] {
+        let items = rt.block_on(db.items(study)).unwrap();
+        let tokens = rt.block_on(db.create_invites(study, RATERS)).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = serve(&run, study, port);
+        let base = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        let report = std::thread::scope(|s| {
+            let sim = s.spawn(|| rectify_web::simulate(&base, &tokens, &items, oracle, 0.1, 7).expect("simulation"));
+            if crash {
+                std::thread::sleep(Duration::from_millis(1500));
+                server.kill().unwrap(); // SIGKILL
+                server.wait().unwrap();
+                std::thread::sleep(Duration::from_millis(500));
+                server = serve(&run, study, port);
+            }
+            sim.join().unwrap()
+        });
+        let secs = start.elapsed().as_secs_f64();
+        let _ = server.kill();
+        let _ = server.wait();
+        let stored = check(&run, study, items.len(), 5);
+        println!(
+            "{study}: {RATERS} raters, {} items x 5: {} answers acknowledged, {stored} stored, {} retried requests, {} conflicts, \
+             {:.1} s ({:.0} answers/s); latency p50 {:.1} ms, p99 {:.1} ms{}",
+            items.len(),
+            report.answers,
+            report.retries,
+            report.conflicts,
+            secs,
+            stored as f64 / secs,
+            report.latency_quantile(0.5).unwrap_or(f64::NAN),
+            report.latency_quantile(0.99).unwrap_or(f64::NAN),
+            if crash { "; server killed with SIGKILL after 1.5 s and restarted" } else { "" }
+        );
+        assert!(report.answers <= stored, "an acknowledged answer was lost");
+        assert_eq!(stored, items.len() * 5);
+    }
+}
