@@ -54,8 +54,56 @@ pub struct BiasArgs {
     #[arg(long, conflicts_with = "imagenet_x")]
     attributes: Option<PathBuf>,
     /// Attributes from ImageNet-X (`imagenet_x_val_multi_factor.jsonl.gz`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from_study")]
     imagenet_x: Option<PathBuf>,
+    /// Attributes from the answers to the `attribute` study design (`rectify study design
+    /// --design attribute --attribute A`), decided per image by --rule.
+    #[arg(long, conflicts_with = "attributes")]
+    from_study: bool,
+    /// The study (with --from-study).
+    #[arg(long, default_value = "main")]
+    study: String,
+    /// How answers decide an image's attribute (with --from-study).
+    #[arg(long, default_value = "majority")]
+    rule: String,
+}
+
+/// Attributes decided from the `attribute` design's answers.
+fn study_attributes(args: &BiasArgs) -> Result<Attributes> {
+    let url = format!("sqlite://{}?mode=rwc", args.run.join("rectify.db").display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (info, items, votes) = rt.block_on(async {
+        let db = rectify_web::StudyDb::connect(&url).await?;
+        let info = db.study(&args.study).await?;
+        anyhow::Ok((info, db.items(&args.study).await?, db.votes(&args.study).await?))
+    })?;
+    let info = info.with_context(|| format!("no study {:?} in this run", args.study))?;
+    let rule =
+        rectify_study::Rule::parse(&args.rule, info.answers_per_item).map_err(|e| anyhow::anyhow!("--rule {e}"))?;
+    let files: std::collections::HashMap<&str, &str> = items
+        .iter()
+        .filter_map(|i| match &i.question {
+            rectify_study::Question::Attribute { image, attribute } if *attribute == args.attribute => {
+                Some((i.key.as_str(), image.path.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    if files.is_empty() {
+        bail!("study {:?} has no `attribute` item for {:?}", args.study, args.attribute);
+    }
+    let mut answers: std::collections::HashMap<&str, Vec<(String, rectify_study::Answer)>> =
+        files.keys().map(|k| (*k, Vec::new())).collect();
+    for v in &votes {
+        if let Some(list) = answers.get_mut(v.item.as_str()) {
+            list.push((v.rater.clone(), v.answer.clone()));
+        }
+    }
+    let mut attrs = Attributes::default();
+    for (key, d) in rectify_study::aggregate::decide(rule, &answers) {
+        attrs.set(files[key], &args.attribute, d.yes);
+    }
+    Ok(attrs)
 }
 
 /// Runs `rectify bias`.
@@ -63,7 +111,8 @@ pub fn bias(args: BiasArgs) -> Result<()> {
     let (attrs, source): (Attributes, String) = match (&args.attributes, &args.imagenet_x) {
         (Some(csv), _) => (Attributes::from_csv(csv).map_err(anyhow::Error::msg)?, csv.display().to_string()),
         (None, Some(x)) => (imagenet_x(x).map_err(anyhow::Error::msg)?, "imagenet-x".into()),
-        (None, None) => bail!("give the attributes: --attributes FILE.csv or --imagenet-x FILE"),
+        (None, None) if args.from_study => (study_attributes(&args)?, format!("study {} ({})", args.study, args.rule)),
+        (None, None) => bail!("give the attributes: --attributes FILE.csv, --imagenet-x FILE or --from-study"),
     };
     let store = RunStore::open(&args.run)?;
     let (eval, _) = store.run("eval", None)?;

@@ -1,0 +1,97 @@
+//! `rectify bias` (issue #7): attribute prevalence in a group, its prototypes and criticisms,
+//! with attributes from the `attribute` study design (votes decided by majority) and from a CSV
+//! — both give the counts computed here by hand from the selection.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn prevalence_from_study_votes_and_from_a_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    eval_sample(&run, "12");
+    rectify_ok(&[
+        "criticize",
+        "--run",
+        s(&run),
+        "--method",
+        "random",
+        "--per",
+        "all",
+        "--prototypes",
+        "4",
+        "--criticisms",
+        "4",
+        "--seed",
+        "1",
+        "--no-galleries",
+    ]);
+    rectify_ok(&[
+        "study",
+        "design",
+        "--run",
+        s(&run),
+        "--design",
+        "attribute",
+        "--attribute",
+        "glasses",
+        "--answers",
+        "3",
+    ]);
+    // Even rows show glasses: 2 of 3 raters say so; odd rows: 1 of 3.
+    let files: Vec<String> = predictions(&run).iter().map(|r| r[0].clone()).collect();
+    let has = |f: &str| files.iter().position(|x| x == f).unwrap() % 2 == 0;
+    let mut jsonl = String::new();
+    let mut csv = String::from("file,attribute,value\n");
+    for f in &files {
+        for r in 0..3 {
+            let yes = if has(f) { r < 2 } else { r < 1 };
+            jsonl.push_str(&format!(
+                "{{\"item\":\"attribute/glasses/{f}\",\"rater\":\"r{r}\",\"answer\":{{\"kind\":\"{}\"}},\"seconds\":null,\"source\":\"jsonl\"}}\n",
+                if yes { "yes" } else { "no" }
+            ));
+        }
+        csv.push_str(&format!("{f},glasses,{}\n", u8::from(has(f))));
+    }
+    let votes = tmp.path().join("votes.jsonl");
+    std::fs::write(&votes, jsonl).unwrap();
+    rectify_ok(&["study", "import", "--run", s(&run), "--format", "jsonl", s(&votes)]);
+
+    let sel: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("criticize/random-all/selection.json")).unwrap())
+            .unwrap();
+    let count =
+        |k: &str| sel["groups"][0][k].as_array().unwrap().iter().filter(|f| has(f.as_str().unwrap())).count() as u64;
+    let (pk, ck) = (count("prototype_files"), count("criticism_files"));
+
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("bias/all--glasses.json")).unwrap()).unwrap()
+    };
+    rectify_ok(&["bias", "--run", s(&run), "--group", "all", "--attribute", "glasses", "--from-study"]);
+    let from_study = read();
+    let row = &from_study["rows"][0];
+    assert_eq!(row["selector"], "random-all");
+    assert_eq!((row["group"]["k"].as_u64(), row["group"]["n"].as_u64()), (Some(6), Some(12)));
+    assert_eq!((row["prototypes"]["k"].as_u64(), row["prototypes"]["n"].as_u64()), (Some(pk), Some(4)));
+    assert_eq!((row["criticisms"]["k"].as_u64(), row["criticisms"]["n"].as_u64()), (Some(ck), Some(4)));
+    assert!(row["fisher_p"].as_f64().unwrap() > 0.0 && row["fisher_p"].as_f64().unwrap() <= 1.0);
+
+    let attrs = tmp.path().join("attrs.csv");
+    std::fs::write(&attrs, csv).unwrap();
+    rectify_ok(&["bias", "--run", s(&run), "--group", "all", "--attribute", "glasses", "--attributes", s(&attrs)]);
+    assert_eq!(read()["rows"], from_study["rows"], "a CSV with the same attributes gives the same table");
+
+    let out = rectify(&[
+        "bias",
+        "--run",
+        s(&run),
+        "--group",
+        "no-such-class",
+        "--attribute",
+        "glasses",
+        "--attributes",
+        s(&attrs),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither `all`, a class index nor a class name"));
+}
