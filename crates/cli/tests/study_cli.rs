@@ -58,6 +58,16 @@ fn real_votes_on_val1300() {
             < 1e-12
     );
     assert_eq!(r["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
+    // The report shows the same rectified error, from report.json.
+    rectify_ok(&["report", "--run", s(&run)]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report/report.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(run.join("report/report.html")).unwrap();
+    let text = report.to_string();
+    let shown = format!("{}", d["rectified_top1_error"]);
+    assert!(text.contains(&shown), "report.json carries the rectified error {shown}");
+    assert!(html.contains("17.54 %"), "the page shows it");
+    assert!(!html.contains("http://") && !html.contains("https://"), "no external resource");
     // Export and re-import as JSONL round-trips.
     let jsonl = tmp.path().join("votes.jsonl");
     rectify_ok(&["study", "export", "--run", s(&run), "--format", "jsonl", "--out", s(&jsonl)]);
