@@ -25,19 +25,7 @@ fn ifgsm_matches_pytorch_on_the_first_200() {
     let Some(shared) = rectify_testkit::shared() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&shared.join("data/imagenet-val-1300")),
-        "--labels",
-        s(&shared.join("data/imagenet-val-1300.csv")),
-        "--out",
-        s(&run),
-        "--limit",
-        "200",
-        "--device",
-        "cpu",
-    ]);
+    eval_val1300(&shared, &run, &["--limit", "200"]);
     rectify_ok(&[
         "attack",
         "--run",

@@ -13,20 +13,7 @@ fn selection(run: &Path, name: &str) -> serde_json::Value {
 }
 
 fn eval_with_features(run: &Path, limit: &str) {
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&assets().join("sample-images")),
-        "--labels",
-        s(&assets().join("sample-labels.csv")),
-        "--out",
-        s(run),
-        "--limit",
-        limit,
-        "--device",
-        "cpu",
-        "--save-features",
-    ]);
+    eval_sample_with(run, &["--limit", limit, "--save-features"]);
 }
 
 fn ids(v: &serde_json::Value) -> Vec<i64> {

@@ -36,21 +36,8 @@ fn val1300_matches_torchvision() {
     let Some(shared) = rectify_testkit::shared() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("val1300");
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&shared.join("data/imagenet-val-1300")),
-        "--labels",
-        s(&shared.join("data/imagenet-val-1300.csv")),
-        "--real-labels",
-        s(&shared.join("data/labels/real.json")),
-        "--out",
-        s(&run),
-        "--save-logits",
-        "--save-features",
-        "--device",
-        "cpu",
-    ]);
+    let real = shared.join("data/labels/real.json");
+    eval_val1300(&shared, &run, &["--real-labels", s(&real), "--save-logits", "--save-features"]);
     let sum = summary(&run);
     let reference = reference_top1(&shared.join("reference/mobilenet_v2_top5_val1300.csv"));
     let rows = predictions(&run);

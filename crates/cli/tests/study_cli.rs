@@ -20,19 +20,8 @@ fn real_votes_on_val1300() {
         serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300.json")).unwrap()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&shared.join("data/imagenet-val-1300")),
-        "--labels",
-        s(&shared.join("data/imagenet-val-1300.csv")),
-        "--real-labels",
-        s(&shared.join("data/labels/real.json")),
-        "--out",
-        s(&run),
-        "--device",
-        "cpu",
-    ]);
+    let real = shared.join("data/labels/real.json");
+    eval_val1300(&shared, &run, &["--real-labels", s(&real)]);
     let npz = shared.join("data/labels/real_raters.npz");
     let out = rectify_ok(&["study", "import", "--run", s(&run), "--format", "real-raters", s(&npz)]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("924810 votes read"));
@@ -80,19 +69,8 @@ fn real_votes_on_val1300() {
 fn simulated_raters_through_the_http_api() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&assets().join("sample-images")),
-        "--labels",
-        s(&assets().join("sample-labels.csv")),
-        "--real-labels",
-        s(&assets().join("sample-real.json")),
-        "--out",
-        s(&run),
-        "--device",
-        "cpu",
-    ]);
+    let real = assets().join("sample-real.json");
+    eval_sample_with(&run, &["--real-labels", s(&real)]);
     let err = rectify(&["study", "serve", "--run", s(&run)]);
     assert!(String::from_utf8_lossy(&err.stderr).contains("rectify study design"), "serving an empty study is refused");
     rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1"]);

@@ -44,17 +44,22 @@ pub fn s(p: &Path) -> &str {
 
 /// `rectify eval` of the first `limit` bundled sample images into `dir`, on the CPU.
 pub fn eval_sample(dir: &Path, limit: &str) {
-    rectify_ok(&[
-        "eval",
-        "--images",
-        s(&assets().join("sample-images")),
-        "--labels",
-        s(&assets().join("sample-labels.csv")),
-        "--out",
-        s(dir),
-        "--limit",
-        limit,
-        "--device",
-        "cpu",
-    ]);
+    eval_sample_with(dir, &["--limit", limit]);
+}
+
+/// `rectify eval` of the bundled sample images into `dir`, on the CPU, with `extra` flags.
+pub fn eval_sample_with(dir: &Path, extra: &[&str]) {
+    let (images, labels) = (assets().join("sample-images"), assets().join("sample-labels.csv"));
+    let mut args = vec!["eval", "--images", s(&images), "--labels", s(&labels), "--out", s(dir), "--device", "cpu"];
+    args.extend_from_slice(extra);
+    rectify_ok(&args);
+}
+
+/// `rectify eval` of val-1300 (`shared`) into `dir`, on the CPU, with `extra` flags.
+#[allow(dead_code)] // not every test binary evaluates val-1300
+pub fn eval_val1300(shared: &Path, dir: &Path, extra: &[&str]) {
+    let (images, labels) = (shared.join("data/imagenet-val-1300"), shared.join("data/imagenet-val-1300.csv"));
+    let mut args = vec!["eval", "--images", s(&images), "--labels", s(&labels), "--out", s(dir), "--device", "cpu"];
+    args.extend_from_slice(extra);
+    rectify_ok(&args);
 }
