@@ -15,7 +15,9 @@
 //! libm and [`cbrt`] (within 1 ulp), where numpy uses SVML on AVX-512 machines, which is not
 //! correctly rounded either; Lab values differ from scikit-image's by at most about 1e-13
 //! (`whole_crop_matches_scikit_image`). The input is 8-bit, so the gamma expansion is a
-//! 256-entry table.
+//! 256-entry table. Rows are converted as AVX2 or AVX-512 code where the CPU has it
+//! ([`crate::cpu`]): the same values, twice as fast, `mul_add` then being one instruction instead
+//! of a library call.
 
 use rayon::prelude::*;
 
@@ -35,16 +37,6 @@ pub(crate) struct LabPlanes {
     pub planes: [Vec<f64>; 3],
 }
 
-impl LabPlanes {
-    /// Multiplies every channel value by `factor` (scikit-image scales the *image*, not the
-    /// coordinates: quickshift by `ratio`, SLIC by `1 / compactness`).
-    pub fn scale(&mut self, factor: f64) {
-        for plane in &mut self.planes {
-            plane.par_iter_mut().for_each(|v| *v *= factor);
-        }
-    }
-}
-
 /// `img_as_float` of an 8-bit channel value: `v / 255`.
 pub(crate) fn unit_table() -> [f64; 256] {
     std::array::from_fn(|v| v as f64 / 255.0)
@@ -59,40 +51,54 @@ pub(crate) fn rescaled_table(rgb: &[u8]) -> [f64; 256] {
     std::array::from_fn(|v| if imax != imin { (unit[v] - imin) / (imax - imin) } else { unit[v] - imin })
 }
 
+/// `rgb2xyz`'s gamma expansion of a channel value in `[0, 1]`.
+fn rgb_to_linear(c: f64) -> f64 {
+    if c > 0.04045 {
+        ((c + 0.055) / 1.055).powf(2.4)
+    } else {
+        c / 12.92
+    }
+}
+
 /// Converts an 8-bit HWC RGB image (`rgb.len() == 3 * width * height`) to Lab, after mapping each
-/// channel value through `unit` (the `[0, 1]` float scikit-image would see for it).
-pub(crate) fn rgb_to_lab(rgb: &[u8], width: usize, unit: &[f64; 256]) -> LabPlanes {
-    let linear: [f64; 256] = std::array::from_fn(|v| {
-        let c = unit[v];
-        if c > 0.04045 {
-            ((c + 0.055) / 1.055).powf(2.4)
-        } else {
-            c / 12.92
-        }
-    });
+/// channel value through `unit` (the `[0, 1]` float scikit-image would see for it), and multiplies
+/// every channel value by `factor` (scikit-image scales the *image*, not the coordinates:
+/// quickshift by `ratio`, SLIC by `1 / compactness`).
+pub(crate) fn rgb_to_lab(rgb: &[u8], width: usize, unit: &[f64; 256], factor: f64) -> LabPlanes {
+    let linear: [f64; 256] = std::array::from_fn(|v| rgb_to_linear(unit[v]));
     let n = rgb.len() / 3;
     let mut planes = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
     let [l, a, b] = &mut planes;
     let rows = width.max(1);
     (l.par_chunks_mut(rows), a.par_chunks_mut(rows), b.par_chunks_mut(rows), rgb.par_chunks(3 * rows))
         .into_par_iter()
-        .for_each(|(l, a, b, src)| {
-            // X/Xn, Y/Yn, Z/Zn into the output rows, then Lab in place (a loop that vectorises).
-            for (i, px) in src.chunks_exact(3).enumerate() {
-                let lin = [linear[px[0] as usize], linear[px[1] as usize], linear[px[2] as usize]];
-                [l[i], a[i], b[i]] = std::array::from_fn(|j| {
-                    let m = &XYZ_FROM_RGB[j];
-                    lin[2].mul_add(m[2], lin[1].mul_add(m[1], lin[0] * m[0])) / WHITE_D65[j]
-                });
-            }
-            let len = l.len();
-            let (a, b) = (&mut a[..len], &mut b[..len]);
-            for i in 0..len {
-                let (fx, fy, fz) = (lab_f(l[i]), lab_f(a[i]), lab_f(b[i]));
-                [l[i], a[i], b[i]] = [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)];
-            }
-        });
+        .for_each(|(l, a, b, src)| convert_row(&linear, factor, src, l, a, b));
     LabPlanes { width, planes }
+}
+
+crate::cpu::multiversion! {
+    /// Converts one row (`src`, RGB) into `l`, `a` and `b`, through the gamma expansion `linear`,
+    /// and multiplies the values by `factor`.
+    fn convert_row(linear: &[f64; 256], factor: f64, src: &[u8], l: &mut [f64], a: &mut [f64], b: &mut [f64]) = convert_row_any;
+}
+
+/// [`convert_row`]'s code, for any instruction set.
+#[inline(always)]
+fn convert_row_any(linear: &[f64; 256], factor: f64, src: &[u8], l: &mut [f64], a: &mut [f64], b: &mut [f64]) {
+    // X/Xn, Y/Yn, Z/Zn into the output row, then Lab in place (a loop that vectorises).
+    for (i, px) in src.chunks_exact(3).enumerate() {
+        let lin = [linear[px[0] as usize], linear[px[1] as usize], linear[px[2] as usize]];
+        [l[i], a[i], b[i]] = std::array::from_fn(|j| {
+            let m = &XYZ_FROM_RGB[j];
+            lin[2].mul_add(m[2], lin[1].mul_add(m[1], lin[0] * m[0])) / WHITE_D65[j]
+        });
+    }
+    let len = l.len();
+    let (a, b) = (&mut a[..len], &mut b[..len]);
+    for i in 0..len {
+        let (fx, fy, fz) = (lab_f(l[i]), lab_f(a[i]), lab_f(b[i]));
+        [l[i], a[i], b[i]] = [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)].map(|v| v * factor);
+    }
 }
 
 /// `xyz2lab`'s non-linearity: `cbrt(t)` above 0.008856, `7.787 t + 16/116` below (branch-free).
@@ -131,7 +137,7 @@ mod tests {
     #[test]
     fn matches_scikit_image() {
         let rgb = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 5, 5, 5, 128, 64, 32];
-        let lab = rgb_to_lab(&rgb, 6, &unit_table());
+        let lab = rgb_to_lab(&rgb, 6, &unit_table(), 1.0);
         let expected = [
             [53.2405879437449, 80.0923082256922, 67.2027510444287],
             [87.73509948831895, -86.18302974439501, 83.17970317538452],
@@ -160,7 +166,7 @@ mod tests {
         let case = &manifest["cases"][0];
         let img = image::open(dir.join(case["png"].as_str().unwrap())).unwrap().to_rgb8();
         let expected = rectify_data::npy::read_f64(&dir.join(case["lab"].as_str().unwrap())).unwrap();
-        let lab = rgb_to_lab(img.as_raw(), img.width() as usize, &unit_table());
+        let lab = rgb_to_lab(img.as_raw(), img.width() as usize, &unit_table(), 1.0);
         let (mut differ, mut worst) = (0, 0.0f64);
         for (i, e) in expected.data.chunks_exact(3).enumerate() {
             for (plane, e) in lab.planes.iter().zip(e) {
@@ -171,6 +177,34 @@ mod tests {
         }
         println!("Lab: {differ} of {} values differ from scikit-image's, by at most {worst:e}", expected.data.len());
         assert!(worst <= 1e-12, "Lab differs from scikit-image's by {worst}");
+    }
+
+    /// The conversion for every instruction set this CPU has agrees with the baseline bit for
+    /// bit, on every 8-bit colour whose channels are multiples of 5 plus 2 and on random pixels.
+    #[test]
+    fn conversion_is_the_same_on_every_instruction_set() {
+        let mut rgb: Vec<u8> = (0..51u8)
+            .flat_map(|r| (0..51u8).flat_map(move |g| (0..51u8).flat_map(move |b| [r, g, b])))
+            .map(|v| v * 5 + 2)
+            .collect();
+        let mut seed = 1u64;
+        rgb.extend((0..3 * 4099).map(|_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 56) as u8
+        }));
+        for unit in [unit_table(), rescaled_table(&rgb[3 * 51 * 51 * 51..])] {
+            let linear: [f64; 256] = std::array::from_fn(|v| rgb_to_linear(unit[v]));
+            let n = rgb.len() / 3;
+            let [mut l0, mut a0, mut b0] = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+            convert_row_any(&linear, 0.1, &rgb, &mut l0, &mut a0, &mut b0);
+            for level in crate::cpu::levels() {
+                let [mut l, mut a, mut b] = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+                crate::cpu::with_level(level, || convert_row(&linear, 0.1, &rgb, &mut l, &mut a, &mut b));
+                for (ours, base) in [(&l, &l0), (&a, &a0), (&b, &b0)] {
+                    assert!(ours.iter().zip(base).all(|(x, y)| x.to_bits() == y.to_bits()), "{level:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -23,11 +23,12 @@
 //! test crops (`tests/reference.rs`), SLIC's label maps are identical to scikit-image's, and
 //! quickshift's are identical to scikit-image's with its default seed on nine and agree on
 //! 99.98 % of neighbouring pixel pairs on the tenth: quickshift breaks density ties with its own
-//! deterministic noise (`src/quickshift.rs`). On one core, quickshift takes about 50 ms and SLIC
-//! about 10 ms on a 224×224 crop (scikit-image: about 350 and 40 ms);
-//! `benches/segment_vs_skimage.rs` measures both on the same machine.
+//! deterministic noise (`src/quickshift.rs`), and also across instruction sets (`src/cpu.rs`). On
+//! one core, quickshift takes about 45 ms and SLIC about 6 ms on a 224×224 crop (scikit-image:
+//! about 350 and 40 ms); `benches/segment_vs_skimage.rs` measures both on the same machine.
 
 mod connectivity;
+mod cpu;
 mod error;
 mod lab;
 mod quickshift;
@@ -157,13 +158,11 @@ impl Segmenter {
         let (width, height) = (img.width, img.height);
         let (labels, count) = match *self {
             Segmenter::Quickshift { kernel_size, max_dist, ratio } => {
-                let mut lab = lab::rgb_to_lab(img.rgb, width, &lab::unit_table());
-                lab.scale(ratio);
+                let lab = lab::rgb_to_lab(img.rgb, width, &lab::unit_table(), ratio);
                 quickshift::quickshift(&lab, height, kernel_size, max_dist)
             }
             Segmenter::Slic { n_segments, compactness, max_iter } => {
-                let mut lab = lab::rgb_to_lab(img.rgb, width, &lab::rescaled_table(img.rgb));
-                lab.scale(1.0 / compactness);
+                let lab = lab::rgb_to_lab(img.rgb, width, &lab::rescaled_table(img.rgb), 1.0 / compactness);
                 let clusters = slic::kmeans(&lab, height, n_segments, max_iter);
                 let segment_size = (width * height) as f64 / clusters.centres as f64;
                 let (min_size, max_size) = ((0.5 * segment_size) as usize, (3.0 * segment_size) as usize);

@@ -16,13 +16,14 @@
 //!
 //! Everything follows scikit-image's order: centres claim pixels in centre order with a strict
 //! `<`, and the update sums in scan order (per band of rows, then the bands in order). The colour
-//! conversion, centres and sums are `f64` as in
-//! scikit-image; the distances of the assignment step are `f32` (four lanes per SSE vector instead
-//! of two), from the spatial terms `(cy - y)² / step²` and `(cx - x)² / step²` computed per window
-//! in `f64`. That could only matter where two centres are within about 1e-7 (relative) of each
-//! other: the label maps are identical to scikit-image's on all test fixtures
-//! (`tests/reference.rs`). Rows are assigned and summed in parallel bands of fixed size, so
-//! the result does not depend on the number of threads.
+//! conversion, centres and sums are `f64` as in scikit-image; the distances of the assignment
+//! step are `f32` (twice the lanes per vector of `f64`), from the spatial terms `(cy - y)² / step²` and
+//! `(cx - x)² / step²` computed per window in `f64`.
+//! That could only matter where two centres are within about 1e-7 (relative) of each other: the
+//! label maps are identical to scikit-image's on all test fixtures (`tests/reference.rs`). Rows
+//! are assigned and summed in parallel bands of fixed size, so the result does not depend on the
+//! number of threads; the assignment runs as AVX2 or AVX-512 code where the CPU has it
+//! ([`crate::cpu`]), with the same result.
 
 use rayon::prelude::*;
 
@@ -30,6 +31,13 @@ use crate::lab::LabPlanes;
 
 /// Rows per parallel band of the assignment step.
 const BAND: usize = 8;
+
+/// Window spans are a multiple of this many pixels: one AVX2 vector of `f32`, half an AVX-512 one
+/// (a multiple of 16 wastes more lanes than it saves).
+const LANES: usize = 8;
+
+/// Bands per parallel task: the sums of two bands are computed together ([`band_sums`]).
+const TASK_BANDS: usize = 2;
 
 /// Label of a pixel no centre has claimed yet.
 const UNCLAIMED: u32 = u32::MAX;
@@ -93,7 +101,7 @@ pub(crate) fn kmeans(lab: &LabPlanes, height: usize, n_segments: usize, max_iter
     };
     let mut alive = vec![true; count];
     // UNCLAIMED until a centre claims the pixel (always in the first round: the windows cover the
-    // image); u32 like the f32 distances, so that the selects vectorise four lanes at a time.
+    // image); u32 like the f32 distances, so that the selects vectorise as many lanes at a time.
     let mut labels = vec![UNCLAIMED; width * height];
     let mut distance = vec![f32::MAX; width * height];
     // scikit-image stops early when a round claims no pixel, which cannot happen: each round starts
@@ -101,12 +109,16 @@ pub(crate) fn kmeans(lab: &LabPlanes, height: usize, n_segments: usize, max_iter
     for _ in 0..max_iter {
         let windows = grid.windows(&centres, &alive);
         let sums: Vec<Vec<[f64; 6]>> = labels
-            .par_chunks_mut(BAND * width)
-            .zip(distance.par_chunks_mut(BAND * width))
+            .par_chunks_mut(TASK_BANDS * BAND * width)
+            .zip(distance.par_chunks_mut(TASK_BANDS * BAND * width))
             .enumerate()
-            .map(|(band, (labels, distance))| {
-                grid.assign_band(&windows, band * BAND, labels, distance);
-                band_sums(lab, band * BAND, labels, count)
+            .flat_map_iter(|(task, (labels, distance))| {
+                let first = task * TASK_BANDS * BAND;
+                let bands = labels.chunks_mut(BAND * width).zip(distance.chunks_mut(BAND * width));
+                for (band, (labels, distance)) in bands.enumerate() {
+                    assign_band(&grid, &windows, first + band * BAND, labels, distance);
+                }
+                band_sums(lab, first, labels, count)
             })
             .collect();
         update_centres(&sums, &mut centres, &mut alive);
@@ -132,12 +144,14 @@ struct Window {
     k: u32,
     /// Row of the centre.
     cy: f64,
-    /// Rows and columns it reaches (scikit-image's `<Py_ssize_t>max(cy - 2 * step_y, 0)` etc.).
+    /// Rows it reaches (scikit-image's `<Py_ssize_t>max(cy - 2 * step_y, 0)` etc.).
     rows: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
+    /// The columns it reaches, widened (within the image) to a multiple of [`LANES`] columns.
+    span: std::ops::Range<usize>,
     /// Its colour, in `f32`.
     colour: [f32; 3],
-    /// `(cx - x)² / step²` for `x` in `cols`.
+    /// `(cx - x)² / step²` for `x` in `span`: `+∞` in the columns it does not reach, where no
+    /// distance is then smaller than the initial `f32::MAX`.
     dx2: Vec<f32>,
 }
 
@@ -153,21 +167,34 @@ impl Grid {
             .filter(|&(_, (_, &alive))| alive)
             .map(|(k, (c, _))| {
                 let cols = bound(c[1], rx, self.width);
-                let dx2 = cols.clone().map(|x| ((c[1] - x as f64).powi(2) * self.spatial_weight) as f32).collect();
+                let len = cols.len().next_multiple_of(LANES).min(self.width);
+                let start = cols.start.min(self.width - len);
+                let span = start..start + len;
+                let dx2 = span
+                    .clone()
+                    .map(|x| {
+                        if cols.contains(&x) {
+                            ((c[1] - x as f64).powi(2) * self.spatial_weight) as f32
+                        } else {
+                            f32::INFINITY
+                        }
+                    })
+                    .collect();
                 let colour = [c[2] as f32, c[3] as f32, c[4] as f32];
-                Window { k: k as u32, cy: c[0], rows: bound(c[0], ry, self.height), cols, colour, dx2 }
+                Window { k: k as u32, cy: c[0], rows: bound(c[0], ry, self.height), span, colour, dx2 }
             })
             .collect()
     }
 
     /// One assignment round on rows `first..` of a band (`labels` and `distance` hold its rows):
     /// each window, in centre order, is offered to its pixels.
+    #[inline(always)]
     fn assign_band(&self, windows: &[Window], first: usize, labels: &mut [u32], distance: &mut [f32]) {
         let width = self.width;
         let rows = first..first + labels.len() / width;
         distance.fill(f32::MAX);
         for w in windows {
-            let (x_lo, x_hi) = (w.cols.start, w.cols.end);
+            let (x_lo, x_hi) = (w.span.start, w.span.end);
             for y in w.rows.start.max(rows.start)..w.rows.end.min(rows.end) {
                 let (at, px) = ((y - rows.start) * width, y * width);
                 let dy2 = ((w.cy - y as f64).powi(2) * self.spatial_weight) as f32;
@@ -179,8 +206,15 @@ impl Grid {
     }
 }
 
+crate::cpu::multiversion! {
+    /// [`Grid::assign_band`], compiled for the best instruction set the CPU has.
+    fn assign_band(grid: &Grid, windows: &[Window], first: usize, labels: &mut [u32], distance: &mut [f32]) = Grid::assign_band;
+}
+
 /// Offers one row segment of window `w` (`dy2` = `(cy - y)² / step²`) to its pixels: those whose
-/// distance `dy2 + dx2 + |colour - centre colour|²` beats `dist` take the window's label.
+/// distance `dy2 + dx2 + |colour - centre colour|²` beats `dist` take the window's label. The
+/// loop vectorises; the span being a multiple of [`LANES`] columns (unless the image is
+/// narrower), its scalar remainder does not run.
 #[inline(always)]
 fn offer_row(w: &Window, dy2: f32, planes: [&[f32]; 3], dist: &mut [f32], labels: &mut [u32]) {
     let len = w.dx2.len();
@@ -197,22 +231,80 @@ fn offer_row(w: &Window, dy2: f32, planes: [&[f32]; 3], dist: &mut [f32], labels
     }
 }
 
-/// Per-centre sums over one band of rows (rows `first..`): `[pixels, Σy, Σx, ΣL, Σa, Σb]`, the
-/// colours from the `f64` planes, in scan order.
-fn band_sums(lab: &LabPlanes, first: usize, labels: &[u32], centres: usize) -> Vec<[f64; 6]> {
+/// Per-centre sums over the rows `first..` of one or two bands (`labels` holds them):
+/// `[pixels, Σy, Σx, ΣL, Σa, Σb]` per band, the colours from the `f64` planes, in scan order.
+/// Row `r` of both bands is summed in one pass, so that the two bands' additions (independent
+/// chains) overlap in the CPU; each band's are the same additions in the same order as alone.
+fn band_sums(lab: &LabPlanes, first: usize, labels: &[u32], centres: usize) -> Vec<Vec<[f64; 6]>> {
     let width = lab.width;
-    let mut sums = vec![[0.0; 6]; centres];
-    for (y, row) in labels.chunks_exact(width).enumerate() {
-        let (y, at) = (first + y, (first + y) * width);
-        let (l, a, b) =
-            (&lab.planes[0][at..at + width], &lab.planes[1][at..at + width], &lab.planes[2][at..at + width]);
-        for (x, &k) in row.iter().enumerate() {
-            if let Some(s) = sums.get_mut(k as usize) {
-                *s = [s[0] + 1.0, s[1] + y as f64, s[2] + x as f64, s[3] + l[x], s[4] + a[x], s[5] + b[x]];
-            }
+    let rows = labels.len() / width;
+    // One entry more per band, for UNCLAIMED pixels (only before the first round), dropped below.
+    let mut sums = [(); TASK_BANDS].map(|_| vec![[0.0; 6]; centres + 1]);
+    let row = |r: usize| {
+        let at = (first + r) * width;
+        Row {
+            y: first + r,
+            labels: &labels[r * width..(r + 1) * width],
+            planes: lab.planes.each_ref().map(|p| &p[at..at + width]),
+        }
+    };
+    let [one, two] = sums.each_mut();
+    for r in 0..rows.min(BAND) {
+        if BAND + r < rows {
+            sum_rows([row(r), row(BAND + r)], [&mut *one, &mut *two], centres);
+        } else {
+            sum_rows([row(r)], [&mut *one], centres);
         }
     }
-    sums
+    sums.into_iter()
+        .take(rows.div_ceil(BAND))
+        .map(|mut s| {
+            s.pop();
+            s
+        })
+        .collect()
+}
+
+/// One row of a band, for [`band_sums`].
+struct Row<'a> {
+    y: usize,
+    labels: &'a [u32],
+    planes: [&'a [f64]; 3],
+}
+
+/// Adds `N` rows, each to its band's `sums`, pixel by pixel in step. A run of pixels with one
+/// label keeps its colour sums in registers; the count and coordinates, whole numbers (exact in
+/// any order), are added once per run.
+#[inline(always)]
+fn sum_rows<const N: usize>(rows: [Row; N], sums: [&mut Vec<[f64; 6]>; N], centres: usize) {
+    let width = rows[0].labels.len();
+    // Per row: the current run's centre, first column and colour sums.
+    let mut runs: [(usize, usize, [f64; 3]); N] = std::array::from_fn(|j| {
+        let s = sums[j][centres];
+        (centres, 0, [s[3], s[4], s[5]])
+    });
+    let flush = |sums: &mut Vec<[f64; 6]>, (k, start, colour): (usize, usize, [f64; 3]), y: usize, end: usize| {
+        let n = end - start;
+        let s = &mut sums[k];
+        let xs = n * start + n * n.saturating_sub(1) / 2; // start + … + (end - 1)
+        *s = [s[0] + n as f64, s[1] + (n * y) as f64, s[2] + xs as f64, colour[0], colour[1], colour[2]];
+    };
+    for x in 0..width {
+        for j in 0..N {
+            let (row, run) = (&rows[j], &mut runs[j]);
+            let k = (row.labels[x] as usize).min(centres);
+            if k != run.0 {
+                flush(sums[j], *run, row.y, x);
+                let s = sums[j][k];
+                *run = (k, x, [s[3], s[4], s[5]]);
+            }
+            let c = &mut run.2;
+            *c = [c[0] + row.planes[0][x], c[1] + row.planes[1][x], c[2] + row.planes[2][x]];
+        }
+    }
+    for j in 0..N {
+        flush(sums[j], runs[j], rows[j].y, width);
+    }
 }
 
 /// Moves every centre to the mean position and colour of its pixels: the band sums added in band
@@ -241,5 +333,150 @@ mod tests {
         assert_eq!(regular_grid([1, 224, 224], 1), [(0, 1), (112, 224), (112, 224)]);
         assert_eq!(regular_grid([1, 3, 300], 10), [(0, 1), (1, 3), (15, 30)]);
         assert_eq!(regular_grid([1, 1, 1], 100), [(0, 1); 3]);
+    }
+
+    /// xorshift64: a deterministic stream of pseudo-random numbers.
+    fn stream(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
+    /// A `width × height` image of smooth colour with noise, in scaled Lab.
+    fn test_image(width: usize, height: usize, seed: u64) -> LabPlanes {
+        let mut next = stream(seed);
+        let rgb: Vec<u8> = (0..width * height * 3)
+            .map(|i| {
+                let (p, c) = (i / 3, i % 3);
+                ((p % width * 3 + p / width * 2 + c * 70) % 256) as u8 ^ (next() % 24) as u8
+            })
+            .collect();
+        crate::lab::rgb_to_lab(&rgb, width, &crate::lab::rescaled_table(&rgb), 0.1)
+    }
+
+    /// Per-centre sums over one band, pixel by pixel in scan order, as scikit-image adds them.
+    fn reference_sums(lab: &LabPlanes, first: usize, labels: &[u32], centres: usize) -> Vec<[f64; 6]> {
+        let width = lab.width;
+        let mut sums = vec![[0.0; 6]; centres];
+        for (y, row) in labels.chunks_exact(width).enumerate() {
+            let (y, at) = (first + y, (first + y) * width);
+            for (x, &k) in row.iter().enumerate() {
+                if let Some(s) = sums.get_mut(k as usize) {
+                    let [l, a, b] = lab.planes.each_ref().map(|p| p[at + x]);
+                    *s = [s[0] + 1.0, s[1] + y as f64, s[2] + x as f64, s[3] + l, s[4] + a, s[5] + b];
+                }
+            }
+        }
+        sums
+    }
+
+    /// [`band_sums`] adds the same numbers in the same order as [`reference_sums`], bit for bit:
+    /// on label maps with runs, single pixels and unclaimed pixels, and a last band or task that is
+    /// short.
+    #[test]
+    fn band_sums_add_in_scan_order() {
+        let mut next = stream(3);
+        for (width, height) in [(1, 1), (5, 3), (9, 17), (31, 40), (224, 224)] {
+            let lab = test_image(width, height, next());
+            let centres = 1 + (next() % 40) as usize;
+            let mut labels = Vec::with_capacity(width * height);
+            while labels.len() < width * height {
+                let k = match next() % 10 {
+                    0 => UNCLAIMED,
+                    _ => (next() % centres as u64) as u32,
+                };
+                let run = 1 + (next() % 12) as usize;
+                labels.extend(std::iter::repeat_n(k, run.min(width * height - labels.len())));
+            }
+            let ours: Vec<Vec<[f64; 6]>> = labels
+                .chunks(TASK_BANDS * BAND * width)
+                .enumerate()
+                .flat_map(|(task, labels)| band_sums(&lab, task * TASK_BANDS * BAND, labels, centres))
+                .collect();
+            let reference: Vec<Vec<[f64; 6]>> = labels
+                .chunks(BAND * width)
+                .enumerate()
+                .map(|(band, labels)| reference_sums(&lab, band * BAND, labels, centres))
+                .collect();
+            let bits =
+                |sums: &[Vec<[f64; 6]>]| -> Vec<u64> { sums.iter().flatten().flatten().map(|v| v.to_bits()).collect() };
+            assert_eq!(bits(&ours), bits(&reference), "{width}x{height}");
+        }
+    }
+
+    /// The assignment pixel by pixel: every live centre in order, over exactly the rows and
+    /// columns it reaches, with the arithmetic of [`offer_row`].
+    fn reference_assign(grid: &Grid, centres: &[[f64; 5]], alive: &[bool], first: usize, labels: &mut [u32]) {
+        let [ry, rx] = grid.reach.map(|r| r as f64);
+        let bound = |c: f64, r: f64, len: usize| (c - r).max(0.0) as usize..(c + r + 1.0).min(len as f64) as usize;
+        let mut distance = vec![f32::MAX; labels.len()];
+        let band = first..first + labels.len() / grid.width;
+        for (k, c) in centres.iter().enumerate().filter(|&(k, _)| alive[k]) {
+            let colour = [c[2] as f32, c[3] as f32, c[4] as f32];
+            for y in bound(c[0], ry, grid.height).filter(|y| band.contains(y)) {
+                let dy2 = ((c[0] - y as f64).powi(2) * grid.spatial_weight) as f32;
+                for x in bound(c[1], rx, grid.width) {
+                    let dx2 = ((c[1] - x as f64).powi(2) * grid.spatial_weight) as f32;
+                    let p = y * grid.width + x;
+                    let t = [0, 1, 2].map(|j| grid.planes[j][p] - colour[j]);
+                    let d = (dy2 + dx2) + (t[0] * t[0] + t[1] * t[1] + t[2] * t[2]);
+                    let at = p - first * grid.width;
+                    if distance[at] > d {
+                        (distance[at], labels[at]) = (d, k as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The assignment gives the labels of [`reference_assign`], and the code for every
+    /// instruction set this CPU has agrees with the baseline bit for bit.
+    #[test]
+    fn assignment_is_the_same_on_every_instruction_set() {
+        let mut next = stream(11);
+        for (width, height, n) in [(3, 2, 4), (37, 29, 12), (100, 61, 50), (224, 224, 100)] {
+            let lab = test_image(width, height, next());
+            let [(_, step_z), (y0, step_y), (x0, step_x)] = regular_grid([1, height, width], n);
+            let step = step_z.max(step_y).max(step_x) as f32;
+            let grid = Grid {
+                width,
+                height,
+                reach: [2 * step_y, 2 * step_x],
+                spatial_weight: 1.0 / f64::from(step * step),
+                planes: lab.planes.each_ref().map(|p| p.iter().map(|&v| v as f32).collect()),
+            };
+            let mut unit = || (next() % 1_000_000) as f64 / 1e6;
+            let centres: Vec<[f64; 5]> = (y0..height)
+                .step_by(step_y)
+                .flat_map(|y| (x0..width).step_by(step_x).map(move |x| (y, x)))
+                .map(|(y, x)| {
+                    [y as f64 + unit() - 0.5, x as f64 + unit() - 0.5, unit() * 10.0, unit() - 0.5, unit() - 0.5]
+                })
+                .collect();
+            let alive: Vec<bool> = (0..centres.len()).map(|k| k % 7 != 3).collect();
+            let windows = grid.windows(&centres, &alive);
+            for first in (0..height).step_by(BAND) {
+                let rows = BAND.min(height - first);
+                let (labels, distance) = (vec![UNCLAIMED; rows * width], vec![0.0; rows * width]);
+                let (mut base_labels, mut base_distance) = (labels.clone(), distance.clone());
+                let mut reference = labels.clone();
+                grid.assign_band(&windows, first, &mut base_labels, &mut base_distance);
+                reference_assign(&grid, &centres, &alive, first, &mut reference);
+                assert_eq!(base_labels, reference, "{width}x{height}, rows {first}..");
+                for level in crate::cpu::levels() {
+                    let (mut labels, mut distance) = (labels.clone(), distance.clone());
+                    crate::cpu::with_level(level, || assign_band(&grid, &windows, first, &mut labels, &mut distance));
+                    assert_eq!(labels, base_labels, "{level:?}");
+                    assert_eq!(
+                        distance.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
+                        base_distance.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
+                        "{level:?}"
+                    );
+                }
+            }
+        }
     }
 }
