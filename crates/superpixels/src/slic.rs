@@ -84,21 +84,10 @@ pub(crate) fn regular_grid(shape: [usize; 3], n_points: usize) -> [(usize, usize
 /// Runs steps 2–3 on `lab` (`height × lab.width`, already scaled by `1 / compactness`).
 pub(crate) fn kmeans(lab: &LabPlanes, height: usize, n_segments: usize, max_iter: usize) -> Clusters {
     let width = lab.width;
-    let [(_, step_z), (y0, step_y), (x0, step_x)] = regular_grid([1, height, width], n_segments);
+    let (grid, seeds) = Grid::new(lab, height, n_segments);
     // Features [y, x, L, a, b] (z is always 0 for a 2-d image); colours start at zero.
-    let mut centres: Vec<[f64; 5]> = (y0..height)
-        .step_by(step_y)
-        .flat_map(|y| (x0..width).step_by(step_x).map(move |x| [y as f64, x as f64, 0.0, 0.0, 0.0]))
-        .collect();
+    let mut centres: Vec<[f64; 5]> = seeds.map(|(y, x)| [y as f64, x as f64, 0.0, 0.0, 0.0]).collect();
     let count = centres.len();
-    let step = step_z.max(step_y).max(step_x) as f32; // `float step` in the Cython signature
-    let grid = Grid {
-        width,
-        height,
-        reach: [2 * step_y, 2 * step_x],
-        spatial_weight: 1.0 / f64::from(step * step),
-        planes: lab.planes.each_ref().map(|p| p.iter().map(|&v| v as f32).collect()),
-    };
     let mut alive = vec![true; count];
     // UNCLAIMED until a centre claims the pixel (always in the first round: the windows cover the
     // image); u32 like the f32 distances, so that the selects vectorise as many lanes at a time.
@@ -136,6 +125,25 @@ struct Grid {
     spatial_weight: f64,
     /// The scaled Lab planes, rounded to `f32`.
     planes: [Vec<f32>; 3],
+}
+
+impl Grid {
+    /// The grid of `skimage.util.regular_grid` for `n_segments` on `lab`, and the
+    /// positions `(y, x)` of its initial centres, row by row.
+    fn new(lab: &LabPlanes, height: usize, n_segments: usize) -> (Grid, impl Iterator<Item = (usize, usize)>) {
+        let width = lab.width;
+        let [(_, step_z), (y0, step_y), (x0, step_x)] = regular_grid([1, height, width], n_segments);
+        let step = step_z.max(step_y).max(step_x) as f32; // `float step` in the Cython signature
+        let grid = Grid {
+            width,
+            height,
+            reach: [2 * step_y, 2 * step_x],
+            spatial_weight: 1.0 / f64::from(step * step),
+            planes: lab.planes.each_ref().map(|p| p.iter().map(|&v| v as f32).collect()),
+        };
+        let seeds = (y0..height).step_by(step_y).flat_map(move |y| (x0..width).step_by(step_x).map(move |x| (y, x)));
+        (grid, seeds)
+    }
 }
 
 /// One live centre as the assignment step sees it in one round.
@@ -439,19 +447,9 @@ mod tests {
         let mut next = stream(11);
         for (width, height, n) in [(3, 2, 4), (37, 29, 12), (100, 61, 50), (224, 224, 100)] {
             let lab = test_image(width, height, next());
-            let [(_, step_z), (y0, step_y), (x0, step_x)] = regular_grid([1, height, width], n);
-            let step = step_z.max(step_y).max(step_x) as f32;
-            let grid = Grid {
-                width,
-                height,
-                reach: [2 * step_y, 2 * step_x],
-                spatial_weight: 1.0 / f64::from(step * step),
-                planes: lab.planes.each_ref().map(|p| p.iter().map(|&v| v as f32).collect()),
-            };
+            let (grid, seeds) = Grid::new(&lab, height, n);
             let mut unit = || (next() % 1_000_000) as f64 / 1e6;
-            let centres: Vec<[f64; 5]> = (y0..height)
-                .step_by(step_y)
-                .flat_map(|y| (x0..width).step_by(step_x).map(move |x| (y, x)))
+            let centres: Vec<[f64; 5]> = seeds
                 .map(|(y, x)| {
                     [y as f64 + unit() - 0.5, x as f64 + unit() - 0.5, unit() * 10.0, unit() - 0.5, unit() - 0.5]
                 })
