@@ -119,7 +119,7 @@ pub fn explanations(ctx: &Ctx, report: &Report) -> String {
         }
         if e.more > 0 {
             s.push_str(&format!(
-                "<p class=\"note\">{} more explained images in the run directory.</p>\n",
+                "<p class=\"note\">{} more explained images in the run directory. The ones shown are spread from the most faithful explanation (largest gap between the two areas) to the least.</p>\n",
                 q("more", Fmt::Int)
             ));
         }

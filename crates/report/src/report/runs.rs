@@ -81,7 +81,7 @@ struct ExplainSummary {
 }
 
 /// `explain/<name>/<file>.json`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Explained {
     file: String,
     #[serde(default)]
@@ -280,9 +280,13 @@ fn read_explain(
     if let Some(s) = &summary {
         info.stages.push(stage("explain", name_of(e), &s.provenance));
     }
+    let mut explained = Vec::with_capacity(files.len());
+    for f in &files {
+        explained.push((f, read_json::<Explained>(f)?));
+    }
     let mut examples = Vec::new();
-    for f in files.iter().take(opts.max_examples) {
-        let x: Explained = read_json(f)?;
+    for i in spread(&explained, opts.max_examples) {
+        let (f, x) = (explained[i].0, std::mem::take(&mut explained[i].1));
         // `<file>.json` has its pictures beside it: `<file>.attention.png`, `<file>.overlay.png`.
         let stem = f.to_string_lossy().trim_end_matches(".json").to_string();
         let beside = |suffix: &str| PathBuf::from(format!("{stem}.{suffix}.png"));
@@ -309,6 +313,28 @@ fn read_explain(
         more: (files.len() - examples.len()) as u64,
         examples,
     }))
+}
+
+/// The indices of at most `max` explained images to show: all of them when they fit, else
+/// `max` images spread evenly over their order by the gap between the explanation path's area
+/// and the random path's, from the most faithful explanation to the least (ties by file).
+fn spread(explained: &[(&PathBuf, Explained)], max: usize) -> Vec<usize> {
+    let gap = |x: &Explained| match (x.auc_path, x.auc_random) {
+        (Some(p), Some(r)) => p - r,
+        _ => f64::NEG_INFINITY,
+    };
+    let mut order: Vec<usize> = (0..explained.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&explained[a], &explained[b]);
+        gap(&b.1).total_cmp(&gap(&a.1)).then_with(|| a.0.cmp(b.0))
+    });
+    let n = order.len();
+    if n <= max || max <= 1 {
+        order.truncate(max);
+        return order;
+    }
+    // n > max ≥ 2: the steps (n − 1) / (max − 1) exceed 1, so the picks are distinct.
+    (0..max).map(|i| order[(i * (n - 1) + (max - 1) / 2) / (max - 1)]).collect()
 }
 
 fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -> Result<(), ReportError> {
@@ -340,4 +366,31 @@ fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -
     report.table2.extend(rows.table2);
     report.table3.extend(rows.table3);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explained(auc_path: Option<f64>, auc_random: f64) -> Explained {
+        Explained { auc_path, auc_random: Some(auc_random), ..Explained::default() }
+    }
+
+    /// Examples run from the largest gap between the areas to the smallest, evenly spread, with
+    /// images lacking an area last and ties kept in file order.
+    #[test]
+    fn examples_are_spread_over_the_gap() {
+        let names: Vec<PathBuf> = (0..7).map(|i| PathBuf::from(format!("{i}.json"))).collect();
+        let gaps = [Some(0.5), Some(0.1), None, Some(0.9), Some(0.3), Some(0.3), Some(0.7)];
+        let all: Vec<(&PathBuf, Explained)> = names.iter().zip(gaps).map(|(f, g)| (f, explained(g, 0.0))).collect();
+        // By gap: 3 (0.9), 6 (0.7), 0 (0.5), 4 (0.3), 5 (0.3), 1 (0.1), 2 (none).
+        assert_eq!(spread(&all, 10), [3, 6, 0, 4, 5, 1, 2]);
+        assert_eq!(spread(&all, 7), [3, 6, 0, 4, 5, 1, 2]);
+        assert_eq!(spread(&all, 4), [3, 0, 5, 2]);
+        assert_eq!(spread(&all, 3), [3, 4, 2]);
+        assert_eq!(spread(&all, 2), [3, 2]);
+        assert_eq!(spread(&all, 1), [3]);
+        assert!(spread(&all, 0).is_empty());
+        assert!(spread(&[], 4).is_empty());
+    }
 }
