@@ -108,3 +108,63 @@ fn simulated_raters_through_the_http_api() {
     let hist: Vec<u64> = d["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert_eq!(hist, vec![(errors - rescued) as u64, 0, 0, 0, 0, rescued as u64], "unanimous raters");
 }
+
+#[test]
+fn simulated_raters_answer_attribute_questions_from_the_attributes_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    eval_sample_with(&run, &[]);
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "attribute", "--attribute", "outdoors"]);
+    let files: Vec<String> = predictions(&run).iter().map(|r| r[0].clone()).collect();
+    let real = assets().join("sample-real.json");
+    let simulate = |extra: &[&str]| {
+        let mut args =
+            vec!["study", "simulate", "--run", s(&run), "--raters", "5", "--oracle", s(&real), "--noise", "0"];
+        args.extend_from_slice(extra);
+        rectify(&args)
+    };
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+
+    let none = simulate(&[]);
+    assert!(!none.status.success() && stderr(&none).contains("--attributes FILE.csv"), "{}", stderr(&none));
+
+    // Every third image is outdoors; the last image is not annotated.
+    let csv = tmp.path().join("attributes.csv");
+    let row = |(i, f): (usize, &String)| format!("{f},outdoors,{}\n", u8::from(i % 3 == 0));
+    let rows: String = files.iter().enumerate().map(row).collect();
+    let (head, last) = rows.trim_end().rsplit_once('\n').unwrap();
+    std::fs::write(&csv, format!("file,attribute,value\n{head}\n")).unwrap();
+    let partial = simulate(&["--attributes", s(&csv)]);
+    let last_file = last.split(',').next().unwrap();
+    assert!(
+        !partial.status.success()
+            && stderr(&partial).contains(&format!(
+                "1 attribute questions have no answer in the attributes given, e.g. {last_file} / outdoors"
+            )),
+        "{}",
+        stderr(&partial)
+    );
+
+    std::fs::write(&csv, format!("file,attribute,value\n{rows}")).unwrap();
+    rectify_ok(&[
+        "study",
+        "simulate",
+        "--run",
+        s(&run),
+        "--raters",
+        "5",
+        "--oracle",
+        s(&real),
+        "--noise",
+        "0",
+        "--attributes",
+        s(&csv),
+    ]);
+    rectify_ok(&["study", "results", "--run", s(&run)]);
+    let a = &results(&run)["designs"]["attribute"]["attributes"]["outdoors"];
+    let outdoors = files.len().div_ceil(3);
+    assert_eq!((a["items"].as_u64(), a["rated"].as_u64()), (Some(files.len() as u64), Some(files.len() as u64)));
+    assert!((a["yes_rate"].as_f64().unwrap() - outdoors as f64 / files.len() as f64).abs() < 1e-12, "{a}");
+    let hist: Vec<u64> = a["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(hist, vec![(files.len() - outdoors) as u64, 0, 0, 0, 0, outdoors as u64], "unanimous raters");
+}

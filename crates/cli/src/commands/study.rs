@@ -143,6 +143,13 @@ enum StudyCommand {
         /// ReaL labels (`real.json`): a class is relevant when it is among the image's labels.
         #[arg(long)]
         oracle: PathBuf,
+        /// Answers to attribute questions, from a CSV `file,attribute,value` (needed when the
+        /// study asks any).
+        #[arg(long, conflicts_with = "imagenet_x")]
+        attributes: Option<PathBuf>,
+        /// Answers to attribute questions, from ImageNet-X (`imagenet_x_val_multi_factor.jsonl.gz`).
+        #[arg(long)]
+        imagenet_x: Option<PathBuf>,
         /// Probability of a wrong answer.
         #[arg(long, default_value_t = 0.1)]
         noise: f64,
@@ -294,7 +301,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 .await
                 .with_context(|| format!("serving on {addr}"))
         }
-        StudyCommand::Simulate { target, raters, oracle, noise, url, seed } => {
+        StudyCommand::Simulate { target, raters, oracle, attributes, imagenet_x, noise, url, seed } => {
             if !(0.0..=1.0).contains(&noise) || raters == 0 {
                 bail!("--noise must lie in [0, 1] and --raters be at least 1");
             }
@@ -306,6 +313,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             }
             let files: HashMap<i64, String> =
                 eval_images(&target.run)?.into_iter().map(|i| (i.image_id, i.base_name().to_string())).collect();
+            let attributes = attribute_oracle(&items, &files, attributes.as_deref(), imagenet_x.as_deref())?;
             let tokens = db.create_invites(&target.study, raters).await?;
             let (base, server) = match url {
                 Some(u) => (u, None),
@@ -334,7 +342,15 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                         Answer::Classes(classes.iter().map(|c| c.class).filter(|c| labels.contains(c)).collect())
                     }
                     Question::Assignment { .. } => item.truth.clone().unwrap_or(Answer::Option(0)),
-                    Question::Attribute { .. } => Answer::No,
+                    Question::Attribute { attribute, .. } => {
+                        // `attribute_oracle` has an answer for every attribute question.
+                        let has = item.image_id.and_then(|id| attributes.get(&(id, attribute.clone())));
+                        if has == Some(&true) {
+                            Answer::Yes
+                        } else {
+                            Answer::No
+                        }
+                    }
                 }
             };
             let (report, items_for_sim) = {
@@ -494,4 +510,54 @@ fn print_results(res: &serde_json::Value) {
             println!("{name}: {d}");
         }
     }
+}
+
+/// The simulated raters' answer to every attribute question of `items`: `(image, attribute)` →
+/// whether the image has it, from `--attributes` or `--imagenet-x`. An error names the questions
+/// that neither annotates, or asks for a source when the study asks attribute questions.
+fn attribute_oracle(
+    items: &[Item],
+    files: &HashMap<i64, String>,
+    csv: Option<&Path>,
+    imagenet_x: Option<&Path>,
+) -> Result<HashMap<(i64, String), bool>> {
+    let asked: Vec<(i64, &str)> = items
+        .iter()
+        .filter_map(|item| match &item.question {
+            Question::Attribute { attribute, .. } => Some((item.image_id.unwrap_or(-1), attribute.as_str())),
+            _ => None,
+        })
+        .collect();
+    if asked.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let known = match (csv, imagenet_x) {
+        (Some(csv), _) => rectify_report::bias::Attributes::from_csv(csv),
+        (None, Some(x)) => rectify_report::bias::imagenet_x(x),
+        (None, None) => bail!(
+            "the study asks {} attribute questions: give their answers with --attributes FILE.csv \
+             (file,attribute,value) or --imagenet-x FILE",
+            asked.len()
+        ),
+    }
+    .map_err(anyhow::Error::msg)?;
+    let mut answers = HashMap::new();
+    let mut missing = Vec::new();
+    for (id, attribute) in asked {
+        let file = files.get(&id).map_or("?", String::as_str);
+        match known.get(file, attribute) {
+            Some(has) => {
+                answers.insert((id, attribute.to_string()), has);
+            }
+            None => missing.push(format!("{file} / {attribute}")),
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{} attribute questions have no answer in the attributes given, e.g. {}",
+            missing.len(),
+            missing[..missing.len().min(5)].join(", ")
+        );
+    }
+    Ok(answers)
 }
