@@ -26,19 +26,22 @@ fn mmd_probability_random_with_galleries_and_groups() {
     let run = tmp.path().join("run");
     eval_with_features(&run, "16");
 
-    rectify_ok(&[
-        "criticize",
-        "--run",
-        s(&run),
-        "--method",
-        "mmd",
-        "--per",
-        "all",
-        "--prototypes",
-        "4",
-        "--criticisms",
-        "3",
-    ]);
+    let criticize = || {
+        rectify_ok(&[
+            "criticize",
+            "--run",
+            s(&run),
+            "--method",
+            "mmd",
+            "--per",
+            "all",
+            "--prototypes",
+            "4",
+            "--criticisms",
+            "3",
+        ])
+    };
+    criticize();
     let sel = selection(&run, "mmd-all");
     let g = &sel["groups"][0];
     assert_eq!((g["group"].as_str(), g["size"].as_i64()), (Some("all"), Some(16)));
@@ -50,19 +53,7 @@ fn mmd_probability_random_with_galleries_and_groups() {
     let png = image::open(run.join("criticize/mmd-all/galleries/all.png")).unwrap();
     assert_eq!((png.width(), png.height()), (6 + 4 * (120 + 6), 6 + 2 * (120 + 6)));
     // Rerunning gives the same picks.
-    rectify_ok(&[
-        "criticize",
-        "--run",
-        s(&run),
-        "--method",
-        "mmd",
-        "--per",
-        "all",
-        "--prototypes",
-        "4",
-        "--criticisms",
-        "3",
-    ]);
+    criticize();
     assert_eq!(selection(&run, "mmd-all")["groups"], sel["groups"]);
 
     // Per class: 16 images of 16 classes → one group each, named by class.

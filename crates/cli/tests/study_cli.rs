@@ -146,20 +146,8 @@ fn simulated_raters_answer_attribute_questions_from_the_attributes_given() {
     );
 
     std::fs::write(&csv, format!("file,attribute,value\n{rows}")).unwrap();
-    rectify_ok(&[
-        "study",
-        "simulate",
-        "--run",
-        s(&run),
-        "--raters",
-        "5",
-        "--oracle",
-        s(&real),
-        "--noise",
-        "0",
-        "--attributes",
-        s(&csv),
-    ]);
+    let full = simulate(&["--attributes", s(&csv)]);
+    assert!(full.status.success(), "{}", stderr(&full));
     rectify_ok(&["study", "results", "--run", s(&run)]);
     let a = &results(&run)["designs"]["attribute"]["attributes"]["outdoors"];
     let outdoors = files.len().div_ceil(3);
