@@ -183,3 +183,48 @@ fn targeted_attacks_raise_the_target_probability() {
         }
     }
 }
+
+/// PGD's random start for an image depends on `(seed, image id)` only: the same start whether the
+/// image is attacked alone, in a batch, or in a batch in another order; another seed or another
+/// id gives another start; and the whole attack of an image does not depend on its batch.
+#[test]
+fn pgd_start_is_independent_of_batch_size_and_order() {
+    let m = Linear::new();
+    let (v, _) = pixels(4);
+    let labels = [0i64, 1, 2, 0];
+    let sub = |order: &[usize]| Batch {
+        pixels: Tensor::from_slice(&order.iter().flat_map(|&i| v[i * D..(i + 1) * D].to_vec()).collect::<Vec<_>>())
+            .view([order.len() as i64, 3, H as i64, W as i64]),
+        labels: Tensor::from_slice(&order.iter().map(|&i| labels[i]).collect::<Vec<_>>()),
+        ids: order.iter().map(|&i| 10 + i as i64).collect(),
+    };
+    for norm in [Norm::Linf, Norm::L2] {
+        let pgd = Pgd::new(IFgsm { fgsm: Fgsm { step: 0.01, norm }, steps: 3, eps: Some(0.05) }, 7).unwrap();
+        let all = sub(&[0, 1, 2, 3]);
+        let start = to_vec(&pgd.random_start(&all));
+        let adv = to_vec(&pgd.run(&m, &all, &Goal::Untargeted).adversarial);
+        let image = |x: &[f32], k: usize| x[k * D..(k + 1) * D].to_vec();
+        for order in [vec![3, 1, 0, 2], vec![2], vec![1, 3]] {
+            let b = sub(&order);
+            let (s, a) = (to_vec(&pgd.random_start(&b)), to_vec(&pgd.run(&m, &b, &Goal::Untargeted).adversarial));
+            for (k, &i) in order.iter().enumerate() {
+                assert_eq!(image(&s, k), image(&start, i), "{norm:?}: start of image {i} in batch {order:?}");
+                // L∞ steps are exact per element; an L2 step divides by the image's gradient norm,
+                // a vectorised sum whose grouping depends on the batch's layout (measured: 1 ulp).
+                let (x, y) = (image(&a, k), image(&adv, i));
+                let worst = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+                let bound = if norm == Norm::Linf { 0.0 } else { 1e-6 };
+                assert!(worst <= bound, "{norm:?}: adversarial image {i} in batch {order:?}: {x:?} vs {y:?}");
+            }
+        }
+        // The start really is random: per image, and per seed.
+        assert_ne!(
+            image(&start, 0).iter().zip(&v[..D]).map(|(s, x)| s - x).collect::<Vec<_>>(),
+            image(&start, 1).iter().zip(&v[D..2 * D]).map(|(s, x)| s - x).collect::<Vec<_>>(),
+            "{norm:?}: two images get the same offset"
+        );
+        let other = Pgd { seed: 8, ..pgd };
+        assert_ne!(to_vec(&other.random_start(&all)), start, "{norm:?}: another seed, another start");
+        assert_ne!(start, v, "{norm:?}: the start moved");
+    }
+}

@@ -4,6 +4,7 @@
 
 mod attack_outputs;
 mod commands;
+mod decode_args;
 mod model_args;
 mod outputs;
 mod pipeline;
@@ -18,6 +19,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    decode: decode_args::DecodeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +66,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
 /// Runs the command a `rectify …` argument list names (the first item is the program name), as
 /// `rectify audit` does for each stage.
 pub fn run_argv(argv: &[String]) -> anyhow::Result<()> {
+    // The decoding limits stay those `main` applied from the outer command line.
     let cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
     dispatch(cli.command)
 }
@@ -71,6 +75,7 @@ fn main() {
     // Before any tensor: freed activations stay in the heap (see rectify_model::memory).
     rectify_model::memory::keep_freed_memory();
     let cli = Cli::parse();
+    cli.decode.apply();
     let result = dispatch(cli.command);
     if let Err(err) = result {
         // A closed pipe (`rectify … | head`) is not an error worth reporting.

@@ -51,6 +51,10 @@ pub struct Summary {
     pub real_top5: Option<f64>,
     /// Every failed image and why.
     pub errors: Vec<FailedImage>,
+    /// Files under the images folder skipped because their extension is not an image's.
+    pub skipped_non_images: u64,
+    /// Folders that could not be listed and symbolic-link loops, skipped, with the reason.
+    pub skipped: Vec<rectify_data::dataset::Skipped>,
     /// How the predictions were made.
     pub provenance: Provenance,
     /// Throughput of the invocation that wrote this file, when it evaluated images.
@@ -200,6 +204,8 @@ pub fn write_eval_outputs(
         real_top1: acc.real.as_ref().and_then(|r| r.top1),
         real_top5: acc.real.as_ref().and_then(|r| r.top5),
         errors: failed,
+        skipped_non_images: prov.params["skipped_non_images"].as_u64().unwrap_or(0),
+        skipped: serde_json::from_value(prov.params["skipped"].clone()).unwrap_or_default(),
         provenance: prov.clone(),
         throughput,
     };

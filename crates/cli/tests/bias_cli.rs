@@ -75,7 +75,9 @@ fn prevalence_from_study_votes_and_from_a_csv() {
     assert_eq!((row["group"]["k"].as_u64(), row["group"]["n"].as_u64()), (Some(6), Some(12)));
     assert_eq!((row["prototypes"]["k"].as_u64(), row["prototypes"]["n"].as_u64()), (Some(pk), Some(4)));
     assert_eq!((row["criticisms"]["k"].as_u64(), row["criticisms"]["n"].as_u64()), (Some(ck), Some(4)));
-    assert!(row["fisher_p"].as_f64().unwrap() > 0.0 && row["fisher_p"].as_f64().unwrap() <= 1.0);
+    let p = row["fisher_p"].as_f64().unwrap();
+    let want = fisher_two_sided(pk, 4 - pk, ck, 4 - ck);
+    assert!((p - want).abs() < 1e-12, "Fisher p {p}, by hand {want} ({pk}/4 vs {ck}/4)");
 
     let attrs = tmp.path().join("attrs.csv");
     std::fs::write(&attrs, csv).unwrap();
@@ -94,4 +96,18 @@ fn prevalence_from_study_votes_and_from_a_csv() {
         s(&attrs),
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither `all`, a class index nor a class name"));
+}
+
+/// Two-sided Fisher exact test of the 2×2 table [[a, b], [c, d]], written out here as scipy's
+/// `fisher_exact(alternative="two-sided")` defines it: the sum of the hypergeometric
+/// probabilities of every table with the same margins that is no more likely than the observed
+/// one (with scipy's relative tolerance of 1e-7 for ties).
+fn fisher_two_sided(a: u64, b: u64, c: u64, d: u64) -> f64 {
+    let choose = |n: u64, k: u64| -> f64 { (0..k).map(|i| (n - i) as f64 / (i + 1) as f64).product() };
+    let (row1, col1, n) = (a + b, a + c, a + b + c + d);
+    let prob = |x: u64| choose(col1, x) * choose(n - col1, row1 - x) / choose(n, row1);
+    let lo = row1.saturating_sub(n - col1);
+    let hi = row1.min(col1);
+    let observed = prob(a);
+    (lo..=hi).map(prob).filter(|&p| p <= observed * (1.0 + 1e-7)).sum::<f64>().min(1.0)
 }

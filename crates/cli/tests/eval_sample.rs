@@ -48,7 +48,28 @@ fn writes_every_output_and_resumes() {
     let sum = summary(&full);
     assert_eq!(sum["n"], 50);
     assert_eq!(sum["failed"], 0);
-    assert!(sum["top1"].as_f64().unwrap() > 0.5, "{sum}");
+    // The bundled images are val-1300 images: the same top-5 as torchvision's on every one, so
+    // the same top-1 accuracy.
+    if let Some(reference) = rectify_testkit::shared_file("reference/mobilenet_v2_top5_val1300.csv") {
+        let text = std::fs::read_to_string(reference).unwrap();
+        let want: std::collections::HashMap<&str, &str> = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0], f[2])
+            })
+            .collect();
+        let rows = predictions(&full);
+        let (mut wrong, mut same) = (0, 0);
+        for r in &rows {
+            same += usize::from(want[r[0].as_str()] == r[2]);
+            wrong += usize::from(r[2].split(' ').next() != Some(r[1].as_str()));
+        }
+        assert_eq!(same, 50, "torchvision's top-5 on every bundled image");
+        assert!((sum["top1"].as_f64().unwrap() - (50 - wrong) as f64 / 50.0).abs() < 1e-12, "{sum}");
+        println!("bundled images: {wrong} of 50 misclassified");
+    }
     assert!(sum["provenance"]["model"]["weights_sha256"].as_str().unwrap().len() == 64);
     let rows = predictions(&full);
     assert_eq!(rows.len(), 50);

@@ -1,34 +1,67 @@
 //! Acceptance of issue #2 on val-1300: `rectify eval` (bundled MobileNetV2 by default)
-//! against torchvision's outputs in ../shared/reference.
+//! against torchvision's outputs in ../shared/reference, at the strength the README states:
+//! the same top-1 class on every image, top-1/top-5 and ReaL accuracy equal to what the reference
+//! predictions give, the default (fast) numerics within a bound just above what they measure.
+//!
+//! `--exact` is bit-identical to PyTorch on the same machine (`scripts/fixtures/eval.py` runs
+//! torchvision here): logits and features of all 1,300 images, max |diff| 0.0. The shared
+//! reference files were computed by PyTorch on another CPU, and PyTorch's own kernels round
+//! differently on other instruction sets: measured, PyTorch 2.11 on this AVX2 machine is 1.1e-5
+//! (logits) and 3.8e-6 (features) from them, and so is `--exact`. The fixture records that
+//! distance, and the test checks `--exact` is exactly as far from the shared files as PyTorch is.
 
 mod common;
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use common::*;
 use rectify_data::npy;
 
-fn reference_top1(path: &std::path::Path) -> HashMap<String, String> {
+/// Default numerics: BatchNorm folded into the convolutions and NHWC, so the sums are rounded in
+/// another order than PyTorch's. Measured on val-1300 against the shared reference: logits
+/// (first 64) max |diff| 2.1e-5, features max |diff| 1.1e-5. The bounds sit just above.
+const FAST_LOGITS_MAX: f64 = 1e-4;
+const FAST_FEATURES_MAX: f64 = 1e-4;
+
+/// torchvision's top-5 per file (`reference/mobilenet_v2_top5_val1300.csv`).
+fn reference_top5(path: &Path) -> HashMap<String, (i64, Vec<i64>)> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[2].split(' ').next().unwrap().to_string())
+            (f[0].to_string(), (f[1].parse().unwrap(), f[2].split(' ').map(|c| c.parse().unwrap()).collect()))
         })
         .collect()
 }
 
-fn mean_max_abs(a: &[f32], b: &[f32]) -> (f64, f64) {
-    assert_eq!(a.len(), b.len());
-    let (mut sum, mut max) = (0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        let d = f64::from((x - y).abs());
-        sum += d;
-        max = max.max(d);
+/// ReaL top-1 and top-5 accuracy of the reference predictions, and the number of images with a
+/// non-empty ReaL set: `real.json` is indexed by validation number − 1.
+fn reference_real(reference: &HashMap<String, (i64, Vec<i64>)>, real_json: &Path) -> (f64, f64, usize) {
+    let real: Vec<Vec<i64>> = serde_json::from_str(&std::fs::read_to_string(real_json).unwrap()).unwrap();
+    let (mut n, mut top1, mut top5) = (0, 0, 0);
+    for (file, (_, t5)) in reference {
+        let number: usize = file.trim_start_matches("ILSVRC2012_val_").trim_end_matches(".JPEG").parse().unwrap();
+        let set = &real[number - 1];
+        if set.is_empty() {
+            continue;
+        }
+        n += 1;
+        top1 += usize::from(set.contains(&t5[0]));
+        top5 += usize::from(t5.iter().any(|c| set.contains(c)));
     }
-    (sum / a.len() as f64, max)
+    (top1 as f64 / n as f64, top5 as f64 / n as f64, n)
+}
+
+fn max_abs(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).fold(0.0, f64::max)
+}
+
+fn close(a: &serde_json::Value, b: f64) -> bool {
+    (a.as_f64().unwrap() - b).abs() < 1e-12
 }
 
 #[test]
@@ -39,36 +72,77 @@ fn val1300_matches_torchvision() {
     let real = shared.join("data/labels/real.json");
     eval_val1300(&shared, &run, &["--real-labels", s(&real), "--save-logits", "--save-features"]);
     let sum = summary(&run);
-    let reference = reference_top1(&shared.join("reference/mobilenet_v2_top5_val1300.csv"));
+    let reference = reference_top5(&shared.join("reference/mobilenet_v2_top5_val1300.csv"));
     let rows = predictions(&run);
     assert_eq!(rows.len(), 1300);
-    let agree = rows.iter().filter(|r| reference[&r[0]] == r[2].split(' ').next().unwrap()).count();
-    let top1 = sum["top1"].as_f64().unwrap();
-    println!("top-1 agreement with torchvision {agree}/1300; top1 {top1:.5} (torchvision 0.79692)");
-    println!("top5 {}, ReaL top-1 {} top-5 {} over {}", sum["top5"], sum["real_top1"], sum["real_top5"], sum["real_n"]);
-    assert!(agree as f64 / 1300.0 >= 0.995, "top-1 agreement {agree}/1300");
-    assert!((top1 - 0.79692).abs() <= 0.003, "top1 {top1}");
-    assert!(sum["real_n"].as_u64().unwrap() > 1000 && sum["real_top1"].as_f64().unwrap() > top1);
+    let agree = rows.iter().filter(|r| reference[&r[0]].1[0].to_string() == r[2].split(' ').next().unwrap()).count();
+    let top5_agree = rows
+        .iter()
+        .filter(|r| reference[&r[0]].1.iter().map(i64::to_string).eq(r[2].split(' ').map(str::to_string)))
+        .count();
+    println!("top-1 agreement with torchvision {agree}/1300, same top-5 list {top5_agree}/1300; {sum}");
+    assert_eq!(agree, 1300, "the top-1 class of every image is torchvision's");
+    assert_eq!(top5_agree, 1300, "the top-5 classes of every image are torchvision's, in order");
+
+    // Accuracies: exactly those of the reference predictions (README.json states them too).
+    let readme: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("reference/README.json")).unwrap()).unwrap();
+    let hits1 = reference.values().filter(|(l, t)| t[0] == *l).count();
+    let hits5 = reference.values().filter(|(l, t)| t.contains(l)).count();
+    assert!(close(&sum["top1"], hits1 as f64 / 1300.0), "top1 {} vs {hits1}/1300", sum["top1"]);
+    assert!(close(&sum["top5"], hits5 as f64 / 1300.0), "top5 {} vs {hits5}/1300", sum["top5"]);
+    assert!((sum["top1"].as_f64().unwrap() - readme["top1"].as_f64().unwrap()).abs() < 1e-7, "README.json top1");
+    assert!((sum["top5"].as_f64().unwrap() - readme["top5"].as_f64().unwrap()).abs() < 1e-7, "README.json top5");
+    let (real1, real5, real_n) = reference_real(&reference, &real);
+    assert_eq!(sum["real_n"].as_u64().unwrap() as usize, real_n);
+    assert!(close(&sum["real_top1"], real1) && close(&sum["real_top5"], real5), "ReaL {real1} / {real5}: {sum}");
 
     let logits = npy::read_f32(&run.join("logits.npy")).unwrap();
     let want = npy::read_f32(&shared.join("reference/mobilenet_v2_logits_first64.npy")).unwrap();
-    let (mean, max) = mean_max_abs(&logits.data[..64 * 1000], &want.data);
-    println!("logits (first 64): mean |diff| {mean:.2e}, max {max:.2e}");
-    assert!(max <= 0.05, "logits max-abs {max}");
+    let max = max_abs(&logits.data[..64 * 1000], &want.data);
+    println!("default numerics: logits (first 64) max |diff| {max:.2e}");
+    assert!(max <= FAST_LOGITS_MAX, "logits max |diff| {max} (bound {FAST_LOGITS_MAX})");
 
     let feats = npy::read_f32(&run.join("features.npy")).unwrap();
     let want = npy::read_f32(&shared.join("reference/mobilenet_v2_features_val1300.npy")).unwrap();
     assert_eq!(feats.shape, want.shape);
-    let (mean, max) = mean_max_abs(&feats.data, &want.data);
-    println!("features: mean |diff| {mean:.2e}, max {max:.2e}");
-    assert!(mean <= 0.01, "features mean-abs {mean}");
+    let max = max_abs(&feats.data, &want.data);
+    println!("default numerics: features (1300) max |diff| {max:.2e}");
+    assert!(max <= FAST_FEATURES_MAX, "features max |diff| {max} (bound {FAST_FEATURES_MAX})");
+}
+
+/// `--exact`: PyTorch's eval forward op for op, so logits and features (all 1,300) are
+/// bit-identical to PyTorch's on this machine.
+#[test]
+fn exact_logits_and_features_are_bit_identical() {
+    let Some(shared) = rectify_testkit::shared() else { return };
+    let Some(fx) = rectify_testkit::fixtures("eval") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("exact");
+    eval_val1300(&shared, &run, &["--exact", "--save-logits", "--save-features"]);
+    let read = |p: &Path| npy::read_f32(p).unwrap_or_else(|e| panic!("{e} (rerun scripts/fixtures.sh with ../shared)"));
+    let (logits, feats) = (read(&run.join("logits.npy")), read(&run.join("features.npy")));
+    let (want_logits, want_feats) = (read(&fx.join("logits_val1300.npy")), read(&fx.join("features_val1300.npy")));
+    assert_eq!((logits.shape.as_slice(), feats.shape.as_slice()), (&[1300, 1000][..], &[1300, 1280][..]));
+    assert_eq!(max_abs(&logits.data, &want_logits.data), 0.0, "--exact logits (all 1300) vs PyTorch here");
+    assert_eq!(max_abs(&feats.data, &want_feats.data), 0.0, "--exact features (all 1300) vs PyTorch here");
+    // As far from the shared reference (computed on another CPU) as PyTorch here is.
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fx.join("eval.json")).unwrap()).unwrap();
+    let ref_logits = read(&shared.join("reference/mobilenet_v2_logits_first64.npy"));
+    let ref_feats = read(&shared.join("reference/mobilenet_v2_features_val1300.npy"));
+    let (dl, df) = (max_abs(&logits.data[..64 * 1000], &ref_logits.data), max_abs(&feats.data, &ref_feats.data));
+    println!("--exact vs the shared reference: logits {dl:.3e}, features {df:.3e} (PyTorch here: {doc})");
+    assert_eq!(dl, doc["logits_first64_vs_shared_max_abs"].as_f64().unwrap());
+    assert_eq!(df, doc["features_vs_shared_max_abs"].as_f64().unwrap());
 }
 
 /// The original files through `--weights` (the `.pth` read directly, and the safetensors copy),
-/// computed with `--exact` (PyTorch's NCHW layout).
+/// computed with `--exact`: logits bit-identical to PyTorch's on this machine.
 #[test]
 fn float32_pth_weights_match_torchvision_logits() {
     let Some(shared) = rectify_testkit::shared() else { return };
+    let Some(fx) = rectify_testkit::fixtures("eval") else { return };
+    let want = npy::read_f32(&fx.join("logits_val1300.npy")).expect("eval fixture (made with ../shared)");
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("f32");
     for weights in ["models/mobilenet_v2-b0353104.pth", "models/mobilenet_v2_imagenet1k_v1.safetensors"] {
@@ -91,9 +165,6 @@ fn float32_pth_weights_match_torchvision_logits() {
             "cpu",
         ]);
         let logits = npy::read_f32(&run.join("logits.npy")).unwrap();
-        let want = npy::read_f32(&shared.join("reference/mobilenet_v2_logits_first64.npy")).unwrap();
-        let (mean, max) = mean_max_abs(&logits.data, &want.data);
-        println!("{weights}: logits (first 64) mean |diff| {mean:.2e}, max {max:.2e}");
-        assert!(max <= 0.05, "{weights}: logits max-abs {max}");
+        assert_eq!(max_abs(&logits.data, &want.data[..64 * 1000]), 0.0, "{weights}: --exact logits (first 64)");
     }
 }

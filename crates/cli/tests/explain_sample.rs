@@ -53,7 +53,23 @@ fn writes_explanations_deterministically() {
 fn explains_adversarial_images_and_misclassified_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    eval_sample(&run, "4");
+    eval_sample(&run, "50");
+    // --misclassified: exactly the images whose top-1 is not their label.
+    let wrong: Vec<String> = predictions(&run)
+        .into_iter()
+        .filter(|r| r[2].split(' ').next() != Some(r[1].as_str()))
+        .map(|r| r[0].clone())
+        .collect();
+    assert!(!wrong.is_empty(), "the bundled images include misclassified ones");
+    explain(&run, &["--misclassified", "--name", "wrong"]);
+    let mut explained: Vec<String> = std::fs::read_dir(run.join("explain/wrong"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().unwrap().strip_suffix(".json").map(str::to_string))
+        .filter(|f| f != "summary")
+        .collect();
+    explained.sort();
+    assert_eq!(explained, wrong, "--misclassified explains the misclassified images, and only those");
+
     rectify_ok(&[
         "attack",
         "--run",
@@ -67,10 +83,26 @@ fn explains_adversarial_images_and_misclassified_ones() {
         "cpu",
         "--name",
         "adv",
+        "--limit",
+        "2",
     ]);
     explain(&run, &["--attack", "adv", "--limit", "1", "--segmenter", "slic"]);
     let dir = run.join("explain/adv-lime-slic-k8-seed0");
-    assert!(dir.join("summary.json").is_file(), "{}", dir.display());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["n"], 1);
+    // The adversarial PNG is what was explained: its explained class is the model's top-1 on the
+    // saved 8-bit image, as the attack recorded it.
+    let store = rectify_store::RunStore::open(&run).unwrap();
+    let (attack_run, _) = store.run("attack", Some("adv")).unwrap();
+    let first = store.attacks(attack_run).unwrap().remove(0);
+    let file = store.images().unwrap().into_iter().find(|i| i.id == first.image_id).unwrap().file;
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{file}.json"))).unwrap()).unwrap();
+    assert_eq!(j["label"].as_i64(), first.quantized_top1, "{file}");
+    assert_eq!(j["params"]["segmenter"]["algorithm"], "slic", "{}", j["params"]);
+    assert_eq!(j["params"]["attack"], "adv", "{}", j["params"]);
+
     let res = rectify(&["explain", "--run", s(&run), "--attack", "nope", "--device", "cpu"]);
     assert!(
         String::from_utf8_lossy(&res.stderr).contains("no attack run named \"nope\""),

@@ -81,6 +81,16 @@ pub struct Sample {
     pub label: Option<i64>,
 }
 
+/// Something under the images folder that is neither an image nor a file to skip silently: a
+/// folder that cannot be listed, or a symbolic link that leads back into a folder being listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    /// Path relative to the root, `/`-separated.
+    pub file: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
 /// The images of one evaluation.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -92,6 +102,8 @@ pub struct Dataset {
     pub labels: LabelSource,
     /// Files skipped because their extension is not an image's.
     pub skipped_non_images: usize,
+    /// Folders that could not be listed and symbolic-link loops, skipped (the run goes on).
+    pub skipped: Vec<Skipped>,
 }
 
 impl Dataset {
@@ -100,9 +112,9 @@ impl Dataset {
         if !root.is_dir() {
             return Err(DatasetError::NotADirectory(root.to_path_buf()));
         }
-        let mut files = Vec::new();
-        let mut skipped = 0;
-        walk(root, "", &mut files, &mut skipped)?;
+        let mut walk = Walk::default();
+        walk.dir(root, "", &mut Vec::new())?;
+        let Walk { mut files, skipped_non_images, skipped } = walk;
         if files.is_empty() {
             return Err(DatasetError::Empty(root.to_path_buf()));
         }
@@ -127,7 +139,7 @@ impl Dataset {
             .enumerate()
             .map(|(index, (file, label))| Sample { index, file, label })
             .collect();
-        Ok(Self { root: root.to_path_buf(), samples, labels: source, skipped_non_images: skipped })
+        Ok(Self { root: root.to_path_buf(), samples, labels: source, skipped_non_images, skipped })
     }
 
     /// Samples whose label was expected (a label file was given) but not found.
@@ -143,27 +155,63 @@ impl Dataset {
     }
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut Vec<String>, skipped: &mut usize) -> Result<(), DatasetError> {
-    let io = |source| DatasetError::Io { path: dir.to_path_buf(), source };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
+/// The listing of an images folder, recursively, following symbolic links.
+#[derive(Default)]
+struct Walk {
+    files: Vec<String>,
+    skipped_non_images: usize,
+    skipped: Vec<Skipped>,
+}
+
+impl Walk {
+    /// Lists `dir` (relative path `rel`); `ancestors` holds the canonical paths of the folders being listed,
+    /// so that a link back into one of them is reported instead of followed forever.
+    fn dir(&mut self, dir: &Path, rel: &str, ancestors: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+        let io = |source| DatasetError::Io { path: dir.to_path_buf(), source };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            // The root must be readable; a subfolder that is not is skipped and reported.
+            Err(source) if !rel.is_empty() => {
+                self.skipped
+                    .push(Skipped { file: rel.to_string(), reason: format!("cannot list the folder: {source}") });
+                return Ok(());
+            }
+            Err(source) => return Err(io(source)),
+        };
+        let canonical = dir.canonicalize().map_err(io)?;
+        ancestors.push(canonical);
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let rel_name = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            // metadata() follows symbolic links, as a user who links a dataset in expects. A link
+            // that leads nowhere (dangling, or a loop of links) is kept when its name is an image's,
+            // so that reading it gives a per-file error like any other unreadable image.
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_dir() => match path.canonicalize() {
+                    Ok(target) if ancestors.contains(&target) => self.skipped.push(Skipped {
+                        file: rel_name,
+                        reason: format!("symbolic link loop: leads back to {}", target.display()),
+                    }),
+                    _ => self.dir(&path, &rel_name, ancestors)?,
+                },
+                // Reading a named pipe would wait forever for a writer; devices and sockets are no
+                // images either.
+                Ok(meta) if !meta.is_file() => self.skipped.push(Skipped {
+                    file: rel_name,
+                    reason: "not a regular file (a named pipe, socket or device)".to_string(),
+                }),
+                _ if is_image_name(&name) => self.files.push(rel_name),
+                _ => self.skipped_non_images += 1,
+            }
         }
-        let path = entry.path();
-        let rel_name = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-        // metadata() follows symbolic links, as a user who links a dataset in expects.
-        let meta = std::fs::metadata(&path).map_err(|source| DatasetError::Io { path: path.clone(), source })?;
-        if meta.is_dir() {
-            walk(&path, &rel_name, out, skipped)?;
-        } else if is_image_name(&name) {
-            out.push(rel_name);
-        } else {
-            *skipped += 1;
-        }
+        ancestors.pop();
+        Ok(())
     }
-    Ok(())
 }
 
 /// Whether a file name has an image extension.
@@ -340,6 +388,41 @@ mod tests {
         }
         seen.sort_unstable();
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    }
+
+    /// Issue #12: a dangling link or a loop of links used to abort the listing.
+    #[test]
+    #[cfg(unix)]
+    fn dangling_links_and_link_loops_do_not_stop_the_listing() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "a.jpg");
+        touch(d.path(), "sub/b.jpg");
+        symlink(d.path().join("missing.jpg"), d.path().join("dangling.jpg")).unwrap();
+        symlink(d.path().join("missing.txt"), d.path().join("dangling.txt")).unwrap();
+        symlink(d.path().join("self.jpg"), d.path().join("self.jpg")).unwrap();
+        symlink(d.path(), d.path().join("sub/loop")).unwrap();
+        symlink("..", d.path().join("sub/up")).unwrap();
+        let fifo = std::process::Command::new("mkfifo").arg(d.path().join("pipe.jpg")).status();
+        let ds = Dataset::open(d.path(), None).unwrap();
+        let files: Vec<&str> = ds.samples.iter().map(|s| s.file.as_str()).collect();
+        assert_eq!(
+            files,
+            ["a.jpg", "dangling.jpg", "self.jpg", "sub/b.jpg"],
+            "unreadable images stay, to fail one by one"
+        );
+        assert_eq!(ds.skipped_non_images, 1);
+        let skipped: Vec<(&str, &str)> = ds.skipped.iter().map(|s| (s.file.as_str(), s.reason.as_str())).collect();
+        let loops: Vec<&str> = skipped.iter().filter(|s| s.1.starts_with("symbolic link loop")).map(|s| s.0).collect();
+        assert_eq!(loops.len(), 2, "{skipped:?}");
+        assert!(loops.contains(&"sub/loop") && loops.contains(&"sub/up"), "{skipped:?}");
+        if fifo.is_ok_and(|s| s.success()) {
+            assert!(
+                skipped.contains(&("pipe.jpg", "not a regular file (a named pipe, socket or device)")),
+                "{skipped:?}"
+            );
+            assert_eq!(skipped.len(), 3, "{skipped:?}");
+        }
     }
 
     #[test]

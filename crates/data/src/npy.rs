@@ -271,12 +271,22 @@ pub struct NpyHeader {
     pub fortran_order: bool,
     /// Size of each dimension, outermost first.
     pub shape: Vec<usize>,
+    /// Bytes before the data: magic, version, header length and the header itself.
+    pub header_len: usize,
 }
 
-/// Reads an `.npy` header from `r`, leaving it at the first data byte.
+/// The longest `.npy` header read, as NumPy's own reader allows by default (`max_header_size`, NumPy ≥ 1.24):
+/// a stream that declares more is refused before anything is allocated for it.
+pub const MAX_HEADER_LEN: usize = 10_000;
+
+/// Reads an `.npy` header from `r`, leaving it at the first data byte. Headers over [`MAX_HEADER_LEN`] bytes
+/// are refused.
 pub fn read_header(r: &mut impl Read) -> io::Result<NpyHeader> {
     let mut pre = [0u8; 12];
     r.read_exact(&mut pre[..10])?;
+    if &pre[..6] != b"\x93NUMPY" {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "missing the \\x93NUMPY magic"));
+    }
     let (len, start) = match pre[6] {
         1 => (usize::from(u16::from_le_bytes([pre[8], pre[9]])), 10),
         _ => {
@@ -284,11 +294,17 @@ pub fn read_header(r: &mut impl Read) -> io::Result<NpyHeader> {
             (u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as usize, 12)
         }
     };
+    if len > MAX_HEADER_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the header declares {len} bytes, more than the {MAX_HEADER_LEN} NumPy reads"),
+        ));
+    }
     let mut bytes = pre[..start].to_vec();
     bytes.resize(start + len, 0);
     r.read_exact(&mut bytes[start..])?;
     let h = parse_header(&bytes).map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
-    Ok(NpyHeader { descr: h.descr, fortran_order: h.fortran_order, shape: h.shape })
+    Ok(NpyHeader { descr: h.descr, fortran_order: h.fortran_order, shape: h.shape, header_len: h.data_offset })
 }
 
 struct Header {

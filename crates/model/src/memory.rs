@@ -33,11 +33,4 @@ mod imp {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    fn glibc_accepts_the_settings() {
-        assert!(super::keep_freed_memory());
-    }
-}
+// Tested in tests/memory.rs (its own process: the settings are process-wide).

@@ -1,5 +1,10 @@
 //! Every zoo architecture against torchvision: random weights saved by `torch.save`, two random
 //! images, logits and penultimate features compared (fixtures: `scripts/fixtures/zoo.py`).
+//!
+//! `Numerics::Exact` runs PyTorch's eval forward op for op: bit-identical (max |diff| 0.0).
+//! `Numerics::Fast` folds BatchNorm into the convolutions and computes in NHWC, which rounds the
+//! sums in another order: measured at most 5.7e-6 on logits (DenseNet-201) and 1.2e-5 on
+//! features over the ten architectures; the bound [`FAST_MAX`] sits just above.
 
 use std::path::Path;
 
@@ -12,6 +17,9 @@ fn tensor(path: &Path) -> Tensor {
     let shape: Vec<i64> = a.shape.iter().map(|&d| d as i64).collect();
     Tensor::from_slice(&a.data).view(shape.as_slice())
 }
+
+/// The bound for the default (fast) numerics; see the module comment for what was measured.
+const FAST_MAX: f64 = 1e-4;
 
 fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size());
@@ -31,8 +39,12 @@ fn every_architecture_matches_torchvision() {
         let dl = max_abs(&out.logits, &want_logits);
         let df = max_abs(out.features.as_ref().expect("zoo models expose features"), &want_feats);
         println!("{arch:>13} {format:?}: logits max|diff| {dl:.3e}, features max|diff| {df:.3e}");
-        assert!(dl <= 1e-3, "{arch}: logits differ from torchvision by {dl}");
-        assert!(df <= 1e-3, "{arch}: features differ from torchvision by {df}");
+        let bound = match format {
+            Numerics::Exact => 0.0,
+            Numerics::Fast => FAST_MAX,
+        };
+        assert!(dl <= bound, "{arch} {format:?}: logits differ from torchvision by {dl} (bound {bound})");
+        assert!(df <= bound, "{arch} {format:?}: features differ from torchvision by {df} (bound {bound})");
         // logits() alone is the same computation.
         let l = tch::no_grad(|| model.logits(&pixels));
         assert_eq!(max_abs(&l, &out.logits), 0.0, "{arch}");
@@ -46,7 +58,9 @@ fn torchscript_matches_torchvision() {
     assert_eq!(model.info().num_classes, 1000);
     let logits = tch::no_grad(|| model.logits(&tensor(&dir.join("pixels.npy"))));
     let d = max_abs(&logits, &tensor(&dir.join("resnet18.logits.npy")));
-    assert!(d <= 1e-3, "TorchScript logits differ by {d}");
+    println!("TorchScript resnet18: logits max|diff| {d:.3e}");
+    // The scripted module runs PyTorch's own ops on the same libtorch: bit-identical.
+    assert_eq!(d, 0.0, "TorchScript logits differ by {d}");
 }
 
 #[test]

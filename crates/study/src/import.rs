@@ -40,32 +40,71 @@ fn err(path: &Path, message: impl std::fmt::Display) -> StudyError {
     StudyError::Import { path: path.to_path_buf(), message: message.to_string() }
 }
 
-/// Opens one member of an `.npz` and reads its header.
+/// One member of an `.npz`: its header, a reader at its first data byte, and how many data bytes it holds (its
+/// declared size less the header, itself checked against the archive's real length).
+type Member<'a> = (rectify_data::npy::NpyHeader, BufReader<zip::read::ZipFile<'a, std::fs::File>>, u64);
+
+/// Opens one member of an `.npz` and reads its header. The member's declared sizes are checked against the
+/// archive's length first: nothing is allocated from a size the file cannot back.
 fn member<'a>(
     zip: &'a mut zip::ZipArchive<std::fs::File>,
     name: &str,
     path: &Path,
-) -> Result<(rectify_data::npy::NpyHeader, BufReader<zip::read::ZipFile<'a, std::fs::File>>), StudyError> {
+    archive_len: u64,
+) -> Result<Member<'a>, StudyError> {
     let file = zip.by_name(name).map_err(|e| err(path, format!("{name}: {e}")))?;
+    let (size, compressed) = (file.size(), file.compressed_size());
+    // Deflate expands at most ~1032:1; a stored member is as long as its data.
+    let most = match file.compression() {
+        zip::CompressionMethod::Stored => compressed,
+        _ => compressed.saturating_mul(1032).saturating_add(1024),
+    };
+    if compressed > archive_len || size > most {
+        return Err(err(
+            path,
+            format!("{name}: declares {size} bytes ({compressed} compressed) in a file of {archive_len} bytes"),
+        ));
+    }
     let mut r = BufReader::with_capacity(1 << 20, file);
     let header = read_header(&mut r).map_err(|e| err(path, format!("{name}: {e}")))?;
     if header.fortran_order {
         return Err(err(path, format!("{name}: Fortran order is not supported")));
     }
-    Ok((header, r))
+    let data = size.saturating_sub(header.header_len as u64);
+    Ok((header, r, data))
+}
+
+/// The number of elements `h` declares, checked to fit (at `elem` bytes each) in the `size` data bytes of its
+/// member.
+fn declared(
+    h: &rectify_data::npy::NpyHeader,
+    elem: usize,
+    size: u64,
+    name: &str,
+    path: &Path,
+) -> Result<usize, StudyError> {
+    let count = h.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    match count.filter(|&n| n.checked_mul(elem).is_some_and(|b| b as u64 <= size)) {
+        Some(n) => Ok(n),
+        None => Err(err(
+            path,
+            format!("{name}: shape {:?} of {elem}-byte elements does not fit in its {size} bytes", h.shape),
+        )),
+    }
 }
 
 /// Reads ReaL's `real_raters.npz`: every vote of every rater (pairs a rater did not see are
 /// skipped).
 pub fn real_raters(path: &Path) -> Result<Vec<PairVote>, StudyError> {
     let file = std::fs::File::open(path).map_err(|e| err(path, e))?;
+    let archive_len = file.metadata().map_err(|e| err(path, e))?.len();
     let mut zip = zip::ZipArchive::new(file).map_err(|e| err(path, e))?;
 
-    let (h, mut r) = member(&mut zip, "ids.npy", path)?;
+    let (h, mut r, size) = member(&mut zip, "ids.npy", path, archive_len)?;
     if h.descr != "<i8" || h.shape.len() != 1 {
         return Err(err(path, format!("ids.npy: expected int64 [raters], found {} {:?}", h.descr, h.shape)));
     }
-    let mut ids = Vec::with_capacity(h.shape[0]);
+    let mut ids = Vec::with_capacity(declared(&h, 8, size, "ids.npy", path)?);
     let mut b = [0u8; 8];
     for _ in 0..h.shape[0] {
         r.read_exact(&mut b).map_err(|e| err(path, format!("ids.npy: {e}")))?;
@@ -74,15 +113,16 @@ pub fn real_raters(path: &Path) -> Result<Vec<PairVote>, StudyError> {
     drop(r);
 
     let (info, pairs) = {
-        let (h, mut r) = member(&mut zip, "info.npy", path)?;
+        let (h, mut r, size) = member(&mut zip, "info.npy", path, archive_len)?;
         let width: usize = h
             .descr
             .strip_prefix("<U")
             .and_then(|w| w.parse().ok())
-            .filter(|_| h.shape.len() == 2 && h.shape[1] == 2)
+            .filter(|&w: &usize| h.shape.len() == 2 && h.shape[1] == 2 && (1..=4096).contains(&w))
             .ok_or_else(|| {
                 err(path, format!("info.npy: expected unicode [pairs, 2], found {} {:?}", h.descr, h.shape))
             })?;
+        declared(&h, width * 4, size, "info.npy", path)?;
         let pairs = h.shape[0];
         let mut info = Vec::with_capacity(pairs);
         let mut cell = vec![0u8; width * 4];
@@ -105,13 +145,14 @@ pub fn real_raters(path: &Path) -> Result<Vec<PairVote>, StudyError> {
         }
         (info, pairs)
     };
-    let (h, mut r) = member(&mut zip, "tensor.npy", path)?;
+    let (h, mut r, size) = member(&mut zip, "tensor.npy", path, archive_len)?;
     if h.descr != "<f8" || h.shape != [ids.len(), pairs, 3] {
         return Err(err(
             path,
             format!("tensor.npy: expected float64 [{}, {pairs}, 3], found {} {:?}", ids.len(), h.descr, h.shape),
         ));
     }
+    declared(&h, 8, size, "tensor.npy", path)?;
     let mut votes = Vec::new();
     let mut row = [0u8; 24];
     for id in &ids {
@@ -154,6 +195,10 @@ struct CleanlabVotes {
     both: u32,
 }
 
+/// The most votes one image may carry in cleanlab's file (its study asked 5 workers per image): a bound on what a
+/// few bytes of JSON can make the importer allocate.
+const MAX_WORKERS_PER_IMAGE: u64 = 1000;
+
 /// Reads cleanlab's `cleanlab_imagenet_mturk.json`: per image, votes on the given label and on
 /// the model-guessed label.
 pub fn cleanlab_mturk(path: &Path) -> Result<Vec<PairVote>, StudyError> {
@@ -163,6 +208,16 @@ pub fn cleanlab_mturk(path: &Path) -> Result<Vec<PairVote>, StudyError> {
     for row in rows {
         let file = format!("ILSVRC2012_val_{:08}.JPEG", row.id);
         let m = &row.mturk;
+        let workers = [m.given, m.guessed, m.both, m.neither].iter().map(|&c| u64::from(c)).sum::<u64>();
+        if workers > MAX_WORKERS_PER_IMAGE {
+            return Err(err(
+                path,
+                format!(
+                    "image {}: {workers} workers' votes (cleanlab's study asked 5; at most {MAX_WORKERS_PER_IMAGE})",
+                    row.id
+                ),
+            ));
+        }
         // Worker k's choice, in a fixed order: given, guessed, both, neither.
         let choices = std::iter::repeat_n(0u8, m.given as usize)
             .chain(std::iter::repeat_n(1, m.guessed as usize))

@@ -6,9 +6,13 @@
 //! slic(img, n_segments=100, compactness=10, start_label=0)
 //! ```
 //! Prints, per image, both segment counts and two agreement measures: the fraction of 4-neighbour
-//! pixel pairs whose same/different-segment status agrees, and the adjusted Rand index. The
-//! acceptance criterion of the issue is a segment count within ±25 % of scikit-image's; the
-//! agreement bounds below are what was measured, less a margin (see the crate's report).
+//! pixel pairs whose same/different-segment status agrees, and the adjusted Rand index.
+//!
+//! Asserted as the README states it: SLIC label maps identical to scikit-image's on every image;
+//! quickshift segment counts equal to scikit-image's (both seeds) on every image, with pair
+//! agreement and ARI at or above the measured floor. scikit-image's quickshift breaks density
+//! ties with random noise (`rng`), so its own two seeds disagree on a few pixels of one image;
+//! that image sets the floor.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -70,10 +74,12 @@ fn count_of(labels: &[i64]) -> usize {
     labels.iter().max().map_or(0, |&m| m as usize + 1)
 }
 
-/// `ours` is within ±25 % of `theirs`.
-fn within_quarter(ours: usize, theirs: usize) -> bool {
-    (ours as f64 - theirs as f64).abs() <= 0.25 * theirs as f64
-}
+/// The worst quickshift agreement measured against scikit-image over the ten images (pair
+/// agreement 0.99877, ARI 0.98281, both on ILSVRC2012_val_00007762 against `rng=0`, where
+/// scikit-image's seeds 0 and 42 agree with each other to the same 0.99877 / 0.98281), rounded
+/// down to the digits shown.
+const QUICKSHIFT_PAIRS_FLOOR: f64 = 0.9987;
+const QUICKSHIFT_ARI_FLOOR: f64 = 0.982;
 
 struct Case {
     name: String,
@@ -129,22 +135,14 @@ fn quickshift_matches_scikit_image() {
                 count_of(theirs),
                 same as f64 / theirs.len() as f64
             );
-            assert!(
-                within_quarter(ours.count, count_of(theirs)),
-                "{}: {} vs {}",
-                case.name,
-                ours.count,
-                count_of(theirs)
-            );
+            assert_eq!(ours.count, count_of(theirs), "{}: segment count against scikit-image {key}", case.name);
             worst_pairs = worst_pairs.min(pairs);
             worst_ari = worst_ari.min(ari);
         }
     }
-    // Measured: worst 0.99877 and 0.98281, against the seed-0 run (scikit-image's own two seeds
-    // agree to 0.99877 there too); 1.0 on nine of ten images against the default seed.
     println!("quickshift worst pair agreement {worst_pairs:.5}, worst ARI {worst_ari:.5}");
-    assert!(worst_pairs >= 0.99, "pair agreement {worst_pairs}");
-    assert!(worst_ari >= 0.95, "adjusted Rand index {worst_ari}");
+    assert!(worst_pairs >= QUICKSHIFT_PAIRS_FLOOR, "pair agreement {worst_pairs}");
+    assert!(worst_ari >= QUICKSHIFT_ARI_FLOOR, "adjusted Rand index {worst_ari}");
 }
 
 #[test]
@@ -162,11 +160,8 @@ fn slic_matches_scikit_image() {
             ours.count,
             count_of(theirs)
         );
-        assert!(within_quarter(ours.count, count_of(theirs)), "{}: {} vs {}", case.name, ours.count, count_of(theirs));
-        // Measured: identical label maps on all ten (pairs 1.0, ARI 1.0). The margin allows for
-        // fixtures regenerated on a machine whose numpy rounds `power`/`cbrt` differently.
-        assert!(pairs >= 0.999 && ari >= 0.99, "{}: pairs {pairs}, ARI {ari}", case.name);
         identical += usize::from(same);
     }
     println!("slic: {identical} of {} label maps identical to scikit-image's", cases.len());
+    assert_eq!(identical, cases.len(), "SLIC label maps identical to scikit-image's on every image");
 }

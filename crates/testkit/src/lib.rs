@@ -9,6 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(unix)]
+#[allow(unsafe_code)] // wait4 and kill, for the child's own resource usage
+pub mod measure;
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")

@@ -1,11 +1,12 @@
-//! The admin side, behind the study's admin token (`Authorization: Bearer …` or `?token=…`):
-//! the dashboard `/admin`, `/api/admin/progress`, `/api/admin/export?format=csv|jsonl` and
-//! `POST /api/admin/invites?count=k`.
+//! The admin side, behind the study's admin token (`Authorization: Bearer …`) or the session
+//! cookie a one-time login link sets (`/admin/login/{code}`, minted by `rectify study serve` and
+//! `rectify study admin-link`): the dashboard `/admin`, `/api/admin/progress`,
+//! `/api/admin/export?format=csv|jsonl` and `POST /api/admin/invites?count=k`.
 
-use crate::app::{page, query_param, Admin, AppState};
+use crate::app::{page, query_param, Admin, AppState, ADMIN_COOKIE};
 use crate::error::AppError;
 use crate::stats::{progress, Progress};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +22,7 @@ const ADMIN_PAGE: &str = include_str!("pages/admin.html");
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(dashboard))
+        .route("/admin/login/{code}", get(login))
         .route("/api/admin/progress", get(progress_json))
         .route("/api/admin/export", get(export))
         .route("/api/admin/invites", post(invites))
@@ -28,6 +30,23 @@ pub fn router() -> Router<AppState> {
 
 async fn dashboard(_: Admin) -> impl IntoResponse {
     page(StatusCode::OK, ADMIN_PAGE)
+}
+
+/// Exchanges a one-time login code for a session cookie (HttpOnly, SameSite=Strict, for the
+/// session's lifetime) and redirects to the dashboard, so that no token stays in the address
+/// bar, the history or a `Referer`.
+async fn login(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
+    let Some(session) = state.db().redeem_admin_login(state.study(), &code).await? else {
+        return Err(AppError::NotFound(
+            "this login link is unknown, used or expired: run `rectify study admin-link` for a new one".to_string(),
+        ));
+    };
+    let cookie = format!(
+        "{ADMIN_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        crate::db::ADMIN_SESSION_TTL_MS / 1000
+    );
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/admin".to_string()), (header::SET_COOKIE, cookie)])
+        .into_response())
 }
 
 async fn progress_json(_: Admin, State(state): State<AppState>) -> Result<Json<Progress>, AppError> {
@@ -73,8 +92,14 @@ async fn export(_: Admin, State(state): State<AppState>, RawQuery(query): RawQue
         }
         other => return Err(AppError::BadRequest(format!("format {other:?}: expected csv or jsonl"))),
     };
-    let disposition = format!("attachment; filename=\"{}-votes.{format}\"", state.study());
+    let disposition = format!("attachment; filename=\"{}-votes.{format}\"", file_safe(state.study()));
     Ok(([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+/// A study name as a file name in a `Content-Disposition` header: ASCII letters, digits, `.`,
+/// `-` and `_` kept, anything else (quotes, newlines, non-ASCII) becomes `_`.
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect()
 }
 
 /// An answer as one CSV field.

@@ -4,8 +4,8 @@ use crate::db::StudyDb;
 use crate::error::AppError;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,15 +54,66 @@ impl AppState {
     }
 }
 
-/// The whole application: rater pages and API, admin dashboard and API.
+/// The whole application: rater pages and API, admin dashboard and API. Every response gets the
+/// headers of [`secure`], and every error the documented `{"error": …}` body.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", axum::routing::get(index))
         .merge(crate::rater::router())
         .merge(crate::admin::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::map_response(secure))
         .with_state(state)
+}
+
+/// Headers on every response: nothing is cached (pages and answers carry invite tokens, the admin
+/// side fresh tokens and votes), nothing is sniffed, no page can be framed by another site.
+/// An error response whose body is not JSON (axum's own rejections: 413 for a body over 64 KiB,
+/// 415, …) gets the documented `{"error": …}` body.
+async fn secure(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let mut response = if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let (parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let message = if text.trim().is_empty() {
+            status.canonical_reason().unwrap_or("error").to_lowercase()
+        } else {
+            text.trim().to_string()
+        };
+        let mut json = (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        for name in [header::ALLOW, header::WWW_AUTHENTICATE] {
+            if let Some(v) = parts.headers.get(&name) {
+                json.headers_mut().insert(name, v.clone());
+            }
+        }
+        json
+    } else {
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 async fn index() -> Html<&'static str> {
@@ -76,7 +127,13 @@ async fn not_found() -> AppError {
     AppError::NotFound("no such page".to_string())
 }
 
-/// Proof that the request carries the admin token (`Authorization: Bearer …` or `?token=…`).
+/// The cookie that carries an admin session (HttpOnly, SameSite=Strict), set by
+/// `/admin/login/{code}`.
+pub const ADMIN_COOKIE: &str = "rectify_admin";
+
+/// Proof that the request is the admin's: `Authorization: Bearer <admin token>` (scripts), or the
+/// session cookie a one-time login link set (the dashboard). A token in the query string is not
+/// accepted: URLs end up in logs, histories and `Referer` headers.
 #[derive(Debug, Clone, Copy)]
 pub struct Admin;
 
@@ -89,14 +146,31 @@ impl FromRequestParts<AppState> for Admin {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .map(str::to_string);
-        let token = bearer.or_else(|| query_param(parts.uri.query().unwrap_or(""), "token"));
-        match token {
-            Some(t) if state.db().check_admin_token(state.study(), &t).await? => Ok(Admin),
+            .map(str::trim);
+        if let Some(t) = bearer {
+            return match state.db().check_admin_token(state.study(), t).await? {
+                true => Ok(Admin),
+                false => Err(AppError::Unauthorized),
+            };
+        }
+        match cookie(parts, ADMIN_COOKIE) {
+            Some(session) if state.db().check_admin_session(state.study(), &session).await? => Ok(Admin),
             _ => Err(AppError::Unauthorized),
         }
     }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 /// The value of `name` in a query string (no percent-decoding: tokens are hex).
@@ -112,7 +186,7 @@ pub(crate) fn page(status: StatusCode, html: impl Into<String>) -> impl IntoResp
             (
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
-                 connect-src 'self'; base-uri 'none'; form-action 'none'",
+                 connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
             ),
             (header::REFERRER_POLICY, "no-referrer"),
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

@@ -19,7 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The embedded migrations: (version, SQL). Statements are separated by `;`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_admin_sessions.sql"))];
+
+/// How long a one-time admin login code stays valid (milliseconds).
+pub const ADMIN_LOGIN_TTL_MS: i64 = 15 * 60 * 1000;
+/// How long an admin session (the cookie a login code is exchanged for) lasts (milliseconds).
+pub const ADMIN_SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
 
 /// The default lease: an assigned item counts toward its N answers for this long.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
@@ -476,6 +482,66 @@ impl StudyDb {
             .await?;
         let stored: Option<String> = row.map(|r| r.try_get(0)).transpose()?.flatten();
         Ok(stored.is_some_and(|h| h == hash_token(token)))
+    }
+
+    /// A one-time admin login code, valid [`ADMIN_LOGIN_TTL_MS`]: `/admin/login/{code}` exchanges
+    /// it for a session cookie, so that the admin token never appears in a URL.
+    pub async fn create_admin_login(&self, study: &str) -> Result<String, DbError> {
+        self.answers_per_item(study).await?;
+        let code = new_token()?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO study_admin_sessions (token_hash, study, kind, created_at, expires_at) VALUES ($1, $2, 'login', $3, $4)",
+        )
+        .bind(hash_token(&code))
+        .bind(study)
+        .bind(now)
+        .bind(now + ADMIN_LOGIN_TTL_MS)
+        .execute(&self.pool)
+        .await?;
+        Ok(code)
+    }
+
+    /// Redeems a login code (once, before it expires) for a new session token; `None` for a code
+    /// that is unknown, used or expired.
+    pub async fn redeem_admin_login(&self, study: &str, code: &str) -> Result<Option<String>, DbError> {
+        let now = now_ms();
+        let used = sqlx::query(
+            "UPDATE study_admin_sessions SET used_at = $3 WHERE token_hash = $1 AND study = $2 AND kind = 'login' \
+             AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(hash_token(code))
+        .bind(study)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if used.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let session = new_token()?;
+        sqlx::query(
+            "INSERT INTO study_admin_sessions (token_hash, study, kind, created_at, expires_at) VALUES ($1, $2, 'session', $3, $4)",
+        )
+        .bind(hash_token(&session))
+        .bind(study)
+        .bind(now)
+        .bind(now + ADMIN_SESSION_TTL_MS)
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(session))
+    }
+
+    /// Whether `session` is a live admin session of `study`.
+    pub async fn check_admin_session(&self, study: &str, session: &str) -> Result<bool, DbError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM study_admin_sessions WHERE token_hash = $1 AND study = $2 AND kind = 'session' AND expires_at > $3",
+        )
+        .bind(hash_token(session))
+        .bind(study)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
     }
 
     /// How many items each rater answered (server or imported), by rater.

@@ -76,6 +76,8 @@ pub enum AppError {
     Unauthorized,
     /// 404: unknown invite token, item or image.
     NotFound(String),
+    /// 405: a route that exists, with another method.
+    MethodNotAllowed,
     /// 409: the request conflicts with the state (not leased, already answered).
     Conflict(String),
     /// 422: well-formed but invalid (an answer of the wrong kind).
@@ -106,6 +108,9 @@ impl IntoResponse for AppError {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing or wrong admin token".to_string()),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            AppError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method not allowed for this route".to_string())
+            }
             AppError::Conflict(m) => (StatusCode::CONFLICT, m),
             AppError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
             AppError::Internal(detail) => {

@@ -20,16 +20,20 @@
 //! | `GET /api/r/{token}/next` | `{"item": {id, key, design, question} or null, "answered": k}`; leases the item |
 //! | `POST /api/r/{token}/answer` | body `{"item": id or key, "answer": {"kind": "yes"}, "request_id": "…"}` → `{"recorded", "seconds", "answered"}` |
 //! | `GET /api/r/{token}/image/{item}/{n}` | the item's `n`-th image (0 = the image or target, then each option's examples in order); only for items leased to or answered by this rater |
-//! | `GET /admin?token=…` | the dashboard: progress per design, Fleiss' κ, raters' counts and median time |
+//! | `GET /admin/login/{code}` | exchanges a one-time login code (15 min) for an admin session cookie (HttpOnly, SameSite=Strict, 12 h) and redirects to `/admin` |
+//! | `GET /admin` | the dashboard: progress per design, Fleiss' κ, raters' counts and median time |
 //! | `GET /api/admin/progress` | [`stats::Progress`] as JSON |
 //! | `GET /api/admin/export?format=csv\|jsonl` | every vote (JSONL: one [`rectify_study::Vote`] a line) |
 //! | `POST /api/admin/invites?count=k` | `k` new invite tokens and their `/r/…` links |
 //!
-//! Admin routes take `Authorization: Bearer <admin token>` or `?token=`. Questions reach raters
+//! Admin routes take `Authorization: Bearer <admin token>` (scripts) or the session cookie (the
+//! dashboard); a token in the query string is refused, since URLs end up in logs and histories.
+//! Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`,
+//! `X-Frame-Options: DENY` and a CSP with `frame-ancestors 'none'`. Questions reach raters
 //! with image URLs, never paths, and without gold answers, truth, variant or arm. Errors are
 //! `{"error": message}`: 400 malformed request, 401 admin token, 404 unknown invite / item /
-//! image, 409 not leased to you / already answered differently / lease expired, 413 body over
-//! 64 KiB, 422 an answer of the wrong kind (`yes`/`no` for relevance and attribute questions,
+//! image, 405 a route with another method, 409 not leased to you / already answered differently /
+//! lease expired, 413 body over 64 KiB, 422 an answer of the wrong kind (`yes`/`no` for relevance and attribute questions,
 //! classes ⊆ those offered without repeats, option < number of options). Internal errors are
 //! a bare 500, logged to stderr.
 //!

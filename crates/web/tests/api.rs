@@ -5,6 +5,7 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use rectify_study::Answer;
+use rectify_web::StudyDb;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -14,13 +15,17 @@ const YES: &str = r#"{"kind": "yes"}"#;
 async fn invite_next_answer_records_the_vote() {
     let f = Fixture::new(3, |d| relevance_items(d, 2)).await;
     let token = &f.invites(1).await[0];
+    let leased = std::time::Instant::now();
     let item = f.next(token).await;
     assert_eq!(item["id"], 1);
     assert_eq!(item["question"]["kind"], "relevance");
     assert_eq!(item["question"]["image"], format!("/api/r/{token}/image/1/0"));
     assert!(item.get("gold").is_none() && item.get("arm").is_none());
     assert!(!item.to_string().contains("img/"), "paths must not reach raters: {item}");
+    // The rater looks at the item for a while: the server measures it, from lease to answer.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (status, body) = f.answer(token, &item["id"], YES, "req-1").await;
+    let elapsed = leased.elapsed().as_secs_f64();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["recorded"], true);
     assert_eq!(body["answered"], 1);
@@ -29,7 +34,9 @@ async fn invite_next_answer_records_the_vote() {
     assert_eq!(votes[0].item, item["key"].as_str().unwrap());
     assert_eq!(votes[0].answer, Answer::Yes);
     assert_eq!(votes[0].source, "server");
-    assert!(votes[0].seconds.is_some_and(|s| s >= 0.0));
+    let seconds = votes[0].seconds.expect("time on task");
+    assert!((0.3..=elapsed).contains(&seconds), "time on task {seconds} s, 0.3 s waited, {elapsed} s in all");
+    assert_eq!(body["seconds"].as_f64(), Some(seconds), "the answer's response reports it");
     assert_ne!(votes[0].rater, *token, "votes name the rater id, never the token");
 }
 
@@ -196,7 +203,7 @@ async fn admin_progress_export_and_invites_need_the_admin_token() {
     assert_eq!(f.call("GET", "/api/admin/progress", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(f.call_with("GET", "/api/admin/progress", None, Some("wrong")).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(f.call("GET", "/admin", None).await.0, StatusCode::UNAUTHORIZED);
-    let (status, page) = f.raw("GET", &format!("/admin?token={}", f.admin), None, None).await;
+    let (status, page) = f.raw("GET", "/admin", None, Some(&f.admin)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&page).contains("Progress per design"));
 
@@ -209,7 +216,7 @@ async fn admin_progress_export_and_invites_need_the_admin_token() {
     assert_eq!(p["raters"].as_array().unwrap().len(), 2);
     assert!(p["raters"].as_array().unwrap().iter().all(|r| r["answered"] == 1));
 
-    let (status, csv) = f.raw("GET", &format!("/api/admin/export?format=csv&token={}", f.admin), None, None).await;
+    let (status, csv) = f.raw("GET", "/api/admin/export?format=csv", None, Some(&f.admin)).await;
     assert_eq!(status, StatusCode::OK);
     let csv = String::from_utf8(csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -260,4 +267,135 @@ async fn admin_token_is_issued_once_and_can_be_rotated() {
     let new = f.db().rotate_admin_token(STUDY).await.unwrap();
     assert!(!f.db().check_admin_token(STUDY, &f.admin).await.unwrap());
     assert!(f.db().check_admin_token(STUDY, &new).await.unwrap());
+}
+
+/// Issue #12: the admin token is never accepted in a URL (URLs end up in logs, histories and
+/// `Referer` headers). The dashboard signs in with a one-time login link, which sets an HttpOnly,
+/// SameSite=Strict session cookie and redirects; the link works once.
+#[tokio::test]
+async fn admin_sign_in_keeps_tokens_out_of_urls() {
+    let f = Fixture::new(2, |d| relevance_items(d, 2)).await;
+    for uri in [format!("/admin?token={}", f.admin), format!("/api/admin/export?format=csv&token={}", f.admin)] {
+        assert_eq!(f.raw("GET", &uri, None, None).await.0, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let code = f.db().create_admin_login(STUDY).await.unwrap();
+    let (status, headers, _) = f.request("GET", &format!("/admin/login/{code}"), None, &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/admin");
+    let set_cookie = headers["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(
+        !set_cookie.contains(&f.admin) && !set_cookie.contains(&code),
+        "a fresh session, not a token: {set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let with_cookie = [("cookie", cookie.as_str())];
+    let (status, _, page) = f.request("GET", "/admin", None, &with_cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(page).unwrap();
+    assert!(!page.contains("token"), "the dashboard neither reads nor writes tokens");
+    assert!(page.contains("href=\"/api/admin/export?format=csv\""), "export links carry no token");
+    let (status, _, csv) = f.request("GET", "/api/admin/export?format=csv", None, &with_cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(csv).unwrap().starts_with("item,design"));
+    // Once only; an unknown code and a made-up cookie get nothing.
+    let (status, _, body) = f.request("GET", &format!("/admin/login/{code}"), None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(String::from_utf8_lossy(&body).contains("rectify study admin-link"));
+    assert_eq!(f.request("GET", "/admin/login/0123", None, &[]).await.0, StatusCode::NOT_FOUND);
+    let forged = [("cookie", "rectify_admin=00112233445566778899aabbccddeeff00112233")];
+    assert_eq!(f.request("GET", "/api/admin/progress", None, &forged).await.0, StatusCode::UNAUTHORIZED);
+    // A wrong bearer token is refused even alongside a valid cookie.
+    let both = [("cookie", cookie.as_str()), ("authorization", "Bearer wrong")];
+    assert_eq!(f.request("GET", "/api/admin/progress", None, &both).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// Issue #12: every response is uncacheable, unsniffable and unframeable — the pages, the rater
+/// API, the admin API and the invite response that carries fresh tokens.
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let f = Fixture::new(2, |d| relevance_items(d, 2)).await;
+    let token = f.invites(1).await.remove(0);
+    let bearer = format!("Bearer {}", f.admin);
+    let admin = [("authorization", bearer.as_str())];
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: Vec<(&str, String, Headers)> = vec![
+        ("GET", "/".into(), &[]),
+        ("GET", format!("/r/{token}"), &[]),
+        ("GET", format!("/api/r/{token}/next"), &[]),
+        ("GET", "/admin".into(), &admin),
+        ("GET", "/api/admin/progress".into(), &admin),
+        ("GET", "/api/admin/export?format=csv".into(), &admin),
+        ("POST", "/api/admin/invites?count=1".into(), &admin),
+        ("GET", "/api/admin/progress".into(), &[]),
+        ("GET", "/no/such/page".into(), &[]),
+    ];
+    for (method, uri, headers) in cases {
+        let (status, h, _) = f.request(method, &uri, None, headers).await;
+        let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert_eq!(get("cache-control"), "no-store", "{method} {uri} ({status})");
+        assert_eq!(get("x-content-type-options"), "nosniff", "{method} {uri}");
+        assert_eq!(get("x-frame-options"), "DENY", "{method} {uri}");
+        assert!(get("content-security-policy").contains("frame-ancestors 'none'"), "{method} {uri}");
+    }
+}
+
+/// Issue #12: every error is the documented `{"error": …}`, axum's own rejections included (413
+/// for a body over 64 KiB, 405 for a known route with another method, 404, 415).
+#[tokio::test]
+async fn every_error_is_json() {
+    let f = Fixture::new(2, |d| relevance_items(d, 2)).await;
+    let token = f.invites(1).await.remove(0);
+    let big = format!(r#"{{"item": 1, "answer": {{"kind": "yes"}}, "request_id": "{}"}}"#, "x".repeat(70 * 1024));
+    let answer = format!("/api/r/{token}/answer");
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Vec<(&'a str, &'a str)>, StatusCode);
+    let cases: Vec<Case> = vec![
+        ("POST", &answer, Some(&big), vec![("content-type", "application/json")], StatusCode::PAYLOAD_TOO_LARGE),
+        ("GET", &answer, None, vec![], StatusCode::METHOD_NOT_ALLOWED),
+        ("DELETE", "/api/admin/progress", None, vec![], StatusCode::METHOD_NOT_ALLOWED),
+        ("GET", "/nowhere", None, vec![], StatusCode::NOT_FOUND),
+        ("POST", &answer, Some("{not json"), vec![], StatusCode::BAD_REQUEST),
+    ];
+    for (method, uri, body, headers, want) in cases {
+        let mut req = axum::http::Request::builder().method(method).uri(uri);
+        for (k, v) in &headers {
+            req = req.header(*k, *v);
+        }
+        if body.is_some() && headers.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(axum::body::Body::from(body.unwrap_or("").to_string())).unwrap();
+        let res = tower::ServiceExt::oneshot(rectify_web::app(f.state.clone()), req).await.unwrap();
+        let status = res.status();
+        let ctype = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {uri}: {bytes:?}"));
+        assert_eq!(status, want, "{method} {uri}: {json}");
+        assert!(ctype.starts_with("application/json"), "{method} {uri}: {ctype}");
+        assert!(json["error"].as_str().is_some_and(|m| !m.is_empty()), "{method} {uri}: {json}");
+    }
+}
+
+/// Issue #12: a study whose name holds a newline, quotes or non-ASCII letters exports (it used to
+/// be a 500: the name went into the `Content-Disposition` header as it was).
+#[tokio::test]
+async fn export_of_a_study_with_an_odd_name_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = relevance_items(dir.path(), 1);
+    let db = StudyDb::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("rectify.db").display())).await.unwrap();
+    let name = "line\nbreak \"quoted\" étude";
+    db.put_study(name, 1, &items).await.unwrap();
+    let admin = db.admin_token(name).await.unwrap().unwrap();
+    let state = rectify_web::AppState::new(db, dir.path(), name);
+    let req = axum::http::Request::builder()
+        .uri("/api/admin/export?format=csv")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(rectify_web::app(state), req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res.headers()["content-disposition"].to_str().unwrap();
+    assert_eq!(disposition, "attachment; filename=\"line_break__quoted___tude-votes.csv\"");
 }

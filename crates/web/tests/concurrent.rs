@@ -29,10 +29,16 @@ fn fifty_raters_fill_every_item_exactly_n_times() {
         (db, tokens, addr, stop)
     });
     let oracle = |item: &Item| if item.key.ends_with("/0") { Answer::No } else { Answer::Yes };
+    let started = std::time::Instant::now();
     let report = simulate(&format!("http://{addr}"), &tokens, &items, oracle, 0.1, 7).unwrap();
+    let wall_ms = started.elapsed().as_secs_f64() * 1e3;
     assert_eq!(report.answers, n * n_items, "acknowledged answers");
     assert_eq!(report.per_rater.len(), n_raters);
-    assert!(report.latency_quantile(0.99).is_some());
+    assert_eq!(report.per_rater.iter().sum::<usize>(), n * n_items, "answers per rater add up");
+    // Every answer and every `next` (one per answer, plus each rater's last, empty one) is timed.
+    assert!(report.latencies_ms.len() >= 2 * n * n_items + n_raters, "{} latencies", report.latencies_ms.len());
+    let (p50, p99) = (report.latency_quantile(0.5).unwrap(), report.latency_quantile(0.99).unwrap());
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= wall_ms, "p50 {p50} ms, p99 {p99} ms, run {wall_ms} ms");
 
     let votes = rt.block_on(db.votes(STUDY)).unwrap();
     assert_eq!(votes.len(), n * n_items, "stored answers");

@@ -9,6 +9,7 @@ use crate::tensor::gather;
 use crate::{TensorData, WeightsError};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Named tensor views, in pickle order, and the top-level key they were unwrapped from, if any.
 pub(crate) type Refs = (Vec<(String, TensorRef)>, Option<String>);
@@ -19,52 +20,86 @@ pub(crate) type Refs = (Vec<(String, TensorRef)>, Option<String>);
 /// if exactly one of its values is a non-empty dict of tensors (`{"state_dict": sd, "epoch": 3, "optimizer": ...}`,
 /// `{"model": sd, ...}`), that one is, and its key is returned with it. Anything else is
 /// [`WeightsError::NoStateDict`].
-pub(crate) fn state_dict_refs(p: &Pickle) -> Result<Refs, WeightsError> {
+pub(crate) fn state_dict_refs(p: &Pickle, file_len: usize) -> Result<Refs, WeightsError> {
     let Some(Object::Dict(root)) = p.object(&p.root) else {
         return Err(WeightsError::no_state_dict(format!("the checkpoint holds {}, not a dict", describe(p, &p.root))));
     };
-    if let Some(tensors) = tensor_dict(p, root) {
-        return Ok((tensors, None));
+    if is_tensor_dict(p, root) {
+        return Ok((tensor_refs(p, root, file_len)?, None));
     }
-    let mut found = Vec::new();
+    // Each distinct inner dict is looked at once, however many keys refer to it (a memoised dict repeated under
+    // many keys must not make this quadratic).
+    let mut checked: HashMap<usize, bool> = HashMap::new();
+    let mut found: Vec<(&Rc<str>, usize)> = Vec::new();
     for (key, value) in root {
-        if let (Value::Str(key), Some(Object::Dict(inner))) = (key, p.object(value)) {
-            if let Some(tensors) = tensor_dict(p, inner).filter(|t| !t.is_empty()) {
-                found.push((key.to_string(), tensors));
+        if let (Value::Str(key), Value::Obj(i)) = (key, value) {
+            if let Some(Object::Dict(inner)) = p.objects.get(*i) {
+                if *checked.entry(*i).or_insert_with(|| !inner.is_empty() && is_tensor_dict(p, inner)) {
+                    found.push((key, *i));
+                }
             }
         }
     }
-    let keys: Vec<String> = root.iter().map(|(k, _)| key_repr(k)).collect();
-    match found.len() {
-        1 => {
-            let (key, tensors) = found.remove(0);
-            Ok((tensors, Some(key)))
+    match found.as_slice() {
+        [(key, i)] => {
+            let Some(Object::Dict(inner)) = p.objects.get(*i) else { unreachable!("checked above") };
+            Ok((tensor_refs(p, inner, file_len)?, Some(key.to_string())))
         }
-        0 => Err(WeightsError::no_state_dict(format!(
+        [] => Err(WeightsError::no_state_dict(format!(
             "neither the top-level dict nor any of its values is a dict of tensors (top-level keys: {})",
-            keys.join(", ")
+            some_keys(root.iter().map(|(k, _)| key_repr(k)), root.len())
         ))),
         _ => Err(WeightsError::no_state_dict(format!(
             "more than one top-level value is a dict of tensors ({}); save the one you mean",
-            found.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")
+            some_keys(found.iter().map(|(k, _)| format!("{k:?}")), found.len())
         ))),
     }
 }
 
-/// The entries of `items` if every key is a string and every value a tensor.
-fn tensor_dict(p: &Pickle, items: &[(Value, Value)]) -> Option<Vec<(String, TensorRef)>> {
-    items
+/// Whether every key of `items` is a string and every value a tensor.
+fn is_tensor_dict(p: &Pickle, items: &[(Value, Value)]) -> bool {
+    items.iter().all(|(k, v)| matches!((k, p.object(v)), (Value::Str(_), Some(Object::Tensor(_)))))
+}
+
+/// The entries of a dict of tensors (see [`is_tensor_dict`]). The names together may not be longer than the file:
+/// a state dict names each tensor once, and a hostile pickle must not multiply one long memoised name.
+fn tensor_refs(
+    p: &Pickle,
+    items: &[(Value, Value)],
+    file_len: usize,
+) -> Result<Vec<(String, TensorRef)>, WeightsError> {
+    let names: usize = items.iter().map(|(k, _)| if let Value::Str(k) = k { k.len() } else { 0 }).sum();
+    if names > file_len {
+        return Err(WeightsError::no_state_dict(format!(
+            "the {} tensor names take {names} bytes, more than the file's {file_len}: names are repeated",
+            items.len()
+        )));
+    }
+    Ok(items
         .iter()
-        .map(|(k, v)| match (k, p.object(v)) {
+        .filter_map(|(k, v)| match (k, p.object(v)) {
             (Value::Str(k), Some(Object::Tensor(t))) => Some((k.to_string(), t.clone())),
             _ => None,
         })
-        .collect()
+        .collect())
+}
+
+/// Up to 10 of `total` keys for an error message, each cut to 40 characters.
+fn some_keys(keys: impl Iterator<Item = String>, total: usize) -> String {
+    let shown: Vec<String> = keys
+        .take(10)
+        .map(|k| if k.chars().count() > 40 { format!("{}…", k.chars().take(40).collect::<String>()) } else { k })
+        .collect();
+    if total > shown.len() {
+        format!("{}, … ({total} in all)", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 fn key_repr(k: &Value) -> String {
     match k {
-        Value::Str(s) => format!("{s:?}"),
+        Value::Str(s) => format!("{:?}", s.chars().take(41).collect::<String>()),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
         _ => "?".to_owned(),
@@ -87,17 +122,19 @@ fn describe(p: &Pickle, v: &Value) -> &'static str {
     }
 }
 
-/// How many bytes of tensors a checkpoint of `file_len` bytes may materialise: views are copied out of their
-/// storages, so expanded (stride 0) or overlapping views can need more than the file holds, but a corrupt or hostile
-/// file must not make the reader allocate without bound.
+/// How many bytes of tensors a checkpoint of `file_len` bytes may materialise. Views are copied out of their
+/// storages, so expanded (stride 0) or overlapping views can need more than the file holds — tied weights saved
+/// under two names, a broadcast buffer — but a corrupt or hostile file must not make the reader allocate without
+/// bound: twice what the file holds, plus 16 MiB for small expanded buffers. (A 572-byte file whose one tensor is
+/// a stride-0 view of a single element used to be allowed 1 GiB, and its float conversion four times that.)
 pub(crate) fn materialize_limit(file_len: usize) -> u64 {
-    (file_len as u64).saturating_mul(4).saturating_add(1 << 30)
+    (file_len as u64).saturating_mul(2).saturating_add(16 << 20)
 }
 
 /// Gathers each tensor out of its storage (`storages` maps record keys to their raw bytes).
 pub(crate) fn materialize(
     refs: Vec<(String, TensorRef)>,
-    storages: &HashMap<String, Cow<'_, [u8]>>,
+    storages: &HashMap<Rc<str>, Cow<'_, [u8]>>,
     limit: u64,
 ) -> Result<Vec<(String, TensorData)>, WeightsError> {
     let mut used = 0u64;

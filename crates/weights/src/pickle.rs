@@ -7,7 +7,7 @@
 //! in a flat arena and values refer to them by index, so memoised containers that are filled after `BINPUT` stay
 //! shared (as in Python), and no deeply nested input can overflow the stack when dropped.
 
-use crate::rebuild::{self, Global, StorageRef, TensorRef};
+use crate::rebuild::{self, Global, Reduced, StorageRef, TensorRef};
 use crate::WeightsError;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -218,13 +218,18 @@ impl<'a> Vm<'a> {
             b'R' | 0x81 => {
                 let args = self.pop()?;
                 let callable = self.pop()?;
-                let (Some(Object::Global(global)), Some(Object::Tuple(args))) =
+                let (Some(Object::Global(global)), Some(Object::Tuple(items))) =
                     (self.arena.object(&callable), self.arena.object(&args))
                 else {
                     return Err(self.fail("REDUCE/NEWOBJ needs a global and a tuple of arguments"));
                 };
-                let (global, args) = (*global, args.clone());
-                let v = rebuild::reduce(&mut self.arena, global, &args).map_err(|r| self.fail(r))?;
+                // The arguments are read in place, never copied: a pickle that applies REDUCE to the
+                // same large memoised tuple over and over costs the same as reading it once.
+                let made = rebuild::reduce(&self.arena, *global, items).map_err(|r| self.fail(r))?;
+                let v = match made {
+                    Reduced::Value(v) => v,
+                    Reduced::Object(o) => self.arena.alloc(o),
+                };
                 self.stack.push(v);
             }
             b'b' => {

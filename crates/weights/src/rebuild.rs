@@ -7,6 +7,7 @@
 
 use crate::pickle::{Object, Pickle, Value};
 use crate::{DType, WeightsError};
+use std::rc::Rc;
 
 /// A Python global the reader understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +63,9 @@ fn storage_dtype(name: &str) -> Option<DType> {
 /// A storage named by a persistent id: a whole zip entry / legacy record, or (legacy only) a view into one.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StorageRef {
-    /// The record key: zip entry `data/<key>`, or the legacy root key.
-    pub key: String,
+    /// The record key: zip entry `data/<key>`, or the legacy root key. Shared, not copied, by every tensor
+    /// (and every repeated persistent id) that names it.
+    pub key: Rc<str>,
     pub dtype: DType,
     /// Elements in the whole record, as declared.
     pub numel: u64,
@@ -80,17 +82,20 @@ pub(crate) struct TensorRef {
     pub stride: Vec<usize>,
 }
 
-/// Applies an allow-listed callable to `args` (`REDUCE` or `NEWOBJ`).
-pub(crate) fn reduce(p: &mut Pickle, global: Global, args: &[Value]) -> Result<Value, String> {
+/// What a `REDUCE` made: an existing value (a parameter is its tensor) or a new arena object.
+pub(crate) enum Reduced {
+    Value(Value),
+    Object(Object),
+}
+
+/// Applies an allow-listed callable to `args` (`REDUCE` or `NEWOBJ`), reading them in place.
+pub(crate) fn reduce(p: &Pickle, global: Global, args: &[Value]) -> Result<Reduced, String> {
     match global {
-        Global::OrderedDict if args.is_empty() => Ok(p.alloc(Object::Dict(Vec::new()))),
+        Global::OrderedDict if args.is_empty() => Ok(Reduced::Object(Object::Dict(Vec::new()))),
         Global::OrderedDict => Err("OrderedDict called with arguments".to_owned()),
-        Global::RebuildTensor => {
-            let tensor = rebuild_tensor(p, args)?;
-            Ok(p.alloc(Object::Tensor(tensor)))
-        }
+        Global::RebuildTensor => Ok(Reduced::Object(Object::Tensor(rebuild_tensor(p, args)?))),
         Global::RebuildParameter => match args.first() {
-            Some(v) if matches!(p.object(v), Some(Object::Tensor(_))) => Ok(v.clone()),
+            Some(v) if matches!(p.object(v), Some(Object::Tensor(_))) => Ok(Reduced::Value(v.clone())),
             _ => Err("_rebuild_parameter: the first argument is not a tensor".to_owned()),
         },
         Global::RebuildFromType => {
@@ -105,15 +110,14 @@ pub(crate) fn reduce(p: &mut Pickle, global: Global, args: &[Value]) -> Result<V
             let Some(Object::Tuple(inner)) = p.object(inner) else {
                 return Err("_rebuild_from_type_v2: args is not a tuple".to_owned());
             };
-            let tensor = rebuild_tensor(p, &inner.clone())?;
-            Ok(p.alloc(Object::Tensor(tensor)))
+            Ok(Reduced::Object(Object::Tensor(rebuild_tensor(p, inner)?)))
         }
         Global::CodecsEncode => match args {
             [Value::Str(text), Value::Str(encoding)] if encoding.as_ref() == "latin1" => text
                 .chars()
                 .map(|c| u8::try_from(c).map_err(|_| format!("{c:?} is not latin-1")))
                 .collect::<Result<Vec<u8>, _>>()
-                .map(|b| Value::Bytes(b.into())),
+                .map(|b| Reduced::Value(Value::Bytes(b.into()))),
             _ => Err("_codecs.encode needs (str, 'latin1')".to_owned()),
         },
         Global::TensorType | Global::Storage(_) => Err(format!("{global:?} cannot be called in a state dict")),
@@ -135,6 +139,10 @@ fn rebuild_tensor(p: &Pickle, args: &[Value]) -> Result<TensorRef, String> {
     }
     Ok(TensorRef { storage: storage.clone(), offset: non_negative(offset, "storage_offset")?, shape, stride })
 }
+
+/// The most dimensions a tensor may have here. No real checkpoint comes near it; the bound keeps every
+/// `_rebuild_tensor_v2` call cheap, so that a pickle repeating it over a huge size tuple stays linear.
+const MAX_DIMS: usize = 64;
 
 /// A persistent id `('storage', storage_type, key, location, numel[, view_metadata])`.
 pub(crate) fn persistent_load(p: &Pickle, pid: &Value) -> Result<StorageRef, String> {
@@ -171,11 +179,11 @@ pub(crate) fn persistent_load(p: &Pickle, pid: &Value) -> Result<StorageRef, Str
 }
 
 /// A storage key: a string (zip: `"0"`, legacy: a decimal address), tolerated as an int.
-pub(crate) fn key_string(v: &Value) -> Result<String, String> {
+pub(crate) fn key_string(v: &Value) -> Result<Rc<str>, String> {
     match v {
-        Value::Str(s) => Ok(s.to_string()),
-        Value::Bytes(b) => Ok(String::from_utf8_lossy(b).into_owned()),
-        Value::Int(i) => Ok(i.to_string()),
+        Value::Str(s) => Ok(Rc::clone(s)),
+        Value::Bytes(b) => Ok(String::from_utf8_lossy(b).into()),
+        Value::Int(i) => Ok(i.to_string().into()),
         _ => Err("storage key is not a string".to_owned()),
     }
 }
@@ -192,6 +200,9 @@ fn usize_tuple(p: &Pickle, v: &Value, what: &str) -> Result<Vec<usize>, String> 
     let Some(Object::Tuple(items)) = p.object(v) else {
         return Err(format!("{what} is not a tuple"));
     };
+    if items.len() > MAX_DIMS {
+        return Err(format!("{what} has {} dimensions, more than {MAX_DIMS}", items.len()));
+    }
     items
         .iter()
         .map(|i| non_negative(i, what).and_then(|n| usize::try_from(n).map_err(|_| format!("{what} too large"))))

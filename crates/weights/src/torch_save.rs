@@ -64,7 +64,7 @@ pub(crate) fn read_zip(bytes: &[u8]) -> Result<Loaded, WeightsError> {
         Err(e) => return Err(e),
     };
     let (pickle, _) = pickle::load(&entry(&mut archive, bytes, &pkl)?, 0)?;
-    let (refs, unwrapped_from) = state_dict_refs(&pickle)?;
+    let (refs, unwrapped_from) = state_dict_refs(&pickle, bytes.len())?;
     let mut storages = HashMap::new();
     for (_, t) in &refs {
         let s = &t.storage;
@@ -75,7 +75,7 @@ pub(crate) fn read_zip(bytes: &[u8]) -> Result<Loaded, WeightsError> {
         let expected = s.numel.checked_mul(s.dtype.size_in_bytes() as u64);
         if expected != Some(data.len() as u64) {
             return Err(WeightsError::StorageSize {
-                key: s.key.clone(),
+                key: s.key.to_string(),
                 expected: expected.unwrap_or(u64::MAX),
                 found: data.len() as u64,
             });
@@ -101,20 +101,25 @@ fn entry<'a>(
         ZipError::FileNotFound => WeightsError::Missing { what: format!("zip entry {name}") },
         e => zip_error(name, e),
     })?;
-    let size = file.size();
+    let (size, compressed) = (file.size(), file.compressed_size());
+    // The declared sizes come from the (untrusted) headers: the entry's data must lie inside the file before
+    // anything is sliced or allocated for it.
+    let start = file.data_start();
+    if start.checked_add(compressed).is_none_or(|end| end > bytes.len() as u64) {
+        return Err(zip_error(name, ZipError::InvalidArchive("entry data lies outside the file".into())));
+    }
     if file.compression() == CompressionMethod::Stored && !file.encrypted() {
-        let start = file.data_start();
         let slice = usize::try_from(start)
             .ok()
             .zip(usize::try_from(size).ok())
             .and_then(|(start, len)| bytes.get(start..start.checked_add(len)?));
         return slice
-            .filter(|_| file.compressed_size() == size)
+            .filter(|_| compressed == size)
             .map(Cow::Borrowed)
             .ok_or_else(|| zip_error(name, ZipError::InvalidArchive("entry data lies outside the file".into())));
     }
     // Deflate expands at most ~1032:1; a larger declared size is corrupt and must not be allocated.
-    let limit = file.compressed_size().saturating_mul(1032).saturating_add(1024);
+    let limit = compressed.saturating_mul(1032).saturating_add(1024);
     if size > limit {
         return Err(WeightsError::TooLarge { what: format!("zip entry {name}"), bytes: size, limit });
     }
@@ -159,13 +164,13 @@ pub(crate) fn read_legacy(bytes: &[u8]) -> Result<Loaded, WeightsError> {
     };
     let (object, pos) = pickle::load(bytes, pos)?;
     let (keys, mut pos) = pickle::load(bytes, pos)?;
-    let (refs, unwrapped_from) = state_dict_refs(&object)?;
+    let (refs, unwrapped_from) = state_dict_refs(&object, bytes.len())?;
 
     let declared: HashMap<&str, _> = object
         .objects
         .iter()
         .filter_map(|o| match o {
-            Object::Storage(s) => Some((s.key.as_str(), s)),
+            Object::Storage(s) => Some((&*s.key, s)),
             _ => None,
         })
         .collect();
@@ -175,7 +180,7 @@ pub(crate) fn read_legacy(bytes: &[u8]) -> Result<Loaded, WeightsError> {
     let mut storages = HashMap::new();
     for key in keys {
         let key = crate::rebuild::key_string(key).map_err(|reason| WeightsError::Pickle { offset: pos, reason })?;
-        let s = declared.get(key.as_str()).ok_or_else(|| WeightsError::Missing {
+        let s = declared.get(&*key).ok_or_else(|| WeightsError::Missing {
             what: format!("storage {key}: listed after the pickle but never referenced in it"),
         })?;
         let elem = s.dtype.size_in_bytes();
@@ -191,7 +196,7 @@ pub(crate) fn read_legacy(bytes: &[u8]) -> Result<Loaded, WeightsError> {
         let found =
             if count < 0 || count as u64 != s.numel { (count as u64).saturating_mul(elem as u64) } else { available };
         if found < expected || count as u64 != s.numel {
-            return Err(WeightsError::StorageSize { key, expected, found });
+            return Err(WeightsError::StorageSize { key: key.to_string(), expected, found });
         }
         let start = pos + 8;
         pos = start + expected as usize;

@@ -238,3 +238,127 @@ fn nested_checkpoint_is_unwrapped_and_says_so() {
     assert_eq!(sd.get("w").unwrap().to_f32(), [2.5]);
     assert!(sd.get("w").unwrap().shape.is_empty());
 }
+
+/// A zip archive with one deflated `archive/data.pkl` whose zip64 sizes claim `compressed` and `size` bytes, with
+/// 16 bytes of actual data: what a hostile or damaged download can look like.
+fn zip64_claiming(compressed: u64, size: u64) -> Vec<u8> {
+    let name = b"archive/data.pkl";
+    let extra: Vec<u8> =
+        [&1u16.to_le_bytes()[..], &16u16.to_le_bytes(), &size.to_le_bytes(), &compressed.to_le_bytes()].concat();
+    let sizes = [0xffu8; 8]; // compressed, uncompressed: 0xFFFFFFFF, see the zip64 extra field
+    let mut local = vec![0x50, 0x4b, 0x03, 0x04, 45, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    local.extend_from_slice(&sizes);
+    local.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    local.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+    local.extend_from_slice(name);
+    local.extend_from_slice(&extra);
+    local.extend_from_slice(&[0x4b; 16]);
+    let mut central = vec![0x50, 0x4b, 0x01, 0x02, 45, 0, 45, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    central.extend_from_slice(&sizes);
+    central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    central.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+    central.extend_from_slice(&[0; 14]); // comment length, disk, attributes, local header offset 0
+    central.extend_from_slice(name);
+    central.extend_from_slice(&extra);
+    let mut end = vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0];
+    end.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    end.extend_from_slice(&(local.len() as u32).to_le_bytes());
+    end.extend_from_slice(&[0, 0]);
+    [local, central, end].concat()
+}
+
+/// Issue #12: a zip64 header claiming a 2^60-byte entry made the reader ask for that much memory and abort
+/// ("memory allocation of … failed"). Declared sizes are checked against the file's real length first.
+#[test]
+fn zip64_sizes_beyond_the_file_are_refused_without_allocating() {
+    for (compressed, size) in [(1u64 << 50, 1u64 << 60), (1 << 60, 1 << 60), (u64::MAX, u64::MAX), (16, 1 << 60)] {
+        let bytes = zip64_claiming(compressed, size);
+        let err = StateDict::from_bytes(&bytes).unwrap_err();
+        let text = message(&err);
+        if compressed > bytes.len() as u64 {
+            assert!(text.contains("entry data lies outside the file"), "{compressed} / {size}: {text}");
+        } else {
+            assert!(matches!(err, WeightsError::TooLarge { .. }), "{compressed} / {size}: {text}");
+        }
+    }
+}
+
+/// Issue #12: a pickle that applies REDUCE to the same large memoised tuple again and again took ~2 minutes
+/// (the tuple was copied at every call). Arguments are now read in place: a 1 MB pickle of that shape, and ones
+/// repeating a long storage key or a long tensor name, load or fail in well under a second.
+#[test]
+fn repeated_reduce_persistent_ids_and_names_stay_linear() {
+    let tensor = |p: Pickle| {
+        p.global("torch._utils", "_rebuild_tensor_v2")
+            .op(b"((")
+            .str("storage")
+            .global("torch", "FloatStorage")
+            .str("0")
+            .str("cpu")
+            .int(1)
+            .op(b"tQ")
+            .int(0)
+            .ints(&[1])
+            .ints(&[1])
+            .op(b"\x89")
+            .global("collections", "OrderedDict")
+            .op(b")Rt")
+            .op(b"R")
+    };
+    // memo 0: a tensor; memo 1: (tensor, 0, 0, …) with 100k items; memo 2: _rebuild_parameter.
+    let mut p = tensor(Pickle::new().op(b"}")).op(b"q\x00").op(b"0").op(b"(h\x00");
+    for _ in 0..100_000 {
+        p = p.op(b"K\x00");
+    }
+    p = p.op(b"tq\x01").op(b"0").global("torch._utils", "_rebuild_parameter").op(b"q\x02").op(b"0");
+    for _ in 0..150_000 {
+        p = p.op(b"h\x02h\x01R0"); // _rebuild_parameter(*big) and drop it
+    }
+    let reduce = p.str("w").op(b"h\x02h\x01Rs").stop(); // {"w": _rebuild_parameter(*big)}
+    assert!(reduce.len() > 1_000_000, "{} bytes", reduce.len());
+
+    // A 500 kB storage key, named by 100k persistent ids.
+    let key = "k".repeat(500_000);
+    let mut p = Pickle::new().op(b"(").str("storage").global("torch", "FloatStorage").str(&key).str("cpu").int(1);
+    p = p.op(b"tq\x00").op(b"0");
+    for _ in 0..100_000 {
+        p = p.op(b"h\x00Q0");
+    }
+    let persid = p.op(b"}").stop();
+
+    // A 500 kB tensor name, used as the key of 100k entries.
+    let mut p = tensor(Pickle::new().op(b"}")).op(b"q\x00").op(b"0").str(&"n".repeat(500_000)).op(b"q\x01").op(b"0");
+    p = p.op(b"}(");
+    for _ in 0..100_000 {
+        p = p.op(b"h\x01h\x00");
+    }
+    let names = p.op(b"u").stop();
+
+    for (what, pickle) in [("reduce", reduce), ("persistent ids", persid), ("names", names)] {
+        let bytes = torch_zip(&pickle, &floats(&[1.0]));
+        let start = std::time::Instant::now();
+        let result = StateDict::from_bytes(&bytes);
+        let took = start.elapsed();
+        println!("{what}: {} bytes, {took:?}: {:?}", bytes.len(), result.as_ref().map(StateDict::len).map_err(message));
+        assert!(took.as_secs_f64() < 1.0, "{what}: {took:?}");
+        if what == "reduce" {
+            assert_eq!(result.unwrap().get("w").unwrap().to_f32(), [1.0]);
+        }
+    }
+}
+
+/// Issue #12: a 572-byte file with a stride-0 view of one element made the loader allocate 2.6 GB. What a file
+/// may materialise is now bounded by what it holds: twice its length plus 16 MiB.
+#[test]
+fn expanded_views_are_bounded_by_the_file_size() {
+    let one = floats(&[1.0]);
+    let expanded = state_dict_pickle(1, 0, &[8192, 8192], &[0, 0]); // 256 MiB of f32 from 4 bytes
+    let bytes = torch_zip(&expanded, &one);
+    assert!(bytes.len() < 1024, "{} bytes", bytes.len());
+    let err = StateDict::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(err, WeightsError::TooLarge { limit, .. } if limit < 17 << 20), "{err}");
+    // A small broadcast buffer, as real checkpoints may hold, still loads.
+    let small = state_dict_pickle(1, 0, &[64, 64], &[0, 0]);
+    let sd = StateDict::from_bytes(&torch_zip(&small, &one)).unwrap();
+    assert_eq!(sd.get("w").unwrap().to_f32(), vec![1.0; 64 * 64]);
+}

@@ -24,8 +24,17 @@ use crate::pipeline;
 use crate::progress::Progress;
 
 /// Parameters that may change between a run and its resumption without changing any result.
-pub const VOLATILE: &[&str] =
-    &["batch_size", "limit", "shard", "workers", "save_logits", "save_features", "real_labels"];
+pub const VOLATILE: &[&str] = &[
+    "batch_size",
+    "limit",
+    "shard",
+    "workers",
+    "save_logits",
+    "save_features",
+    "real_labels",
+    "skipped_non_images",
+    "skipped",
+];
 
 /// `rectify eval`.
 #[derive(Debug, Args)]
@@ -124,6 +133,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "save_features": args.save_features,
             "num_classes": info.num_classes,
             "numerics": info.numerics,
+            "skipped_non_images": ds.skipped_non_images,
+            "skipped": ds.skipped,
         }),
         seed: None,
         device: info.device.clone(),
@@ -144,6 +155,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         })
         .collect();
     store.put_images(&rows)?;
+    for skipped in &ds.skipped {
+        eprintln!("rectify: warning: {}: skipped: {}", skipped.file, skipped.reason);
+    }
     let unlabeled: Vec<&str> = ds.unlabeled().map(|s| s.file.as_str()).collect();
     if !unlabeled.is_empty() {
         let shown = unlabeled.iter().take(5).copied().collect::<Vec<_>>().join(", ");

@@ -133,6 +133,15 @@ enum StudyCommand {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
+    /// Prints a new one-time link that signs a browser in to the admin dashboard (valid 15
+    /// minutes, once), for a server that is already running.
+    AdminLink {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// The server's public address, for the link.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+    },
     /// Drives the real HTTP API with simulated raters (answers from ReaL labels, with noise).
     Simulate {
         #[command(flatten)]
@@ -284,6 +293,15 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             }
             Ok(())
         }
+        StudyCommand::AdminLink { target, base_url } => {
+            let db = open(&target).await?;
+            if db.study(&target.study).await?.is_none() {
+                bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
+            }
+            let login = db.create_admin_login(&target.study).await?;
+            println!("{}/admin/login/{login}", base_url.trim_end_matches('/'));
+            Ok(())
+        }
         StudyCommand::Serve { target, addr } => {
             let db = open(&target).await?;
             if db.study(&target.study).await?.is_none() {
@@ -293,8 +311,13 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 Some(t) => t,
                 None => db.rotate_admin_token(&target.study).await?,
             };
+            let login = db.create_admin_login(&target.study).await?;
             eprintln!("rectify: study {:?} on http://{addr}", target.study);
-            eprintln!("rectify: admin dashboard: http://{addr}/admin?token={admin}");
+            eprintln!(
+                "rectify: admin dashboard (one-time sign-in link, valid 15 min): http://{addr}/admin/login/{login}"
+            );
+            eprintln!("rectify: admin API: Authorization: Bearer {admin}");
+            eprintln!("rectify: another sign-in link: `rectify study admin-link --run {}`", target.run.display());
             eprintln!("rectify: invite raters with `rectify study invite --run {} --count N`", target.run.display());
             let state = AppState::new(db, target.run.clone(), target.study.clone());
             rectify_web::serve(state, addr, rectify_web::serve::ctrl_c())

@@ -27,9 +27,12 @@ pub enum PreprocessError {
         /// The decoder's message.
         message: String,
     },
-    /// The image has more pixels than [`MAX_PIXELS`](super::MAX_PIXELS) (a guard against
-    /// decompression bombs); nothing was decoded.
-    #[error("image is {width}×{height} px, over the limit of {limit} pixels")]
+    /// The image declares more pixels than the limit (a guard against decompression bombs, as
+    /// Pillow's `MAX_IMAGE_PIXELS`; see [`super::limits`]); nothing was decoded.
+    #[error(
+        "image is {width}×{height} px, over the limit of {limit} pixels (a guard against decompression bombs, \
+         as in Pillow; raise it with --max-image-pixels)"
+    )]
     TooLarge {
         /// Width from the file header.
         width: u32,
@@ -37,6 +40,24 @@ pub enum PreprocessError {
         height: u32,
         /// The limit, in pixels.
         limit: u64,
+    },
+    /// Decoding the image would need more memory than the whole decoding budget (see
+    /// [`super::limits`]); nothing was decoded.
+    #[error(
+        "decoding this {width}×{height} px image needs about {} MiB, more than the decoding memory budget of {} MiB \
+         (raise it with --decode-memory)",
+        .needed.div_ceil(1 << 20),
+        .budget >> 20
+    )]
+    OverBudget {
+        /// Width from the file header.
+        width: u32,
+        /// Height from the file header.
+        height: u32,
+        /// Bytes the decode would reserve (file and decoding).
+        needed: u64,
+        /// The budget, in bytes.
+        budget: u64,
     },
     /// The header declares a zero width or height.
     #[error("image is empty ({width}×{height} px)")]

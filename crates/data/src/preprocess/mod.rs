@@ -22,16 +22,19 @@ mod decode;
 mod error;
 mod geometry;
 mod jpeg;
+pub mod limits;
 pub mod resample;
 
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-pub use decode::{decode, MAX_PIXELS};
+pub use decode::decode;
 pub use error::PreprocessError;
 pub use geometry::{center_crop, crop_offset, resized_size};
+pub use limits::{decode_limits, set_decode_limits, DecodeLimits};
 pub use resample::{resize_bilinear_antialias, resize_window};
 
 /// ImageNet channel means (R, G, B) in `[0, 1]` pixel units, as torchvision's models expect.
@@ -70,9 +73,23 @@ impl Preprocess {
     ///
     /// Errors: [`PreprocessError::Io`] when the file cannot be read, otherwise the error of
     /// [`decode()`] wrapped in [`PreprocessError::File`] with the path.
+    ///
+    /// The header is read first: an image over the pixel limit is refused before the rest of the
+    /// file is read, and the file's bytes plus the decode's memory are reserved from the
+    /// process-wide budget (see [`limits`]) until the crop is made.
     pub fn load(&self, path: &Path) -> Result<Vec<u8>, PreprocessError> {
-        let bytes = std::fs::read(path).map_err(|source| PreprocessError::Io { path: path.to_path_buf(), source })?;
-        self.from_bytes(&bytes).map_err(|e| e.in_file(path.to_path_buf()))
+        let io = |source| PreprocessError::Io { path: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let mut reader = std::io::BufReader::new(file);
+        let plan = decode::plan(&mut reader).map_err(|e| e.in_file(path.to_path_buf()))?;
+        let _reserved = plan.reserve(len).map_err(|e| e.in_file(path.to_path_buf()))?;
+        reader.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        // Never more than was reserved, should the file grow meanwhile.
+        let mut bytes = Vec::with_capacity(len as usize);
+        reader.take(len).read_to_end(&mut bytes).map_err(io)?;
+        let img = decode::decode_planned(&bytes, &plan).map_err(|e| e.in_file(path.to_path_buf()))?;
+        Ok(self.crop_rgb(&img))
     }
 
     /// [`load`](Self::load) for a file already in memory: the `crop × crop × 3` HWC crop.

@@ -147,18 +147,32 @@ impl Fixture {
         body: Option<&str>,
         bearer: Option<&str>,
     ) -> (StatusCode, Vec<u8>) {
+        let auth = bearer.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let (status, _, bytes) = self.request(method, uri, body, &headers).await;
+        (status, bytes)
+    }
+
+    /// Sends a request with `headers`; returns the status, the response headers and the body.
+    pub async fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = bearer {
-            req = req.header("authorization", format!("Bearer {t}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
         let req = req.body(Body::from(body.unwrap_or("").to_string())).unwrap();
         let res = app(self.state.clone()).oneshot(req).await.unwrap();
-        let status = res.status();
+        let (status, headers) = (res.status(), res.headers().clone());
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 24).await.unwrap();
-        (status, bytes.to_vec())
+        (status, headers, bytes.to_vec())
     }
 
     /// GET next for a token: the item (or Null).

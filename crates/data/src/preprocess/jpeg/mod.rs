@@ -52,6 +52,84 @@ pub(crate) struct Decoded {
     pub exif: Option<Vec<u8>>,
 }
 
+/// What the header of a JPEG says about the decode ahead, read by [`probe`].
+pub(crate) struct Header {
+    pub width: u32,
+    pub height: u32,
+    /// The frame geometry when this decoder handles it (SOF0–2, 8-bit); `None` for frames left to
+    /// the `image` crate (arithmetic coding, 12-bit, lossless).
+    frame: Option<Frame>,
+    /// Colour components.
+    components: usize,
+    /// Whether an Exif orientation other than "as stored" comes before the frame header (the
+    /// decode then makes a rotated copy).
+    rotated: bool,
+}
+
+impl Header {
+    /// Bytes a decode of this image holds at most: this decoder's sample planes (and, for
+    /// progressive frames, their 16-bit coefficients), the RGB image, and a rotated copy when the
+    /// Exif orientation asks for one; for frames left to the `image` crate, up to 2 bytes per
+    /// sample, the RGB conversion and a rotated copy.
+    pub fn memory(&self) -> u64 {
+        let pixels = u64::from(self.width) * u64::from(self.height);
+        let rotated = if self.rotated { 3 * pixels } else { 0 };
+        match &self.frame {
+            Some(f) => {
+                let samples: u64 = f.components.iter().map(|c| (c.bw * c.bh * 64) as u64).sum();
+                samples * if f.progressive { 3 } else { 1 } + 3 * pixels + rotated
+            }
+            None => pixels * (2 * self.components as u64 + 3) + 2 * rotated,
+        }
+    }
+}
+
+/// Reads a JPEG's frame header from the start of `r`, walking the marker segments and skipping
+/// each by its length (libjpeg's `next_marker` / `skip_variable`), without decoding anything.
+/// `None` when no frame header comes before the first scan or the end of the data: the decoder
+/// then reports what is wrong.
+pub(crate) fn probe(r: &mut impl std::io::Read) -> Option<Header> {
+    let mut byte = || {
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b).ok().map(|()| b[0])
+    };
+    if (byte()?, byte()?) != (0xFF, 0xD8) {
+        return None;
+    }
+    let (mut rotated, mut exif_seen) = (false, false);
+    loop {
+        let mut b = byte()?;
+        while b != 0xFF {
+            b = byte()?;
+        }
+        while b == 0xFF {
+            b = byte()?;
+        }
+        let marker = b;
+        match marker {
+            0x00 | 0x01 | 0xD0..=0xD8 => continue,
+            0xD9 | 0xDA => return None,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([byte()?, byte()?]));
+        let seg: Vec<u8> = (0..len.checked_sub(2)?).map(|_| byte()).collect::<Option<_>>()?;
+        // The first Exif block counts, as in the decoder (`markers::parse_app`).
+        if let (0xE1, Some(exif), false) = (marker, seg.strip_prefix(b"Exif\0\0"), exif_seen) {
+            let orientation = image::metadata::Orientation::from_exif_chunk(exif);
+            rotated = orientation.is_some_and(|o| o != image::metadata::Orientation::NoTransforms);
+            exif_seen = true;
+        }
+        let sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if !sof {
+            continue;
+        }
+        let dims = |i: usize| seg.get(i..i + 2).map(|d| u32::from(u16::from_be_bytes([d[0], d[1]])));
+        let (height, width, components) = (dims(1)?, dims(3)?, usize::from(*seg.get(5)?));
+        let frame = if matches!(marker, 0xC0..=0xC2) { markers::parse_sof(&seg, marker == 0xC2).ok() } else { None };
+        return Some(Header { width, height, frame, components, rotated });
+    }
+}
+
 /// Decodes a JPEG file to RGB as PIL + libjpeg-turbo would; refuses frames over `max_pixels`.
 pub(crate) fn decode(data: &[u8], max_pixels: u64) -> Result<Decoded, JpegError> {
     if !data.starts_with(&[0xFF, 0xD8]) {
@@ -115,7 +193,12 @@ struct State {
     planes: Vec<Vec<u8>>,
     coefs: Vec<Vec<i16>>,
     scans: usize,
+    /// Blocks visited by the scans so far.
+    visited: u64,
 }
+
+/// The most times the scans of one frame may go over all of its blocks.
+const MAX_PASSES: u64 = 64;
 
 impl State {
     /// SOF0/1/2: the frame geometry, and storage for its components.
@@ -148,6 +231,23 @@ impl State {
                 let table = self.quant[f.components[ci].tq];
                 self.latched[ci] = Some(table.ok_or_else(|| JpegError::corrupt("missing quantisation table"))?);
             }
+        }
+        // Bound the work a small file can ask for: a progressive JPEG of a few kilobytes can hold
+        // thousands of scans, each visiting every block of the image. Real files go over the
+        // image about ten times (libjpeg's default script) and rarely more than twice that.
+        let blocks = if let [(ci, ..)] = scan.components[..] {
+            (f.components[ci].wib * f.components[ci].hib) as u64
+        } else {
+            let per_mcu: usize = scan.components.iter().map(|&(ci, ..)| f.components[ci].h * f.components[ci].v).sum();
+            (f.mcus_x * f.mcus_y * per_mcu) as u64
+        };
+        let frame_blocks: u64 = f.components.iter().map(|c| (c.bw * c.bh) as u64).sum();
+        self.visited += blocks;
+        if self.visited > MAX_PASSES * frame_blocks.max(1) {
+            return Err(JpegError::Corrupt(format!(
+                "{} scans go over the image more than {MAX_PASSES} times",
+                self.scans + 1
+            )));
         }
         let mut bits = BitReader::new(data, pos);
         let ri = self.restart_interval;
