@@ -115,6 +115,28 @@ fn shards_merge_into_the_unsharded_run() {
     assert!(a.data.iter().zip(&b.data).all(|(x, y)| (x - y).abs() < 1e-4));
 }
 
+/// Shards made with different models (other weights, or other numerics) are never merged.
+#[test]
+fn merge_refuses_shards_of_different_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    rectify_ok(&sample_args(s(&a), &["--shard", "0/2", "--limit", "3"]));
+    rectify_ok(&sample_args(s(&b), &["--shard", "1/2", "--limit", "3", "--exact"]));
+    let merged = tmp.path().join("merged");
+    let res = rectify(&["merge", "--out", s(&merged), s(&a), s(&b)]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(err.contains("numerics"), "the message names what differs: {err}");
+    assert!(!merged.join("predictions.csv").exists(), "nothing is written");
+    let Some(pth) = rectify_testkit::shared_file("models/mobilenet_v2-b0353104.pth") else { return };
+    let c = tmp.path().join("c");
+    rectify_ok(&sample_args(s(&c), &["--shard", "1/2", "--limit", "3", "--weights", s(&pth)]));
+    let res = rectify(&["merge", "--out", s(&tmp.path().join("merged2")), s(&a), s(&c)]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(err.contains("weights sha256"), "the message names what differs: {err}");
+}
+
 #[test]
 fn resuming_with_other_weights_is_refused() {
     let Some(pth) = rectify_testkit::shared_file("models/mobilenet_v2-b0353104.pth") else { return };

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 #[cfg(unix)]
 #[allow(unsafe_code)] // wait4 and kill, for the child's own resource usage
 pub mod measure;
+pub mod report;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

@@ -55,7 +55,8 @@ pub enum SelectionArg {
 /// `--preset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// The paper's: 1000 samples, σ 0.25, K by the lasso path, then least squares.
+    /// The paper's: σ 0.25, K by the lasso path, then least squares (with the default 1000
+    /// samples, the paper's; an explicit `--samples` is kept).
     Paper,
 }
 
@@ -92,7 +93,7 @@ pub struct ExplainArgs {
     /// Feature selection.
     #[arg(long, value_enum, default_value = "auto")]
     selection: SelectionArg,
-    /// A preset that sets samples, kernel width, selection and regressor together.
+    /// A preset that sets kernel width, selection and regressor together.
     #[arg(long, value_enum)]
     preset: Option<Preset>,
     /// Seed of the masks and the random path.
@@ -132,8 +133,9 @@ impl ExplainArgs {
                 regressor: Regressor::default(),
             },
         };
-        let samples = if self.preset == Some(Preset::Paper) { 1000 } else { self.samples };
-        ImageLime { base, samples, batch_size: self.batch_size, hide: Hide::MeanColor, seed: self.seed }
+        // `--samples` defaults to the paper's 1000; a value given explicitly wins over the preset
+        // (`rectify audit --samples N` relies on it).
+        ImageLime { base, samples: self.samples, batch_size: self.batch_size, hide: Hide::MeanColor, seed: self.seed }
     }
 
     fn segmenter(&self) -> Segmenter {
