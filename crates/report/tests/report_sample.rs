@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use common::*;
 use rectify_report::report::{build, build_with, render, write, Options, Section};
 use rectify_report::ReportError;
+use rectify_testkit::report::shown_values;
 use serde_json::Value;
 
 /// A full run and an eval-only run, side by side in one parent directory.

@@ -168,4 +168,4 @@ pub fn full_run(dir: &Path) {
     BiasFile::compute(&attrs, "attributes.csv", "basketball", "dark skin", &files, &picks).write(dir).unwrap();
 }
 
-pub use rectify_testkit::report::{check_self_contained, check_values, expected, shown_values, unescape};
+pub use rectify_testkit::report::{check_self_contained, check_values};
