@@ -50,6 +50,9 @@ pub struct SimReport {
     pub retries: usize,
     /// Latency of every request, in milliseconds.
     pub latencies_ms: Vec<f64>,
+    /// Every answer the server acknowledged (a 200, whether it recorded it then or had it from
+    /// an earlier try): (rater, by index in `tokens`; item key; answer).
+    pub acknowledged: Vec<(usize, String, Answer)>,
 }
 
 impl SimReport {
@@ -101,6 +104,7 @@ where
         report.conflicts += r.conflicts;
         report.retries += r.retries;
         report.latencies_ms.extend(r.latencies_ms);
+        report.acknowledged.extend(r.acknowledged);
     }
     Ok(report)
 }
@@ -131,7 +135,10 @@ fn rater<F: Fn(&Item) -> Answer>(
         }
         let body = json!({ "item": key, "answer": answer, "request_id": format!("sim-{index}-{round}") });
         match request(&agent, &answer_url, Some(&body), &mut report) {
-            Ok(v) => report.answers += usize::from(v["recorded"].as_bool() == Some(true)),
+            Ok(v) => {
+                report.answers += usize::from(v["recorded"].as_bool() == Some(true));
+                report.acknowledged.push((index, key.to_string(), answer));
+            }
             Err(SimError::Status { status: 409, .. }) => report.conflicts += 1,
             Err(e) => return Err(e),
         }

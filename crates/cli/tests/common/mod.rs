@@ -63,3 +63,72 @@ pub fn eval_val1300(shared: &Path, dir: &Path, extra: &[&str]) {
     args.extend_from_slice(extra);
     rectify_ok(&args);
 }
+
+/// `rectify study serve` of `study` in `run` on 127.0.0.1:`port`, once it answers.
+pub fn serve_study(run: &Path, study: &str, port: u16) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+        .args(["study", "serve", "--run", s(run), "--study", study, "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while ureq::get(&format!("http://127.0.0.1:{port}/")).call().is_err() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+/// Exports `study` and checks that every item has exactly `n` answers from distinct raters and
+/// that every acknowledged (rater id, item, answer) is among the stored votes, and nothing else
+/// is; returns the number of stored votes.
+pub fn check_study_export(
+    run: &Path,
+    study: &str,
+    items: usize,
+    n: usize,
+    acknowledged: &std::collections::BTreeSet<(String, String, String)>,
+) -> usize {
+    use std::collections::{BTreeSet, HashMap, HashSet};
+    let out = run.join(format!("{study}-export.jsonl"));
+    rectify_ok(&["study", "export", "--run", s(run), "--study", study, "--format", "jsonl", "--out", s(&out)]);
+    let mut per: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut stored = BTreeSet::new();
+    for line in std::fs::read_to_string(&out).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (item, rater) = (v["item"].as_str().unwrap().to_string(), v["rater"].as_str().unwrap().to_string());
+        assert!(per.entry(item.clone()).or_default().insert(rater.clone()), "a rater answered an item twice: {line}");
+        stored.insert((rater, item, v["answer"].to_string()));
+    }
+    assert_eq!(per.len(), items, "every item answered");
+    assert!(per.values().all(|r| r.len() == n), "every item has exactly {n} answers");
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(lost.is_empty(), "{} acknowledged answers are not stored, e.g. {:?}", lost.len(), lost.first());
+    let unacknowledged: Vec<_> = stored.difference(acknowledged).collect();
+    assert!(
+        unacknowledged.is_empty(),
+        "{} stored answers were never acknowledged: {:?}",
+        unacknowledged.len(),
+        unacknowledged.first()
+    );
+    stored.len()
+}
+
+/// The acknowledged answers of a simulation as (rater id, item, answer JSON), the raters' ids
+/// looked up by their invite tokens.
+pub fn acknowledged_votes(
+    rt: &tokio::runtime::Runtime,
+    db: &rectify_web::StudyDb,
+    study: &str,
+    tokens: &[String],
+    report: &rectify_web::SimReport,
+) -> std::collections::BTreeSet<(String, String, String)> {
+    let ids: Vec<String> =
+        tokens.iter().map(|t| rt.block_on(db.rater_for_token(study, t)).unwrap().expect("an invited rater")).collect();
+    report
+        .acknowledged
+        .iter()
+        .map(|(i, item, answer)| (ids[*i].clone(), item.clone(), serde_json::to_value(answer).unwrap().to_string()))
+        .collect()
+}
