@@ -2,21 +2,21 @@
 //! (`../shared/anchors/eval_torchvision.py`: PIL decode + Resize/CenterCrop/Normalize in DataLoader
 //! workers, batched MobileNetV2 forward), on the same images, batch size, threads and device, in
 //! one run, printing the ratio. Goal: ≥ 1.2× the anchor's throughput on CPU. rectify runs twice per
-//! repeat: with its default numerics and with `--exact` (PyTorch's forward op for op).
+//! repeat: with its default numerics and with `--exact` (PyTorch's forward op for op). The anchor
+//! runs twice per repeat too: with glibc's allocator defaults and with rectify's allocator
+//! settings (`rectify_testkit::anchor`), and both ratios are printed. Every number is the median
+//! of the repeats, on both sides.
 //!
 //! `cargo bench -p rectify --bench eval_throughput` (after `. scripts/env.sh --bench`).
 //! Environment: BENCH_LIMIT (images, default 640), BENCH_BATCH (32), BENCH_THREADS (2),
-//! BENCH_REPEATS (3, the median is reported), RECTIFY_PYTHON (default: the activated venv's python).
+//! BENCH_REPEATS (3), RECTIFY_PYTHON (default: the activated venv's python).
 
 use std::process::Command;
 
+use rectify_testkit::anchor::{self, median, Allocator};
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -26,25 +26,37 @@ fn main() {
     let (limit, batch, threads) =
         (env_or("BENCH_LIMIT", "640"), env_or("BENCH_BATCH", "32"), env_or("BENCH_THREADS", "2"));
     let repeats: usize = env_or("BENCH_REPEATS", "3").parse().expect("BENCH_REPEATS is a number");
-    let python = std::env::var("RECTIFY_PYTHON")
-        .or_else(|_| std::env::var("VIRTUAL_ENV").map(|v| format!("{v}/bin/python")))
-        .unwrap_or_else(|_| "python3".into());
     let tmp = tempfile::tempdir().expect("temp dir");
-    let (mut ours, mut exact, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours, mut exact, mut theirs, mut theirs_kept) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut top1 = (0.0, 0.0);
     for r in 0..repeats {
-        // The anchor.
-        let out = Command::new(&python)
-            .arg(shared.join("anchors/eval_torchvision.py"))
-            .args(["--images", images.to_str().unwrap(), "--labels", labels.to_str().unwrap()])
-            .args(["--limit", &limit, "--batch", &batch, "--workers", &threads, "--threads", &threads])
-            .output()
-            .expect("python runs");
-        assert!(out.status.success(), "anchor failed: {}", String::from_utf8_lossy(&out.stderr));
-        let line = String::from_utf8_lossy(&out.stdout);
-        let j: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).expect("anchor prints JSON");
-        theirs.push(j["images_per_s"].as_f64().unwrap());
-        top1.1 = j["top1"].as_f64().unwrap();
+        for alloc in Allocator::BOTH {
+            let j = anchor::run(
+                &[],
+                &shared.join("anchors/eval_torchvision.py"),
+                &[
+                    "--images",
+                    images.to_str().unwrap(),
+                    "--labels",
+                    labels.to_str().unwrap(),
+                    "--limit",
+                    &limit,
+                    "--batch",
+                    &batch,
+                    "--workers",
+                    &threads,
+                    "--threads",
+                    &threads,
+                ],
+                alloc,
+            );
+            let ips = j["images_per_s"].as_f64().unwrap();
+            match alloc {
+                Allocator::GlibcDefault => theirs.push(ips),
+                Allocator::KeepFreed => theirs_kept.push(ips),
+            }
+            top1.1 = j["top1"].as_f64().unwrap();
+        }
         // rectify, same images, batch, threads; a fresh run directory each time (no resuming).
         for (mode, into) in [("fast", &mut ours), ("exact", &mut exact)] {
             let run = tmp.path().join(format!("{mode}{r}"));
@@ -63,17 +75,24 @@ fn main() {
             top1.0 = s["top1"].as_f64().unwrap();
         }
         eprintln!(
-            "repeat {r}: rectify {:.1} images/s (--exact {:.1}), torchvision {:.1} images/s",
-            ours[r], exact[r], theirs[r]
+            "repeat {r}: rectify {:.1} images/s (--exact {:.1}), torchvision {:.1} images/s ({:.1} with rectify's allocator settings)",
+            ours[r], exact[r], theirs[r], theirs_kept[r]
         );
     }
-    let (o, e, t) = (median(ours), median(exact), median(theirs));
+    let (o, e, t, k) = (median(ours), median(exact), median(theirs), median(theirs_kept));
     println!(
-        "eval throughput, {limit} val-1300 images, batch {batch}, {threads} threads, cpu: rectify {o:.1} images/s, \
-         torchvision {t:.1} images/s, ratio {:.2}x (goal >= 1.2x); rectify --exact {e:.1} images/s, ratio {:.2}x; \
-         top-1 {:.4} vs {:.4}",
+        "eval throughput, {limit} val-1300 images, batch {batch}, {threads} threads, cpu, medians of {repeats}: \
+         rectify {o:.1} images/s, --exact {e:.1}; torchvision {t:.1} images/s with {}, {k:.1} with {}",
+        Allocator::GlibcDefault.label(),
+        Allocator::KeepFreed.label()
+    );
+    println!(
+        "ratio {:.2}x (goal >= 1.2x), {:.2}x against the anchor with rectify's allocator settings; \
+         --exact {:.2}x / {:.2}x; top-1 {:.4} vs {:.4}",
         o / t,
+        o / k,
         e / t,
+        e / k,
         top1.0,
         top1.1
     );

@@ -34,14 +34,14 @@ pub struct AttackSummary {
 }
 
 /// Writes both files for attack run `run` named `name`; `images` are the attacked images in
-/// order; `work` = (images attacked by this invocation, seconds it took).
+/// order; `work` = (images attacked by this invocation, seconds it took, seconds per batch).
 pub fn write(
     store: &RunStore,
     run: RunId,
     prov: &Provenance,
     name: &str,
     images: &[ImageRow],
-    work: (usize, f64),
+    work: (usize, f64, Vec<f64>),
 ) -> Result<AttackSummary> {
     let dir = store.dir().join("attack").join(name);
     let rows: HashMap<i64, rectify_store::AttackRow> =
@@ -85,11 +85,7 @@ pub fn write(
         quantized_accuracy: (!saved.is_empty())
             .then(|| saved.iter().filter(|&&ok| ok).count() as f64 / saved.len() as f64),
         provenance: prov.clone(),
-        throughput: (work.0 > 0).then(|| Throughput {
-            images: work.0,
-            seconds: work.1,
-            images_per_s: work.0 as f64 / work.1,
-        }),
+        throughput: (work.0 > 0).then(|| Throughput::new(work.0, work.1, work.2)),
     };
     write_json(&dir.join("summary.json"), &summary)?;
     Ok(summary)

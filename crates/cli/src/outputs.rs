@@ -71,6 +71,54 @@ pub struct Throughput {
     pub seconds: f64,
     /// images / seconds.
     pub images_per_s: f64,
+    /// Wall-clock seconds of each batch, in order (benchmarks take their median).
+    pub batch_seconds: Vec<f64>,
+    /// The median of `batch_seconds`.
+    pub seconds_per_batch_median: Option<f64>,
+}
+
+impl Throughput {
+    /// The throughput of `images` images in `batch_seconds.len()` batches.
+    pub fn new(images: usize, seconds: f64, batch_seconds: Vec<f64>) -> Self {
+        let seconds_per_batch_median = median(&batch_seconds);
+        Throughput { images, seconds, images_per_s: images as f64 / seconds, batch_seconds, seconds_per_batch_median }
+    }
+}
+
+/// The median of `xs` (the upper one of an even count), `None` when empty.
+pub fn median(xs: &[f64]) -> Option<f64> {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// Times a stage's batches: each batch's wall-clock time since the previous one ended.
+#[derive(Debug)]
+pub struct BatchClock {
+    start: std::time::Instant,
+    last: std::time::Instant,
+    /// Seconds per batch so far.
+    pub batches: Vec<f64>,
+}
+
+impl BatchClock {
+    /// Starts the clock.
+    pub fn start() -> Self {
+        let now = std::time::Instant::now();
+        BatchClock { start: now, last: now, batches: Vec::new() }
+    }
+
+    /// Marks the end of a batch.
+    pub fn lap(&mut self) {
+        let now = std::time::Instant::now();
+        self.batches.push((now - self.last).as_secs_f64());
+        self.last = now;
+    }
+
+    /// Seconds since the start.
+    pub fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
 }
 
 fn ratio(hits: usize, n: usize) -> Option<f64> {

@@ -2,7 +2,9 @@
 //! crops of the first 20 images of `../shared/data/imagenet-val-1300`, rectify against
 //! scikit-image 0.26 (`../shared/anchors/segment_bench.py`, which times `quickshift(..., rng=0)`
 //! and `slic(..., start_label=0)` on the same crops), printing the median milliseconds per image
-//! and the ratio. Goal: ≤ 0.2× scikit-image's time.
+//! and the ratio. Goal: ≤ 0.2× scikit-image's time. The anchor runs with glibc's allocator
+//! defaults and with rectify's allocator settings (`rectify_testkit::anchor`); both ratios are
+//! printed. Segment counts must equal scikit-image's on every image (asserted).
 //!
 //! `CARGO_TARGET_DIR=/tmp/target-superpixels cargo bench -p rectify-superpixels`.
 //! Environment: RECTIFY_PYTHON (default `$VIRTUAL_ENV/bin/python`, else `python3`). rectify runs
@@ -10,10 +12,10 @@
 //! one thread. Crops come from `rectify_data::preprocess` (bit-identical to torchvision's); the
 //! anchor's time excludes decoding, and so does ours.
 
-use std::process::Command;
 use std::time::Instant;
 
 use rectify_superpixels::{Image, Segmenter};
+use rectify_testkit::anchor::{self, Allocator};
 
 const LIMIT: usize = 20;
 
@@ -39,19 +41,11 @@ fn time(segmenter: Segmenter, crops: &[Vec<u8>]) -> (f64, Vec<usize>) {
 fn main() {
     let Some(shared) = rectify_testkit::shared() else { return };
     let images = shared.join("data/imagenet-val-1300");
-    let python = std::env::var("RECTIFY_PYTHON")
-        .or_else(|_| std::env::var("VIRTUAL_ENV").map(|v| format!("{v}/bin/python")))
-        .unwrap_or_else(|_| "python3".into());
-
-    let out = Command::new(&python)
-        .arg(shared.join("anchors/segment_bench.py"))
-        .args(["--images", images.to_str().expect("UTF-8 path"), "--limit", &LIMIT.to_string()])
-        .output()
-        .unwrap_or_else(|e| panic!("{python}: {e}"));
-    assert!(out.status.success(), "anchor failed: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let anchor: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("anchor prints a line")).expect("anchor prints JSON");
+    let script = shared.join("anchors/segment_bench.py");
+    let args = ["--images", images.to_str().expect("UTF-8 path"), "--limit", &LIMIT.to_string()];
+    let anchors: Vec<serde_json::Value> =
+        Allocator::BOTH.iter().map(|&a| anchor::run(&[], &script, &args, a)).collect();
+    let anchor = &anchors[0];
 
     // The anchor takes the first LIMIT files in sorted order.
     let mut files: Vec<_> = std::fs::read_dir(&images).expect("image folder").map(|e| e.unwrap().path()).collect();
@@ -61,7 +55,8 @@ fn main() {
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
 
     for (name, segmenter) in [("quickshift", Segmenter::lime_default()), ("slic", Segmenter::slic_default())] {
-        let theirs = anchor[name]["ms_median"].as_f64().expect("ms_median");
+        let theirs = anchors[0][name]["ms_median"].as_f64().expect("ms_median");
+        let theirs_kept = anchors[1][name]["ms_median"].as_f64().expect("ms_median");
         let their_counts: Vec<usize> = anchor[name]["segments"]
             .as_array()
             .expect("segments")
@@ -70,16 +65,23 @@ fn main() {
             .collect();
         let (ours, counts) = time(segmenter, &crops);
         let (ours_1, _) = one_thread.install(|| time(segmenter, &crops));
-        let within =
-            counts.iter().zip(&their_counts).filter(|(o, t)| (**o as f64 - **t as f64).abs() <= 0.25 * **t as f64);
+        let equal = counts.iter().zip(&their_counts).filter(|(o, t)| o == t).count();
         println!("{name} segments (rectify / scikit-image): {counts:?} / {their_counts:?}");
         println!(
-            "{name}: {} of {LIMIT} counts within ±25 %; rectify {ours:.1} ms/image ({} threads), {ours_1:.1} ms/image \
-             (1 thread); scikit-image {theirs:.1} ms/image; ratio {:.3}x (1 thread {:.3}x, goal <= 0.2x)",
-            within.count(),
+            "{name}: segment counts equal on {equal} of {LIMIT}; median ms/image: rectify {ours:.1} ({} threads), \
+             {ours_1:.1} (1 thread); scikit-image {theirs:.1} with {}, {theirs_kept:.1} with {}",
             rayon::current_num_threads(),
-            ours / theirs,
-            ours_1 / theirs
+            Allocator::GlibcDefault.label(),
+            Allocator::KeepFreed.label()
         );
+        println!(
+            "{name}: ratio {:.3}x (1 thread {:.3}x, goal <= 0.2x); against the anchor with rectify's allocator settings \
+             {:.3}x (1 thread {:.3}x)",
+            ours / theirs,
+            ours_1 / theirs,
+            ours / theirs_kept,
+            ours_1 / theirs_kept
+        );
+        assert_eq!(equal, LIMIT, "{name}: segment counts equal to scikit-image's on every image");
     }
 }

@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod anchor;
 #[cfg(unix)]
 #[allow(unsafe_code)] // wait4 and kill, for the child's own resource usage
 pub mod measure;

@@ -1,5 +1,7 @@
 //! The same database code against PostgreSQL, when `RECTIFY_TEST_POSTGRES_URL` names a
-//! server (e.g. `postgres://user:pw@localhost/rectify_test`); skipped otherwise.
+//! server (e.g. `postgres://user:pw@localhost/rectify_test`; `.ci/run` starts Debian's
+//! PostgreSQL and sets it). Skipped otherwise, unless `RECTIFY_REQUIRE_POSTGRES=1` (CI), which
+//! makes a missing server a failure.
 
 mod common;
 
@@ -10,6 +12,10 @@ use rectify_web::StudyDb;
 #[tokio::test]
 async fn postgres_round_trip_when_configured() {
     let Ok(url) = std::env::var("RECTIFY_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("RECTIFY_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "RECTIFY_REQUIRE_POSTGRES=1 but RECTIFY_TEST_POSTGRES_URL is not set"
+        );
         eprintln!("skipped: RECTIFY_TEST_POSTGRES_URL is not set");
         return;
     };
@@ -26,4 +32,10 @@ async fn postgres_round_trip_when_configured() {
     let votes = db.votes(&study).await.unwrap();
     assert_eq!(votes.len(), 1);
     assert_eq!(votes[0].answer, Answer::No);
+    // Admin sign-in (migration 2): a one-time login code for a session, once.
+    let code = db.create_admin_login(&study).await.unwrap();
+    let session = db.redeem_admin_login(&study, &code).await.unwrap().expect("a session");
+    assert!(db.redeem_admin_login(&study, &code).await.unwrap().is_none(), "a login code works once");
+    assert!(db.check_admin_session(&study, &session).await.unwrap());
+    assert!(!db.check_admin_session(&study, &code).await.unwrap());
 }

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -263,7 +262,7 @@ pub fn run(args: AttackArgs) -> Result<()> {
     let attack = args.attack();
     let pre = Preprocess::default();
     let mut progress = Progress::new("attack", todo.len() as u64);
-    let start = Instant::now();
+    let mut clock = crate::outputs::BatchClock::start();
     let ctx = BatchContext { model: &*model, attack: &*attack, args: &args, name: &name, crop: pre.crop as usize };
     pipeline::for_each_batch(
         &todo,
@@ -276,13 +275,15 @@ pub fn run(args: AttackArgs) -> Result<()> {
             let rows = ctx.attack_batch(chunk, decoded, &mut progress)?;
             store.put_attacks(run, &rows)?;
             progress.inc(chunk.len() as u64);
+            clock.lap();
             Ok(())
         },
     )?;
     progress.finish();
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = clock.seconds();
     store.finish_run(run)?;
-    let summary = crate::attack_outputs::write(&store, run, &prov, &name, &targets, (todo.len(), seconds))?;
+    let work = (todo.len(), seconds, clock.batches);
+    let summary = crate::attack_outputs::write(&store, run, &prov, &name, &targets, work)?;
     let acc: Vec<String> = summary.accuracy_per_step.iter().map(|a| format!("{:.3}", a)).collect();
     println!("attack {name}: {} images -> {}", summary.n, out_dir.display());
     println!("accuracy per step: {}", acc.join(" "));

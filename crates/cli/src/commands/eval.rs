@@ -6,7 +6,6 @@
 //! same command skips every image already stored.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -19,7 +18,7 @@ use rectify_store::{ImageRow, ModelRecord, PredictionRow, Provenance, RunId, Run
 use tch::{Kind, Tensor};
 
 use crate::model_args::ModelArgs;
-use crate::outputs::{write_eval_outputs, Throughput};
+use crate::outputs::{write_eval_outputs, BatchClock, Throughput};
 use crate::pipeline;
 use crate::progress::Progress;
 
@@ -183,7 +182,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let opts =
         BatchOptions { save_logits: args.save_logits, save_features: args.save_features, crop: pre.crop as usize };
     let mut progress = Progress::new("eval", todo.len() as u64);
-    let start = Instant::now();
+    let mut clock = BatchClock::start();
     let mut evaluated = 0;
     pipeline::for_each_batch(
         &todo,
@@ -194,14 +193,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
         args.batch_size,
         |chunk, decoded| {
             evaluated += evaluate_batch(&mut store, run, &*model, chunk, decoded, &opts, &mut progress)?;
+            clock.lap();
             Ok(())
         },
     )?;
     progress.finish();
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = clock.seconds();
     store.finish_run(run)?;
-    let throughput =
-        (evaluated > 0).then(|| Throughput { images: evaluated, seconds, images_per_s: evaluated as f64 / seconds });
+    let throughput = (evaluated > 0).then(|| Throughput::new(evaluated, seconds, clock.batches));
     let summary = write_eval_outputs(&store, run, &prov, throughput)?;
     print_summary(&summary, &args.out);
     Ok(())

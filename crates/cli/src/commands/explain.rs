@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -234,7 +233,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
 
     let pre = Preprocess::default();
     let mut progress = Progress::new("explain", todo.len() as u64);
-    let start = Instant::now();
+    let mut clock = crate::outputs::BatchClock::start();
     for item in todo {
         let crop = match &item.png {
             Some(png) => std::fs::read(png)
@@ -301,6 +300,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             },
         )?;
         progress.inc(1);
+        clock.lap();
     }
     progress.finish();
     store.finish_run(run)?;
@@ -314,7 +314,12 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         "auc_path_mean": rows.iter().map(|r| r.auc_path).sum::<f64>() / n.max(1) as f64,
         "auc_random_mean": rows.iter().map(|r| r.auc_random).sum::<f64>() / n.max(1) as f64,
         "path_beats_random": if n > 0 { better as f64 / n as f64 } else { 0.0 },
-        "seconds": start.elapsed().as_secs_f64(),
+        "seconds": clock.seconds(),
+        "throughput": {
+            "images": clock.batches.len(),
+            "seconds_per_image": &clock.batches,
+            "seconds_per_image_median": crate::outputs::median(&clock.batches),
+        },
         "provenance": prov,
     });
     write_json(&out.join("summary.json"), &summary)?;

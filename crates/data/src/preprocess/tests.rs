@@ -171,3 +171,14 @@ fn describe_and_serde() {
     let partial: Preprocess = serde_json::from_str(r#"{"crop": 192}"#).unwrap();
     assert_eq!(partial, Preprocess { crop: 192, ..Preprocess::default() });
 }
+
+/// Arithmetic-coded JPEGs (SOF9) are refused with a message naming the feature, after the
+/// `image` crate's decoder had its try.
+#[test]
+fn arithmetic_coded_jpegs_are_refused_by_name() {
+    let mut jpeg = encode(&quadrants(16, 16), ImageFormat::Jpeg);
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    jpeg[sof + 1] = 0xC9;
+    let err = decode(&jpeg).unwrap_err().to_string();
+    assert!(err.contains("arithmetic coding (SOF9) is not supported"), "{err}");
+}
