@@ -52,8 +52,9 @@
 //!   as `source` and no `assigned_at`.
 //!
 //! The SQL is portable between SQLite and PostgreSQL (TEXT, BIGINT, DOUBLE PRECISION, `$n`
-//! placeholders, `ON CONFLICT`; ids made by the application). No PostgreSQL server is available
-//! in CI: `tests/postgres.rs` runs only when `RECTIFY_TEST_POSTGRES_URL` is set.
+//! placeholders, `ON CONFLICT`; ids made by the application). `tests/postgres.rs` runs against
+//! `RECTIFY_TEST_POSTGRES_URL`; `.ci/run` starts Debian's PostgreSQL and sets
+//! `RECTIFY_REQUIRE_POSTGRES=1`, so there the test fails rather than skips without a server.
 //!
 //! # Assignment
 //! [`StudyDb::next_item`]: a rater holding an open lease gets that item again; otherwise the
