@@ -89,3 +89,32 @@ fn main() {
         std::process::exit(2);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+    use rectify_report::report::{missing::command, Section};
+
+    /// Every command line the report's "not run yet" notes give a newcomer parses with this CLI
+    /// (comments after `#` aside; the alternative shown as a comment is checked too).
+    #[test]
+    fn the_reports_commands_parse() {
+        let mut checked = 0;
+        for section in Section::ALL {
+            for line in command(section, "runs/x").lines() {
+                let line = line.trim().trim_start_matches("# or, instead of serving: ");
+                let line = line.split(" #").next().unwrap_or("").trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                assert!(line.starts_with("rectify "), "{section:?}: {line}");
+                if let Err(e) = Cli::try_parse_from(line.split_whitespace()) {
+                    panic!("{section:?}: `{line}` does not parse: {e}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "{checked} command lines");
+    }
+}

@@ -1,5 +1,6 @@
-//! `rectify audit`, the main job (what `make demo` runs), on the bundled images: every stage's
-//! outputs and the report. The paper's settings throughout, except 100 LIME samples per image
+//! `rectify audit`, the main job (what `make demo` runs), on the bundled images and the bundled
+//! ReaL raters' votes: every stage's outputs and the report, whose rectified errors are checked
+//! against numpy's on the same votes (`scripts/fixtures/study.py`). The paper's settings throughout, except 100 LIME samples per image
 //! instead of 1000 (`--samples`), so that the test takes a minute rather than several.
 
 mod common;
@@ -27,6 +28,7 @@ fn audit_of_the_bundled_images_runs_every_stage_and_reports_them() {
     let run = tmp.path().join("demo");
     let (images, labels, real) =
         (assets().join("sample-images"), assets().join("sample-labels.csv"), assets().join("sample-real.json"));
+    let votes = assets().join("sample-real-raters.npz");
     let out = rectify_ok(&[
         "audit",
         "--images",
@@ -41,10 +43,12 @@ fn audit_of_the_bundled_images_runs_every_stage_and_reports_them() {
         "cpu",
         "--samples",
         "100",
+        "--votes",
+        s(&votes),
     ]);
     let log = String::from_utf8_lossy(&out.stderr);
-    for n in 1..=6 {
-        assert!(log.contains(&format!("stage {n}/6")), "stage {n} is announced:\n{log}");
+    for n in 1..=7 {
+        assert!(log.contains(&format!("stage {n}/7")), "stage {n} is announced:\n{log}");
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().last(), Some(s(&run.join("report/report.html"))), "the last line names the report");
@@ -122,6 +126,37 @@ fn audit_of_the_bundled_images_runs_every_stage_and_reports_them() {
     let methods: BTreeSet<&str> =
         report["galleries"].as_array().unwrap().iter().map(|g| g["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["adversarial", "mmd", "probability", "random"].into());
+    // Table 1's rectified errors and Fig. 2's histogram from the bundled ReaL votes, as numpy
+    // computes them from the same votes and torchvision's predictions (ours equal those on these
+    // images: eval_sample.rs).
+    let fx = rectify_testkit::fixtures("study").expect("the study fixtures (scripts/fixtures.sh)");
+    let want = json(&fx.join("real_sample.json"));
+    assert_eq!(
+        want["bundled_matches_original"], true,
+        "assets/sample-real-raters.npz is ReaL's votes on the bundled images"
+    );
+    for (design, block) in [("relevance-top1", "top1"), ("relevance-top5", "top5")] {
+        let row = report["rectified"].as_array().unwrap().iter().find(|r| r["design"] == design);
+        let row = row.unwrap_or_else(|| panic!("Table 1 has a {design} row: {}", report["rectified"]));
+        let w = &want[block];
+        for (ours, theirs) in
+            [("errors", "errors"), ("rectified", "rescued"), ("rated", "rated"), ("unrated", "unrated"), ("n", "n")]
+        {
+            assert_eq!(row[ours], w[theirs], "{design} {ours}: {row}");
+        }
+        for (ours, theirs) in [("error", "error"), ("rectified_error", "rectified_error")] {
+            let (a, b) = (row[ours].as_f64().unwrap(), w[theirs].as_f64().unwrap());
+            assert!((a - b).abs() < 1e-12, "{design} {ours}: {a} vs numpy {b}");
+        }
+        assert!((row["fleiss_kappa"].as_f64().unwrap() - w["fleiss_kappa"].as_f64().unwrap()).abs() < 1e-12);
+        let hist = report["histograms"].as_array().unwrap().iter().find(|h| h["design"] == design).unwrap();
+        assert_eq!(hist["counts"], w["histogram"], "{design}: Fig. 2");
+    }
+    let top1 = want["top1"]["rectified_error"].as_f64().unwrap();
+    assert!(top1 < want["top1"]["error"].as_f64().unwrap(), "the raters rectify at least one mistake");
+    assert!(html.contains(&format!("{:.2} %", 100.0 * top1)), "the page shows the rectified top-1 error");
+    assert!(html.contains("ReaL raters (Beyer et al. 2020, imported)"), "the page says whose votes they are");
+    assert_eq!(report["studies"][0]["votes"], want["exported_votes"], "every imported vote is on an asked question");
     let shown = check_values(&html, &report);
     println!("audit report: {shown} numbers, each equal to report.json");
     assert!(shown > 50, "{shown} numbers shown");
@@ -142,6 +177,8 @@ fn audit_of_the_bundled_images_runs_every_stage_and_reports_them() {
         "cpu",
         "--samples",
         "100",
+        "--votes",
+        s(&votes),
     ]);
     let log = String::from_utf8_lossy(&again.stderr);
     assert!(log.contains("50 already stored, 0 to evaluate"), "{log}");

@@ -13,7 +13,8 @@
 //! * `attribute`: per attribute, the share of images showing it.
 //!
 //! Votes outside `[min_time, max_time]` seconds are dropped first (imported votes have no time
-//! and are kept). Per-rater accuracy on gold items is reported when there are gold items.
+//! and are kept). `sources` counts the votes by where they came from (`server` for the study
+//! server's raters, else the importer: `real-raters`, `cleanlab-mturk`, `csv`, …). Per-rater accuracy on gold items is reported when there are gold items.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -271,10 +272,17 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
             .collect();
         out.insert("gold".into(), json!({"items": gold.len(), "raters": raters}));
     }
+    // Where the votes come from (`server`, `real-raters`, `cleanlab-mturk`, `csv`, …), so that a
+    // report can say whose judgement the rectified error rests on.
+    let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in votes {
+        *sources.entry(v.source.as_str()).or_default() += 1;
+    }
     json!({
         "rule": agg.rule,
         "time_filter": {"min_seconds": agg.min_time, "max_seconds": agg.max_time, "votes_dropped": dropped},
         "votes": votes.len(),
+        "sources": sources,
         "designs": out,
     })
 }

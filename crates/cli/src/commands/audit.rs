@@ -7,10 +7,13 @@
 //!    K = 8 by the lasso path, least squares);
 //! 4. `explain` a sample of the adversarial images the same way;
 //! 5. `criticize` with every selector (MMD-critic, adversarial, probability, random);
-//! 6. `report`: `RUN_DIR/report/report.html` and `report.json`.
+//! 6. with `--votes FILE`: `study import` of those human votes (ReaL's raw rater votes by default)
+//!    as relevance questions of the misclassified images, and `study results` with the paper's
+//!    rule (4 yes of 5): the rectified error of Table 1 and the histogram of Fig. 2;
+//! 7. `report`: `RUN_DIR/report/report.html` and `report.json`.
 //!
-//! Rerunning resumes: every stage skips what it has stored. Rating studies need people, so the
-//! report says how to start one (`rectify study …`).
+//! Rerunning resumes: every stage skips what it has stored (re-imported votes are unchanged).
+//! Without votes the report says how to run a rating study (`rectify study …`).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -49,6 +52,14 @@ pub struct AuditArgs {
     /// LIME samples per image (the paper's 1000).
     #[arg(long, default_value_t = 1000)]
     samples: usize,
+    /// Human votes on "is class C in image I?" to rectify the errors with: ReaL's raw rater
+    /// votes (`real_raters.npz`, the default format), cleanlab's MTurk study, or CSV / JSONL
+    /// (see `rectify study import`). `make demo` passes the bundled ReaL votes.
+    #[arg(long)]
+    votes: Option<PathBuf>,
+    /// The format of `--votes`.
+    #[arg(long, default_value = "real-raters", value_parser = ["real-raters", "cleanlab-mturk", "csv", "jsonl"])]
+    votes_format: String,
     /// Groups for prototypes and criticisms: `class`, `all`, a CSV `file,group`, or `auto`
     /// (per class when classes have at least 6 images on average, else all together).
     #[arg(long, default_value = "auto")]
@@ -56,10 +67,10 @@ pub struct AuditArgs {
 }
 
 fn stage(n: usize, name: &str, argv: Vec<String>) -> Result<()> {
-    eprintln!("\nrectify audit: stage {n}/6: {name}\n  rectify {}", argv[1..].join(" "));
+    eprintln!("\nrectify audit: stage {n}/7: {name}\n  rectify {}", argv[1..].join(" "));
     let start = Instant::now();
     crate::run_argv(&argv).with_context(|| format!("stage {n} ({name})"))?;
-    eprintln!("rectify audit: stage {n}/6 done in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!("rectify audit: stage {n}/7 done in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -116,7 +127,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
         a.extend(common.iter().cloned());
         stage(2, "attack (IFGSM, 10 steps of 0.001)", a)?;
     } else {
-        eprintln!("rectify audit: stage 2/6 skipped: no labelled image to attack (give --labels)");
+        eprintln!("rectify audit: stage 2/7 skipped: no labelled image to attack (give --labels)");
     }
 
     // 3. explain the misclassified images
@@ -128,7 +139,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
         e.extend(common.iter().cloned());
         stage(3, "explain the misclassified images (LIME, paper preset)", e)?;
     } else {
-        eprintln!("rectify audit: stage 3/6 skipped: no misclassified labelled image");
+        eprintln!("rectify audit: stage 3/7 skipped: no misclassified labelled image");
     }
 
     // 4. explain adversarial images
@@ -139,7 +150,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
         e.extend(common.iter().cloned());
         stage(4, "explain adversarial images (LIME, paper preset)", e)?;
     } else {
-        eprintln!("rectify audit: stage 4/6 skipped");
+        eprintln!("rectify audit: stage 4/7 skipped");
     }
 
     // 5. criticize with every selector
@@ -164,12 +175,33 @@ pub fn run(args: AuditArgs) -> Result<()> {
             stage(5, &format!("criticize ({method}, per {per})"), c)?;
         }
     } else {
-        eprintln!("rectify audit: stage 5/6 skipped: prototypes and criticisms need labels");
+        eprintln!("rectify audit: stage 5/7 skipped: prototypes and criticisms need labels");
     }
 
-    // 6. report
+    // 6. human votes: the rectified error
+    match &args.votes {
+        Some(votes) if labelled > 0 => {
+            let file = votes.to_string_lossy().into_owned();
+            stage(
+                6,
+                "import human votes",
+                argv(&["study", "import", "--run", &run, "--format", &args.votes_format, &file]),
+            )?;
+            stage(
+                6,
+                "aggregate the votes (4 yes of 5: rectified error)",
+                argv(&["study", "results", "--run", &run, "--rule", "k-of-n:4/5"]),
+            )?;
+        }
+        Some(_) => eprintln!("rectify audit: stage 6/7 skipped: votes rectify errors, which need labels"),
+        None => eprintln!(
+            "rectify audit: stage 6/7 skipped: no human votes (give --votes FILE, or run a rating study: the report says how)"
+        ),
+    }
+
+    // 7. report
     let report_dir = args.out.join("report");
-    stage(6, "report", argv(&["report", "--run", &run, "--out", &report_dir.to_string_lossy()]))?;
+    stage(7, "report", argv(&["report", "--run", &run, "--out", &report_dir.to_string_lossy()]))?;
     eprintln!(
         "\nrectify audit: done in {:.1} s -> {}",
         start.elapsed().as_secs_f64(),

@@ -16,9 +16,25 @@ pub fn command(section: Section, dir: &str) -> String {
     let d = shell(dir);
     match section {
         Section::Provenance => format!("rectify eval --images IMAGES_DIR --labels LABELS.csv --out {d}"),
-        Section::Table1 | Section::Histograms | Section::Table2 | Section::Table3 => {
-            format!("rectify study results --run {d}")
-        }
+        Section::Table1 | Section::Histograms => format!(
+            "rectify study design --run {d} --design relevance-top1   # one question per misclassified image\n\
+             rectify study serve  --run {d}    # prints an admin link; keep it running\n\
+             rectify study invite --run {d} --count 5 --base-url PUBLIC_SERVER_URL   # invite links to send to raters\n\
+             # or, instead of serving: rectify study import --run {d} --format real-raters real_raters.npz\n\
+             rectify study results --run {d}"
+        ),
+        Section::Table2 => format!(
+            "rectify study design --run {d} --design adversarial --attack ifgsm --explain adversarial\n\
+             rectify study serve  --run {d}\n\
+             rectify study invite --run {d} --count 5 --base-url PUBLIC_SERVER_URL\n\
+             rectify study results --run {d}"
+        ),
+        Section::Table3 => format!(
+            "rectify study design --run {d} --design assignment --criticize mmd-all,random-all\n\
+             rectify study serve  --run {d}\n\
+             rectify study invite --run {d} --count 5 --base-url PUBLIC_SERVER_URL\n\
+             rectify study results --run {d}"
+        ),
         Section::Attacks => format!("rectify attack --run {d}"),
         Section::Explanations => format!("rectify explain --run {d}"),
         Section::Galleries => format!("rectify criticize --run {d} --method mmd"),
@@ -30,13 +46,13 @@ pub fn command(section: Section, dir: &str) -> String {
 fn what(section: Section) -> &'static str {
     match section {
         Section::Provenance => "no evaluation (summary.json)",
-        Section::Table1 => "no study results (study/results.json with a relevance design): collect or import votes on the relevance-top1 design, then aggregate them",
-        Section::Histograms => "no relevance design in study/results.json: collect or import relevance votes, then aggregate them",
+        Section::Table1 => "nobody has judged this run's mistakes yet. The rectified error needs people: each misclassified image is shown with the predicted class to 5 raters, who answer whether that class is in the picture, and a prediction 4 of 5 call relevant counts as correct. Add the relevance design to a study, serve it and send the invite links to raters (or import votes people already gave, such as ReaL's raw votes), then aggregate the votes",
+        Section::Histograms => "no relevance votes yet: the histogram counts, per misclassified image, how many of its 5 raters called the predicted class relevant. It appears once the relevance study below has votes",
         Section::Attacks => "no attack (attack/<name>/summary.json)",
-        Section::Table2 => "no adversarial design in study/results.json: collect votes on the adversarial design, then aggregate them",
+        Section::Table2 => "nobody has judged the adversarial images yet: raters are shown each adversarial image (whole, or only its LIME explanation) with the class the attack produced, and asked whether that class is in the picture. Add the adversarial design, serve it, invite raters, then aggregate",
         Section::Explanations => "no explanation (explain/<name>/)",
         Section::Galleries => "no selection of prototypes and criticisms (criticize/<name>/selection.json)",
-        Section::Table3 => "no assignment design in study/results.json: collect votes on the assignment design, then aggregate them",
+        Section::Table3 => "nobody has done the assignment task yet: raters see 6 classes, each shown by prototypes (and criticisms), and assign a target image to one of them; the success rate per condition is Table 3. Add the assignment design with the criticize runs to compare, serve it, invite raters, then aggregate",
         Section::Bias => "no bias table (bias/*.json)",
     }
 }

@@ -11,7 +11,7 @@
 mod base64;
 mod figures;
 pub mod html;
-mod missing;
+pub mod missing;
 pub mod model;
 mod render;
 mod runs;

@@ -109,6 +109,21 @@ pub enum Section {
     Bias,
 }
 
+impl Section {
+    /// Every section, in the report's order.
+    pub const ALL: [Section; 9] = [
+        Section::Provenance,
+        Section::Table1,
+        Section::Histograms,
+        Section::Attacks,
+        Section::Table2,
+        Section::Explanations,
+        Section::Galleries,
+        Section::Table3,
+        Section::Bias,
+    ];
+}
+
 /// Data a section lacks for one run, and the command that makes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Missing {
@@ -194,6 +209,9 @@ pub struct StudyInfo {
     pub votes: u64,
     /// Votes dropped by the time filter.
     pub votes_dropped: u64,
+    /// Whose votes, in words, with counts: `ReaL raters (Beyer et al. 2020, imported): 85`.
+    #[serde(default)]
+    pub sources: String,
 }
 
 /// Questions by number of positive answers (bin i = i yes answers).

@@ -51,6 +51,27 @@ fn rule_text(rule: &Value) -> String {
     }
 }
 
+/// Who gave the votes of source `source` (`results.json`'s `sources` keys), in words.
+fn source_text(source: &str) -> String {
+    match source {
+        "server" => "raters of this study's server".into(),
+        "real-raters" => "ReaL raters (Beyer et al. 2020, imported)".into(),
+        "cleanlab-mturk" => "cleanlab's Mechanical Turk workers (Northcutt et al. 2021, imported)".into(),
+        other => format!("imported ({other})"),
+    }
+}
+
+/// `results.json`'s `sources` in words: `ReaL raters (…): 85; raters of this study's server: 10`.
+fn sources_text(sources: &Value) -> String {
+    let parts: Vec<String> =
+        sources.as_object().into_iter().flatten().map(|(k, n)| format!("{}: {}", source_text(k), u(n))).collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// Splits `design/variant` keys.
 fn design_of(key: &str) -> (&str, Option<&str>) {
     match key.split_once('/') {
@@ -67,6 +88,7 @@ pub fn rows(run: usize, results: &Value) -> StudyRows {
             rule: rule_text(&results["rule"]),
             votes: u(&results["votes"]),
             votes_dropped: u(&results["time_filter"]["votes_dropped"]),
+            sources: sources_text(&results["sources"]),
         },
         ..StudyRows::default()
     };
@@ -137,6 +159,7 @@ mod tests {
             "rule": {"rule": "k-of-n", "k": 4, "n": 5},
             "time_filter": {"min_seconds": null, "max_seconds": null, "votes_dropped": 3},
             "votes": 40,
+            "sources": {"real-raters": 35, "server": 5},
             "designs": {
                 "relevance-top1": {"n": 10, "top1_error": 0.3, "rectified_top1_error": 0.1,
                     "ci": {"top1_error": [0.1, 0.6], "rectified_top1_error": [0.0, null]},
@@ -153,6 +176,8 @@ mod tests {
         });
         let r = rows(1, &results);
         assert_eq!((r.info.rule.as_str(), r.info.votes, r.info.votes_dropped), ("k-of-n 4/5", 40, 3));
+        assert_eq!(r.info.sources, "ReaL raters (Beyer et al. 2020, imported): 35; raters of this study's server: 5");
+        assert_eq!(rows(1, &json!({})).info.sources, "none");
         assert_eq!(r.rectified.len(), 2);
         assert_eq!(r.rectified[0].rectified_ci, Interval { lo: Some(0.0), hi: None });
         assert_eq!((r.rectified[1].metric.as_str(), r.rectified[1].error), ("top-5", Some(0.2)));
