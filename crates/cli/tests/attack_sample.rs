@@ -110,7 +110,7 @@ fn targeted_and_l2_and_pgd() {
     let sum = summary_of(&run, "ifgsm-l2-1x2");
     assert!(sum["accuracy_per_step"][2].as_f64().unwrap() <= sum["accuracy_per_step"][0].as_f64().unwrap());
 
-    rectify_ok(&[
+    let pgd_args = [
         "attack",
         "--run",
         s(&run),
@@ -126,34 +126,16 @@ fn targeted_and_l2_and_pgd() {
         "3",
         "--device",
         "cpu",
-    ]);
+    ];
+    rectify_ok(&pgd_args);
     let sum = summary_of(&run, "pgd-linf-0.005x2-eps0.01");
     assert_eq!(sum["provenance"]["seed"], 3);
     // The CLI's PGD starts at the same random point whatever the batch: batches of 1 and of 4
     // give the same trajectories (the start is drawn from the seed and the image id).
     let pgd = |name: &str, batch: &str| {
-        rectify_ok(&[
-            "attack",
-            "--run",
-            s(&run),
-            "--method",
-            "pgd",
-            "--eps",
-            "0.01",
-            "--steps",
-            "2",
-            "--step",
-            "0.005",
-            "--seed",
-            "3",
-            "--device",
-            "cpu",
-            "--exact",
-            "--batch-size",
-            batch,
-            "--name",
-            name,
-        ]);
+        let mut args = pgd_args.to_vec();
+        args.extend(["--exact", "--batch-size", batch, "--name", name]);
+        rectify_ok(&args);
         std::fs::read_to_string(run.join("attack").join(name).join("trajectory.csv")).unwrap()
     };
     assert_eq!(pgd("pgd-b1", "1"), pgd("pgd-b4", "4"));

@@ -29,7 +29,7 @@ fn audit_of_the_bundled_images_runs_every_stage_and_reports_them() {
     let (images, labels, real) =
         (assets().join("sample-images"), assets().join("sample-labels.csv"), assets().join("sample-real.json"));
     let votes = assets().join("sample-real-raters.npz");
-    let out = rectify_ok(&[
+    let args = [
         "audit",
         "--images",
         s(&images),
@@ -45,7 +45,8 @@ fn audit_of_the_bundled_images_runs_every_stage_and_reports_them() {
         "100",
         "--votes",
         s(&votes),
-    ]);
+    ];
+    let out = rectify_ok(&args);
     let log = String::from_utf8_lossy(&out.stderr);
     for n in 1..=7 {
         assert!(log.contains(&format!("stage {n}/7")), "stage {n} is announced:\n{log}");
@@ -163,23 +164,7 @@ fn audit_of_the_bundled_images_runs_every_stage_and_reports_them() {
     check_self_contained(&html);
 
     // Rerunning resumes: every stage finds its work done.
-    let again = rectify_ok(&[
-        "audit",
-        "--images",
-        s(&images),
-        "--labels",
-        s(&labels),
-        "--real-labels",
-        s(&real),
-        "--out",
-        s(&run),
-        "--device",
-        "cpu",
-        "--samples",
-        "100",
-        "--votes",
-        s(&votes),
-    ]);
+    let again = rectify_ok(&args);
     let log = String::from_utf8_lossy(&again.stderr);
     assert!(log.contains("50 already stored, 0 to evaluate"), "{log}");
     assert!(log.contains("(9 already explained)") && log.contains("(8 already explained)"), "{log}");

@@ -10,11 +10,12 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use rectify_testkit::craft::{npy, npz};
 use rectify_testkit::measure::{run_measured, Measured};
 
 const TIME: Duration = Duration::from_secs(10);
@@ -165,39 +166,6 @@ fn hostile_weights() -> Vec<(&'static str, Vec<u8>)> {
         ("text.pth", b"not a checkpoint at all\n".to_vec()),
         ("empty.pth", Vec::new()),
     ]
-}
-
-/// An `.npy` stream with a version-1 header for `dict` (or version 2 with a `len` header), then `data`.
-fn npy(dict: &str, data: &[u8], header_len: Option<u32>) -> Vec<u8> {
-    let mut out = Vec::new();
-    match header_len {
-        None => {
-            let mut d = dict.to_string();
-            while !(11 + d.len()).is_multiple_of(64) {
-                d.push(' ');
-            }
-            d.push('\n');
-            out.extend_from_slice(b"\x93NUMPY\x01\x00");
-            out.extend_from_slice(&(d.len() as u16).to_le_bytes());
-            out.extend_from_slice(d.as_bytes());
-        }
-        Some(len) => {
-            out.extend_from_slice(b"\x93NUMPY\x02\x00");
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(dict.as_bytes());
-        }
-    }
-    out.extend_from_slice(data);
-    out
-}
-
-fn npz(path: &Path, members: &[(&str, Vec<u8>)]) {
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    for (name, bytes) in members {
-        zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap();
 }
 
 /// A baseline JPEG whose frame header declares `w × h` (the data of an 8×8 image).

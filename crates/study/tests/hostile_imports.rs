@@ -3,43 +3,12 @@
 //! `.npz` whose `ids.npy` declared 10^12 raters, or whose header declared 4 GiB, aborted the
 //! importer ("memory allocation of … failed" / "capacity overflow").
 
-use std::io::Write;
-
 use rectify_study::import::{cleanlab_mturk, real_raters};
-use zip::write::SimpleFileOptions;
-
-/// An `.npy` stream: version 1 header (or version 2 with a 4-byte `len`) for `dict`, then `data`.
-fn npy(dict: &str, data: &[u8], header_len: Option<u32>) -> Vec<u8> {
-    let mut out = Vec::new();
-    match header_len {
-        None => {
-            let mut d = dict.to_string();
-            while !(10 + d.len() + 1).is_multiple_of(64) {
-                d.push(' ');
-            }
-            d.push('\n');
-            out.extend_from_slice(b"\x93NUMPY\x01\x00");
-            out.extend_from_slice(&(d.len() as u16).to_le_bytes());
-            out.extend_from_slice(d.as_bytes());
-        }
-        Some(len) => {
-            out.extend_from_slice(b"\x93NUMPY\x02\x00");
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(dict.as_bytes());
-        }
-    }
-    out.extend_from_slice(data);
-    out
-}
+use rectify_testkit::craft::npy;
 
 fn npz(dir: &std::path::Path, members: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
     let path = dir.join("votes.npz");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    for (name, bytes) in members {
-        zip.start_file(*name, SimpleFileOptions::default()).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap();
+    rectify_testkit::craft::npz(&path, members);
     path
 }
 
