@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", axum::routing::get(index))
         .merge(crate::rater::router())
+        .merge(crate::join::router())
         .merge(crate::admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -101,13 +102,21 @@ async fn secure(response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         );
+    }
+    // Only the pages of MTurk participants relax framing (to MTurk's origins, in their CSP);
+    // X-Frame-Options cannot name origins, so it is left off there.
+    let framable = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.contains("frame-ancestors 'none'"));
+    if !framable {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     response
 }
@@ -178,19 +187,50 @@ pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
 }
 
+/// Who may frame a page and where its forms may post: nobody and nowhere, except for the
+/// pages of MTurk participants ([`PageCsp::mturk`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PageCsp {
+    frame_ancestors: Vec<String>,
+    form_action: Option<String>,
+}
+
+impl PageCsp {
+    /// MTurk frames the page from its origins; the page posts to `submit_to` when known.
+    pub(crate) fn mturk(enrollment: &crate::enroll::Enrollment, submit_to: Option<&str>) -> PageCsp {
+        PageCsp {
+            frame_ancestors: enrollment.mturk_origins.clone(),
+            form_action: submit_to.and_then(crate::enroll::origin),
+        }
+    }
+
+    fn header(&self) -> String {
+        let list = |v: &[String]| if v.is_empty() { "'none'".to_string() } else { v.join(" ") };
+        format!(
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+             connect-src 'self'; base-uri 'none'; form-action {}; frame-ancestors {}",
+            self.form_action.as_deref().unwrap_or("'none'"),
+            list(&self.frame_ancestors)
+        )
+    }
+}
+
 /// An HTML page with the security headers every page gets (no external requests allowed).
-pub(crate) fn page(status: StatusCode, html: impl Into<String>) -> impl IntoResponse {
+pub(crate) fn page(status: StatusCode, html: impl Into<String>) -> Response {
+    page_with(status, html, &PageCsp::default())
+}
+
+/// [`page`] with the framing and form targets of `csp`.
+pub(crate) fn page_with(status: StatusCode, html: impl Into<String>, csp: &PageCsp) -> Response {
+    let csp = HeaderValue::from_str(&csp.header()).unwrap_or(HeaderValue::from_static("default-src 'none'"));
     (
         status,
         [
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
-                 connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-            ),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
         ],
         html.into(),
     )
+        .into_response()
 }

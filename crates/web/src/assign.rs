@@ -8,9 +8,23 @@
 //!    agrees with the arm the rater's first item of that design fixed;
 //! 3. among those, the one closest to completion, then the lowest id.
 //!
-//! Each step runs in one transaction under the process-wide write lock; the primary key
-//! (study, item, rater) backs rule 2 up. Answers are idempotent: the same answer again succeeds
-//! without counting twice; a different one is a conflict.
+//! # The guard is in the database
+//! Several `study serve` processes may share one PostgreSQL database (or one SQLite file), so
+//! nothing here relies on a lock in this process. Every transaction that can add to an item's
+//! count (a new lease, a renewed lease, an answer on an expired lease) first locks the rater's
+//! row and then the item's row, and only then counts the item's answers and open leases and
+//! writes. On PostgreSQL that is `SELECT … FOR UPDATE`, a row lock held to commit; under READ
+//! COMMITTED the count — a new statement, hence a new snapshot — sees everything the previous
+//! holder committed. On SQLite it is a no-op `UPDATE … SET id = id` as the transaction's first
+//! statement: it takes the database's write lock, which serialises writers across processes
+//! (`busy_timeout` waits for it; a transaction that read first could not wait, it would fail). Locks are always taken in
+//! the order rater → item, so two transactions cannot wait on each other; a deadlock or
+//! serialisation failure reported by PostgreSQL anyway is retried. The candidate item is chosen
+//! before the lock and re-checked under it; when it filled up meanwhile the next candidate is
+//! tried. The primary key (study, item, rater) backs up "never the same item twice".
+//!
+//! Answers are idempotent: the same answer again succeeds without counting twice; a different
+//! one is a conflict.
 
 use crate::db::{now_ms, StoredItem, StudyDb};
 use crate::error::DbError;
@@ -34,99 +48,112 @@ impl StudyDb {
 
     /// [`StudyDb::next_item`] at time `now` (Unix ms).
     pub async fn next_item_at(&self, study: &str, rater: &str, now: i64) -> Result<Option<StoredItem>, DbError> {
+        retrying(|| self.try_next_item(study, rater, now)).await
+    }
+
+    async fn try_next_item(&self, study: &str, rater: &str, now: i64) -> Result<Option<StoredItem>, DbError> {
         let n = self.answers_per_item(study).await?;
         let cutoff = now - self.lease_ms;
-        let _guard = self.lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let open = sqlx::query(
-            "SELECT item_key, lease_at FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased'",
-        )
-        .bind(study)
-        .bind(rater)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut held = None;
-        for row in open {
-            let key: String = row.try_get(0)?;
-            let lease_at: Option<i64> = row.try_get(1)?;
-            if held.is_none() && lease_at.unwrap_or(0) > cutoff {
-                held = Some(key);
-            } else if held.is_none() && taken_by_others(&mut tx, study, &key, rater, cutoff).await? < n {
-                sqlx::query(
-                    "UPDATE study_assignments SET lease_at = $4 WHERE study = $1 AND item_key = $2 AND rater = $3",
-                )
-                .bind(study)
-                .bind(key.as_str())
-                .bind(rater)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                held = Some(key);
-            } else {
-                sqlx::query(
-                    "UPDATE study_assignments SET state = 'released' WHERE study = $1 AND item_key = $2 AND rater = $3",
-                )
-                .bind(study)
-                .bind(key.as_str())
-                .bind(rater)
-                .execute(&mut *tx)
-                .await?;
+        let _local = self.local_guard().await;
+        let mut tried: Vec<String> = Vec::new();
+        loop {
+            let mut tx = self.pool.begin().await?;
+            lock_rater(self, &mut tx, study, rater).await?;
+            if let Some(cap) = participant_cap(&mut tx, study, rater).await? {
+                if answered_in(&mut tx, study, rater).await? >= cap {
+                    tx.commit().await?;
+                    return Ok(None);
+                }
             }
-        }
-        if let Some(key) = held {
-            tx.commit().await?;
-            return self.item(study, &key).await;
-        }
-        let candidate = sqlx::query(
-            "SELECT t.item_key, t.design, t.arm FROM ( \
-               SELECT i.item_key, i.id, i.design, i.arm, \
-                 (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
-                    AND (a.state = 'answered' OR (a.state = 'leased' AND a.lease_at > $3))) AS taken \
-               FROM study_items i \
-               WHERE i.study = $1 \
-                 AND NOT EXISTS (SELECT 1 FROM study_assignments b \
-                                 WHERE b.study = i.study AND b.item_key = i.item_key AND b.rater = $2) \
-                 AND (i.arm IS NULL OR NOT EXISTS (SELECT 1 FROM study_arms r WHERE r.study = i.study \
-                      AND r.rater = $2 AND r.design = i.design AND r.arm <> i.arm)) \
-             ) t WHERE t.taken < $4 ORDER BY t.taken DESC, t.id ASC LIMIT 1",
-        )
-        .bind(study)
-        .bind(rater)
-        .bind(cutoff)
-        .bind(n)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = candidate else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let key: String = row.try_get(0)?;
-        let design: String = row.try_get(1)?;
-        let arm: Option<String> = row.try_get(2)?;
-        sqlx::query(
-            "INSERT INTO study_assignments (study, item_key, rater, state, assigned_at, lease_at, source) \
-             VALUES ($1, $2, $3, 'leased', $4, $4, 'server')",
-        )
-        .bind(study)
-        .bind(key.as_str())
-        .bind(rater)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(arm) = arm {
-            sqlx::query(
-                "INSERT INTO study_arms (study, rater, design, arm) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (study, rater, design) DO NOTHING",
+            let open = sqlx::query(
+                "SELECT item_key, lease_at FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased' \
+                 ORDER BY assigned_at, item_key",
             )
             .bind(study)
             .bind(rater)
-            .bind(design)
-            .bind(arm)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut held = None;
+            for row in open {
+                let key: String = row.try_get(0)?;
+                let lease_at: Option<i64> = row.try_get(1)?;
+                if held.is_none() && lease_at.unwrap_or(0) > cutoff {
+                    held = Some(key);
+                    continue;
+                }
+                lock_item(self, &mut tx, study, &key).await?;
+                if held.is_none() && taken_by_others(&mut tx, study, &key, rater, cutoff).await? < n {
+                    sqlx::query(
+                        "UPDATE study_assignments SET lease_at = $4 WHERE study = $1 AND item_key = $2 AND rater = $3",
+                    )
+                    .bind(study)
+                    .bind(key.as_str())
+                    .bind(rater)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    held = Some(key);
+                } else {
+                    sqlx::query(
+                        "UPDATE study_assignments SET state = 'released' WHERE study = $1 AND item_key = $2 AND rater = $3",
+                    )
+                    .bind(study)
+                    .bind(key.as_str())
+                    .bind(rater)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            if let Some(key) = held {
+                tx.commit().await?;
+                return self.item(study, &key).await;
+            }
+            let Some((key, design, arm)) = candidate(&mut tx, study, rater, cutoff, n, &tried).await? else {
+                tx.commit().await?;
+                return Ok(None);
+            };
+            lock_item(self, &mut tx, study, &key).await?;
+            if taken_by_others(&mut tx, study, &key, rater, cutoff).await? >= n {
+                // Filled while we chose it: try the next one.
+                tx.rollback().await?;
+                tried.push(key);
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO study_assignments (study, item_key, rater, state, assigned_at, lease_at, source) \
+                 VALUES ($1, $2, $3, 'leased', $4, $4, 'server')",
+            )
+            .bind(study)
+            .bind(key.as_str())
+            .bind(rater)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
+            if let Some(arm) = arm {
+                sqlx::query(
+                    "INSERT INTO study_arms (study, rater, design, arm) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (study, rater, design) DO NOTHING",
+                )
+                .bind(study)
+                .bind(rater)
+                .bind(design)
+                .bind(arm)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            return self.item(study, &key).await;
         }
-        tx.commit().await?;
-        self.item(study, &key).await
+    }
+
+    /// This process's lock, taken only on SQLite, where it saves the writers of one process from
+    /// polling the database's write lock (`busy_timeout`); correctness never depends on it.
+    async fn local_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.postgres {
+            None
+        } else {
+            Some(self.lock.lock().await)
+        }
     }
 
     /// Records `rater`'s answer to the item (key or id) leased to them, with the time on task
@@ -157,9 +184,25 @@ impl StudyDb {
             .item(study, item)
             .await?
             .ok_or_else(|| DbError::UnknownItem { study: study.to_string(), item: item.to_string() })?;
+        retrying(|| self.try_answer(study, rater, &stored, answer, request_id, now, n)).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn try_answer(
+        &self,
+        study: &str,
+        rater: &str,
+        stored: &StoredItem,
+        answer: &Answer,
+        request_id: Option<&str>,
+        now: i64,
+        n: i64,
+    ) -> Result<Answered, DbError> {
         let key = stored.item.key.as_str();
-        let _guard = self.lock.lock().await;
+        let _local = self.local_guard().await;
         let mut tx = self.pool.begin().await?;
+        lock_rater(self, &mut tx, study, rater).await?;
+        lock_item(self, &mut tx, study, key).await?;
         let row = sqlx::query(
             "SELECT state, assigned_at, lease_at, answer, seconds FROM study_assignments \
              WHERE study = $1 AND item_key = $2 AND rater = $3",
@@ -243,6 +286,128 @@ impl StudyDb {
         .await?
         .try_get(0)?;
         Ok(n.max(0) as usize)
+    }
+}
+
+/// The best item for `rater` by rules 2 and 3, skipping `tried`: (key, design, arm).
+async fn candidate(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    rater: &str,
+    cutoff: i64,
+    n: i64,
+    tried: &[String],
+) -> Result<Option<(String, String, Option<String>)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT t.item_key, t.design, t.arm FROM ( \
+           SELECT i.item_key, i.id, i.design, i.arm, \
+             (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
+                AND (a.state = 'answered' OR (a.state = 'leased' AND a.lease_at > $3))) AS taken \
+           FROM study_items i \
+           WHERE i.study = $1 \
+             AND NOT EXISTS (SELECT 1 FROM study_assignments b \
+                             WHERE b.study = i.study AND b.item_key = i.item_key AND b.rater = $2) \
+             AND (i.arm IS NULL OR NOT EXISTS (SELECT 1 FROM study_arms r WHERE r.study = i.study \
+                  AND r.rater = $2 AND r.design = i.design AND r.arm <> i.arm)) \
+         ) t WHERE t.taken < $4 ORDER BY t.taken DESC, t.id ASC LIMIT $5",
+    )
+    .bind(study)
+    .bind(rater)
+    .bind(cutoff)
+    .bind(n)
+    .bind(tried.len() as i64 + 1)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in rows {
+        let key: String = row.try_get(0)?;
+        if !tried.contains(&key) {
+            return Ok(Some((key, row.try_get(1)?, row.try_get(2)?)));
+        }
+    }
+    Ok(None)
+}
+
+/// Locks the rater's row until the transaction ends; see the module docs. PostgreSQL:
+/// `SELECT … FOR UPDATE` (raters without a row — imported ids, tests — lock nothing); SQLite: a
+/// no-op update, which takes the database's write lock whatever it matches.
+pub(crate) async fn lock_rater(
+    db: &StudyDb,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    rater: &str,
+) -> Result<(), DbError> {
+    let sql = if db.postgres {
+        "SELECT id FROM study_raters WHERE study = $1 AND id = $2 FOR UPDATE"
+    } else {
+        "UPDATE study_raters SET id = id WHERE study = $1 AND id = $2"
+    };
+    sqlx::query(sql).bind(study).bind(rater).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Locks the item's row until the transaction ends; always after the rater.
+async fn lock_item(
+    db: &StudyDb,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    key: &str,
+) -> Result<(), DbError> {
+    let sql = if db.postgres {
+        "SELECT id FROM study_items WHERE study = $1 AND item_key = $2 FOR UPDATE"
+    } else {
+        "UPDATE study_items SET id = id WHERE study = $1 AND item_key = $2"
+    };
+    sqlx::query(sql).bind(study).bind(key).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// How many items a participant from a recruitment platform may answer (their batches × K), or
+/// `None` for an invited rater (no limit).
+async fn participant_cap(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    rater: &str,
+) -> Result<Option<i64>, DbError> {
+    let row = sqlx::query("SELECT item_cap FROM study_participants WHERE study = $1 AND rater = $2")
+        .bind(study)
+        .bind(rater)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Answers of `rater` in the study.
+pub(crate) async fn answered_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    rater: &str,
+) -> Result<i64, DbError> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'answered'")
+        .bind(study)
+        .bind(rater)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?)
+}
+
+/// Runs `op` again (up to 8 times in all) when PostgreSQL reports a deadlock (`40P01`) or a
+/// serialisation failure (`40001`), or SQLite that the database stayed busy.
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(DbError::Sql(sqlx::Error::Database(e)))
+                if attempt < 7 && matches!(e.code().as_deref(), Some("40P01" | "40001" | "5" | "517")) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+            }
+            other => return other,
+        }
     }
 }
 

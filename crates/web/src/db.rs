@@ -19,8 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The embedded migrations: (version, SQL). Statements are separated by `;`.
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_admin_sessions.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_admin_sessions.sql")),
+    (3, include_str!("../migrations/0003_participants.sql")),
+];
 
 /// How long a one-time admin login code stays valid (milliseconds).
 pub const ADMIN_LOGIN_TTL_MS: i64 = 15 * 60 * 1000;
@@ -34,9 +37,12 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
 #[derive(Clone, Debug)]
 pub struct StudyDb {
     pub(crate) pool: AnyPool,
-    /// Serialises the write transactions of this process (assignment, answers, imports).
+    /// Serialises this process's imports and token writes. Assignment and answers do not rely
+    /// on it: they lock rows in the database (see [`crate::assign`]), which holds across servers.
     pub(crate) lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) lease_ms: i64,
+    /// PostgreSQL (rather than SQLite).
+    pub(crate) postgres: bool,
 }
 
 /// A study's settings.
@@ -109,8 +115,12 @@ impl StudyDb {
         if sqlite && !memory {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let db =
-            StudyDb { pool, lock: Arc::new(tokio::sync::Mutex::new(())), lease_ms: DEFAULT_LEASE.as_millis() as i64 };
+        let db = StudyDb {
+            pool,
+            lock: Arc::new(tokio::sync::Mutex::new(())),
+            lease_ms: DEFAULT_LEASE.as_millis() as i64,
+            postgres: !sqlite,
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -126,22 +136,28 @@ impl StudyDb {
         self.pool.close().await;
     }
 
+    /// Applies the migrations not yet recorded, all in one transaction. On PostgreSQL the
+    /// transaction first takes an advisory lock, so that servers started at the same moment on
+    /// one database migrate one after the other.
     async fn migrate(&self) -> Result<(), DbError> {
         let _guard = self.lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        if self.postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7316220180)").execute(&mut *tx).await?;
+        }
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS study_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         for &(version, sql) in MIGRATIONS {
             let done = sqlx::query("SELECT version FROM study_migrations WHERE version = $1")
                 .bind(version)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
             if done.is_some() {
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
             for statement in split_sql(sql) {
                 sqlx::query(AssertSqlSafe(statement))
                     .execute(&mut *tx)
@@ -153,8 +169,8 @@ impl StudyDb {
                 .bind(now_ms())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -57,6 +57,26 @@ pub enum DbError {
     /// The operating system's random number generator failed.
     #[error("random number generator: {0}")]
     Random(String),
+    /// Enrollment settings that make no sense.
+    #[error("enrollment settings: {0}")]
+    BadSettings(String),
+    /// The database stayed busy (contention that retrying did not resolve).
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The rater did not come from a recruitment platform.
+    #[error("rater {0:?} did not join through a recruitment platform")]
+    NotParticipant(String),
+    /// The participant must consent before getting items.
+    #[error("please read the instructions and consent first")]
+    ConsentFirst,
+    /// The batch is not finished yet.
+    #[error("{answered} of {of} items answered: finish the batch first")]
+    BatchNotDone {
+        /// Answered so far.
+        answered: i64,
+        /// Items they may answer.
+        of: i64,
+    },
     /// A migration that cannot be applied.
     #[error("migration {version}: {message}")]
     Migration {
@@ -93,9 +113,13 @@ impl From<DbError> for AppError {
             DbError::NotLeased(_)
             | DbError::LeaseExpired(_)
             | DbError::AlreadyAnswered(_)
-            | DbError::VoteConflict { .. } => AppError::Conflict(e.to_string()),
+            | DbError::VoteConflict { .. }
+            | DbError::NotParticipant(_)
+            | DbError::ConsentFirst
+            | DbError::BatchNotDone { .. } => AppError::Conflict(e.to_string()),
+            DbError::BadSettings(_) => AppError::BadRequest(e.to_string()),
             DbError::BadAnswer { .. } => AppError::Unprocessable(e.to_string()),
-            DbError::Sql(_) | DbError::Json(_) | DbError::Random(_) | DbError::Migration { .. } => {
+            DbError::Sql(_) | DbError::Json(_) | DbError::Random(_) | DbError::Migration { .. } | DbError::Busy(_) => {
                 AppError::Internal(e.to_string())
             }
         }

@@ -4,7 +4,7 @@
 //! nothing of its gold answer, truth, variant or arm; they can fetch only the images of items
 //! leased to them or answered by them, and never anyone's answers.
 
-use crate::app::{page, AppState};
+use crate::app::{page, page_with, AppState, PageCsp};
 use crate::error::AppError;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -30,7 +30,19 @@ pub fn router() -> Router<AppState> {
 
 async fn rater_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, AppError> {
     match state.db().rater_for_token(state.study(), &token).await? {
-        Some(_) => Ok(page(StatusCode::OK, RATER_PAGE).into_response()),
+        Some(rater) => {
+            let csp = match state.db().participant(state.study(), &rater).await? {
+                Some(p) if p.platform == crate::enroll::Platform::Mturk => {
+                    let enrollment = state.db().enrollment(state.study()).await?;
+                    match enrollment {
+                        Some(e) => PageCsp::mturk(&e, p.submit_to.as_deref()),
+                        None => PageCsp::default(),
+                    }
+                }
+                _ => PageCsp::default(),
+            };
+            Ok(page_with(StatusCode::OK, RATER_PAGE, &csp))
+        }
         None => Ok(page(
             StatusCode::NOT_FOUND,
             "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Unknown invite</title>\
@@ -40,9 +52,16 @@ async fn rater_page(State(state): State<AppState>, Path(token): Path<String>) ->
     }
 }
 
-/// `{"item": view | null, "answered": k}`: the rater's next item, leased to them.
+/// `{"item": view | null, "answered": k}`: the rater's next item, leased to them. A
+/// participant from a platform must have consented first (409), and gets none once their batch
+/// is answered.
 async fn next(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<Value>, AppError> {
     let rater = state.rater(&token).await?;
+    if let Some(p) = state.db().participant(state.study(), &rater).await? {
+        if p.consented_at.is_none() {
+            return Err(crate::error::DbError::ConsentFirst.into());
+        }
+    }
     let item = state.db().next_item(state.study(), &rater).await?;
     let answered = state.db().answered_by(state.study(), &rater).await?;
     let view = item.map(|s| {
@@ -109,7 +128,12 @@ async fn image(
         return Err(missing());
     }
     let image = images(&stored.item.question).get(n).copied().ok_or_else(missing)?;
-    let path = std::path::Path::new(&image.path);
+    image_file(&state, &image.path).await
+}
+
+/// An image file (relative paths under the run directory) with its type, or 404.
+pub(crate) async fn image_file(state: &AppState, image: &str) -> Result<Response, AppError> {
+    let path = std::path::Path::new(image);
     let path = if path.is_absolute() { path.to_path_buf() } else { state.run_dir().join(path) };
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         eprintln!("rectify-web: image {}: {e}", path.display());
@@ -149,7 +173,7 @@ pub fn images(question: &Question) -> Vec<&ImageRef> {
 }
 
 /// What a rater sees of a question: classes and attribute, image URLs under `base`.
-fn question_view(question: &Question, base: &str) -> Value {
+pub(crate) fn question_view(question: &Question, base: &str) -> Value {
     let url = |n: usize| format!("{base}/{n}");
     match question {
         Question::Relevance { class, .. } => json!({ "kind": "relevance", "image": url(0), "class": class }),

@@ -65,6 +65,343 @@ impl SimReport {
     }
 }
 
+/// What simulated participants from a recruitment platform did ([`simulate_participants`]).
+#[derive(Debug, Clone, Default)]
+pub struct ParticipantsReport {
+    /// The answers, conflicts, retries and latencies, as for invited raters; `per_rater` and
+    /// `acknowledged` index participants in order.
+    pub answers: SimReport,
+    /// Each participant's id on the platform, in order.
+    pub ids: Vec<String>,
+    /// The completion code each participant was shown (`None`: they got no completion).
+    pub codes: Vec<Option<String>>,
+    /// Where each participant was sent at the end (Prolific's URL, a panel's, or MTurk's
+    /// `…/mturk/externalSubmit`).
+    pub completions: Vec<Option<String>>,
+    /// MTurk previews requested (which must lease nothing).
+    pub previews: usize,
+    /// Times a participant re-joined (the server they used went away, or they came back).
+    pub rejoins: usize,
+}
+
+/// A recruitment flow for [`simulate_participants`].
+#[derive(Debug, Clone)]
+pub enum Flow {
+    /// `/prolific?PROLIFIC_PID=…&STUDY_ID=…&SESSION_ID=…`.
+    Prolific,
+    /// `/mturk?…`: a preview first, then the accepted assignment, then the form POST to
+    /// `turkSubmitTo/mturk/externalSubmit` (which the caller serves, e.g. with
+    /// [`mturk_submit_server`]).
+    Mturk {
+        /// `turkSubmitTo`.
+        submit_to: String,
+    },
+    /// `/join?pid=…`.
+    Pid,
+}
+
+/// Runs `participants` simulated participants through a platform's entry route, against any
+/// of `bases` (participant `i` starts on `bases[i % len]` and moves to the next one when theirs
+/// stops answering, re-joining with the same id, as behind a load balancer): join, consent,
+/// answer until the batch ends, complete. Ids are `{prefix}{i}`.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_participants<F>(
+    bases: &[String],
+    flow: &Flow,
+    prefix: &str,
+    participants: usize,
+    items: &[Item],
+    oracle: F,
+    noise: f64,
+    seed: u64,
+) -> Result<ParticipantsReport, SimError>
+where
+    F: Fn(&Item) -> Answer + Sync,
+{
+    let bases: Vec<String> = bases.iter().map(|b| b.trim_end_matches('/').to_string()).collect();
+    let by_key: HashMap<&str, &Item> = items.iter().map(|i| (i.key.as_str(), i)).collect();
+    let results: Vec<Result<Participant, SimError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..participants)
+            .map(|i| {
+                let (by_key, oracle, bases) = (&by_key, &oracle, &bases);
+                let rng = Rng(seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let id = format!("{prefix}{i}");
+                scope.spawn(move || participant(bases, flow, id, i, by_key, oracle, noise, rng))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("simulated participant panicked")).collect()
+    });
+    let mut report = ParticipantsReport::default();
+    for r in results {
+        let p = r?;
+        report.answers.answers += p.sim.answers;
+        report.answers.per_rater.push(p.sim.answers);
+        report.answers.conflicts += p.sim.conflicts;
+        report.answers.retries += p.sim.retries;
+        report.answers.latencies_ms.extend(p.sim.latencies_ms);
+        report.answers.acknowledged.extend(p.sim.acknowledged);
+        report.ids.push(p.id);
+        report.codes.push(p.code);
+        report.completions.push(p.completion);
+        report.previews += p.previews;
+        report.rejoins += p.rejoins;
+    }
+    Ok(report)
+}
+
+struct Participant {
+    id: String,
+    sim: SimReport,
+    code: Option<String>,
+    completion: Option<String>,
+    previews: usize,
+    rejoins: usize,
+}
+
+fn agent(redirects: bool) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(if redirects { 10 } else { 0 })
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+/// The entry URL of `flow` for participant `id` (`preview`: MTurk before accepting).
+fn entry_url(base: &str, flow: &Flow, id: &str, index: usize, preview: bool) -> String {
+    let enc = crate::enroll::percent_encode;
+    match flow {
+        Flow::Prolific => {
+            format!("{base}/prolific?PROLIFIC_PID={id}&STUDY_ID=simstudy&SESSION_ID=sess{index}")
+        }
+        Flow::Mturk { submit_to } => {
+            let assignment = if preview { crate::enroll::MTURK_PREVIEW.to_string() } else { format!("ASSIGN{index}") };
+            let worker = if preview { String::new() } else { format!("&workerId={id}") };
+            format!("{base}/mturk?assignmentId={assignment}&hitId=HIT1{worker}&turkSubmitTo={}", enc(submit_to))
+        }
+        Flow::Pid => format!("{base}/join?pid={id}"),
+    }
+}
+
+/// Joins through the entry route: the rater token from the `303` to `/r/{token}`.
+fn join(agent: &ureq::Agent, url: &str, report: &mut SimReport) -> Result<String, SimError> {
+    let t = Instant::now();
+    let mut response =
+        agent.get(url).call().map_err(|e| SimError::Transport { url: url.to_string(), message: e.to_string() })?;
+    report.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    let status = response.status().as_u16();
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+    match (status, location.as_deref().and_then(|l| l.strip_prefix("/r/"))) {
+        (303, Some(token)) => Ok(token.to_string()),
+        _ => Err(SimError::Status {
+            url: url.to_string(),
+            status,
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn participant<F: Fn(&Item) -> Answer>(
+    bases: &[String],
+    flow: &Flow,
+    id: String,
+    index: usize,
+    items: &HashMap<&str, &Item>,
+    oracle: &F,
+    noise: f64,
+    rng: Rng,
+) -> Result<Participant, SimError> {
+    let agent = agent(false);
+    let mut me = Participant { id, sim: SimReport::default(), code: None, completion: None, previews: 0, rejoins: 0 };
+    let mut server = index % bases.len();
+    let start = Instant::now();
+    if let Flow::Mturk { .. } = flow {
+        let url = entry_url(&bases[server], flow, &me.id, index, true);
+        let mut r =
+            agent.get(&url).call().map_err(|e| SimError::Transport { url: url.clone(), message: e.to_string() })?;
+        if r.status().as_u16() != 200 {
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            return Err(SimError::Status { url, status: r.status().as_u16(), body });
+        }
+        me.previews += 1;
+    }
+    // Each pass joins (or re-joins) on one server and works until done or the server fails.
+    'rejoin: loop {
+        let base = bases[server].clone();
+        let failover = |e: SimError, server: &mut usize, me: &mut Participant| -> Result<(), SimError> {
+            if matches!(e, SimError::Transport { .. }) && start.elapsed() < RETRY_FOR {
+                *server = (*server + 1) % bases.len();
+                me.rejoins += 1;
+                me.sim.retries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+                Ok(())
+            } else {
+                Err(e)
+            }
+        };
+        let token = match join(&agent, &entry_url(&base, flow, &me.id, index, false), &mut me.sim) {
+            Ok(t) => t,
+            Err(e) => {
+                failover(e, &mut server, &mut me)?;
+                continue 'rejoin;
+            }
+        };
+        let api = format!("{base}/api/r/{token}");
+        let once = |agent: &ureq::Agent, url: &str, body: Option<&Value>, sim: &mut SimReport| {
+            request_once(agent, url, body, sim)
+        };
+        if let Err(e) = once(&agent, &format!("{api}/consent"), Some(&json!({})), &mut me.sim) {
+            failover(e, &mut server, &mut me)?;
+            continue 'rejoin;
+        }
+        for round in 0..2 * items.len() + 2 {
+            let next = match once(&agent, &format!("{api}/next"), None, &mut me.sim) {
+                Ok(v) => v,
+                Err(e) => {
+                    failover(e, &mut server, &mut me)?;
+                    continue 'rejoin;
+                }
+            };
+            let Some(key) = next["item"]["key"].as_str() else { break };
+            let item = items.get(key).ok_or_else(|| SimError::UnknownItem(key.to_string()))?;
+            // Noise seeded by (participant, item): a retry after a failover gives the same answer.
+            let mut rng = Rng(rng.0 ^ fnv(key));
+            let mut answer = oracle(item);
+            if rng.uniform() < noise {
+                answer = perturb(&item.question, &answer, &mut rng);
+            }
+            // The request id is the item's: a retry on another server after a failover is
+            // recognised as the same answer.
+            let body = json!({ "item": key, "answer": answer, "request_id": format!("{}-{round}", me.id) });
+            match once(&agent, &format!("{api}/answer"), Some(&body), &mut me.sim) {
+                Ok(v) => {
+                    me.sim.answers += usize::from(v["recorded"].as_bool() == Some(true));
+                    me.sim.acknowledged.push((index, key.to_string(), answer));
+                }
+                Err(SimError::Status { status: 409, .. }) => me.sim.conflicts += 1,
+                Err(e) => {
+                    failover(e, &mut server, &mut me)?;
+                    continue 'rejoin;
+                }
+            }
+        }
+        let done = match once(&agent, &format!("{api}/complete"), Some(&json!({})), &mut me.sim) {
+            Ok(v) => v,
+            Err(e) => {
+                failover(e, &mut server, &mut me)?;
+                continue 'rejoin;
+            }
+        };
+        me.code = done["code"].as_str().map(str::to_string);
+        me.completion = done["redirect"].as_str().or(done["mturk_submit"]["action"].as_str()).map(str::to_string);
+        if let (Some(action), Some(assignment)) =
+            (done["mturk_submit"]["action"].as_str(), done["mturk_submit"]["assignment_id"].as_str())
+        {
+            let form = format!(
+                "assignmentId={}&completion={}",
+                crate::enroll::percent_encode(assignment),
+                crate::enroll::percent_encode(me.code.as_deref().unwrap_or(""))
+            );
+            let r = agent
+                .post(action)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(form.as_bytes())
+                .map_err(|e| SimError::Transport { url: action.to_string(), message: e.to_string() })?;
+            if !r.status().is_success() {
+                return Err(SimError::Status {
+                    url: action.to_string(),
+                    status: r.status().as_u16(),
+                    body: String::new(),
+                });
+            }
+        }
+        return Ok(me);
+    }
+}
+
+/// One GET (or POST `body`) returning the JSON of a 200; a transport error is returned, not
+/// retried (the caller fails over).
+fn request_once(
+    agent: &ureq::Agent,
+    url: &str,
+    body: Option<&Value>,
+    report: &mut SimReport,
+) -> Result<Value, SimError> {
+    let t = Instant::now();
+    let sent = match body {
+        Some(b) => agent.post(url).send_json(b),
+        None => agent.get(url).call(),
+    };
+    let mut response = sent.map_err(|e| SimError::Transport { url: url.to_string(), message: e.to_string() })?;
+    report.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    if status != 200 {
+        return Err(SimError::Status { url: url.to_string(), status, body: text });
+    }
+    serde_json::from_str(&text).map_err(|e| SimError::Transport { url: url.to_string(), message: e.to_string() })
+}
+
+/// A stand-in for MTurk's `/mturk/externalSubmit` on `127.0.0.1`: it records every form posted
+/// to it (the body, `application/x-www-form-urlencoded`) and answers 200. Returns its origin
+/// and the forms received. The thread serves until the process ends.
+pub fn mturk_submit_server() -> std::io::Result<(String, std::sync::Arc<std::sync::Mutex<Vec<String>>>)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    let forms = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let got = forms.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let got = got.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut reader = BufReader::new(match stream.try_clone() {
+                    Ok(s) => s,
+                    Err(_) => return,
+                });
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    return;
+                }
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.trim().eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap_or(0).min(1 << 16);
+                        }
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let ok = first.starts_with("POST /mturk/externalSubmit");
+                if ok {
+                    got.lock().unwrap_or_else(|p| p.into_inner()).push(String::from_utf8_lossy(&body).into_owned());
+                }
+                let page = if ok { "<!doctype html><title>Submitted</title><p>HIT submitted.</p>" } else { "" };
+                let status = if ok { "200 OK" } else { "404 Not Found" };
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}
+Content-Type: text/html
+Content-Length: {}
+Connection: close
+
+{page}",
+                    page.len()
+                );
+            });
+        }
+    });
+    Ok((origin, forms))
+}
+
 /// How long a rater keeps retrying a request that fails in transport.
 const RETRY_FOR: Duration = Duration::from_secs(30);
 
@@ -194,6 +531,11 @@ fn perturb(question: &Question, answer: &Answer, rng: &mut Rng) -> Answer {
         }
         (_, other) => other.clone(),
     }
+}
+
+/// FNV-1a of a string.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): small, seeded, good enough for noise.

@@ -7,5 +7,6 @@ pub mod eval;
 pub mod explain;
 pub mod merge;
 pub mod pairs;
+pub mod recruit;
 pub mod report;
 pub mod study;

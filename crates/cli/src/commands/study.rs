@@ -17,6 +17,7 @@ use rectify_study::results::{results, Aggregation};
 use rectify_study::{Answer, Design, Item, Question, Rule, Vote};
 use rectify_web::{AppState, StudyDb};
 
+use crate::commands::recruit::{self, EnrollArgs, RecruitArgs};
 use crate::outputs::write_json;
 
 /// `rectify study …`.
@@ -61,6 +62,15 @@ enum DesignArg {
     Assignment,
     /// Does this image show the attribute?
     Attribute,
+}
+
+/// `study simulate --platform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SimPlatform {
+    Invite,
+    Prolific,
+    Mturk,
+    Pid,
 }
 
 /// `--format` of imports and exports.
@@ -132,7 +142,13 @@ enum StudyCommand {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        #[command(flatten)]
+        enroll: EnrollArgs,
     },
+    /// Prints what to paste into a recruitment platform for a server: Prolific's study URL with
+    /// its placeholders, MTurk's ExternalQuestion XML (and the Masters qualification), or a
+    /// panel's `?pid=` link.
+    Recruit(RecruitArgs),
     /// Prints a new one-time link that signs a browser in to the admin dashboard (valid 15
     /// minutes, once), for a server that is already running.
     AdminLink {
@@ -146,9 +162,20 @@ enum StudyCommand {
     Simulate {
         #[command(flatten)]
         target: StudyTarget,
-        /// Simulated raters.
+        /// Simulated raters (`--platform invite`).
         #[arg(long, default_value_t = 5)]
         raters: usize,
+        /// How simulated people arrive: `invite` (pre-issued links), or through the entry route
+        /// of `prolific`, `mturk` (preview, accept, the form POST to `turkSubmitTo`) or `pid`.
+        #[arg(long, value_enum, default_value = "invite")]
+        platform: SimPlatform,
+        /// Simulated participants (`--platform prolific|mturk|pid`), one batch each.
+        #[arg(long, default_value_t = 12)]
+        participants: usize,
+        /// Items per participant, when this command starts the server and the study has no
+        /// enrollment settings yet (otherwise those of `study serve` apply).
+        #[arg(long, default_value_t = 10)]
+        per_participant: usize,
         /// ReaL labels (`real.json`): a class is relevant when it is among the image's labels.
         #[arg(long)]
         oracle: PathBuf,
@@ -302,10 +329,34 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             println!("{}/admin/login/{login}", base_url.trim_end_matches('/'));
             Ok(())
         }
-        StudyCommand::Serve { target, addr } => {
+        StudyCommand::Recruit(args) => {
+            print!("{}", recruit::recruit(&args)?);
+            Ok(())
+        }
+        StudyCommand::Serve { target, addr, enroll } => {
             let db = open(&target).await?;
             if db.study(&target.study).await?.is_none() {
                 bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
+            }
+            let images = if enroll.platforms.is_empty() { Vec::new() } else { eval_images(&target.run)? };
+            if let Some(e) = enroll.enrollment(&images)? {
+                db.put_enrollment(&target.study, &e).await?;
+                let names: Vec<&str> = e.platforms.iter().map(|p| p.name()).collect();
+                eprintln!(
+                    "rectify: open to {} participants, {} items each{}; `rectify study recruit --platform {} \
+                     --base-url PUBLIC_URL` prints what to paste into the platform",
+                    names.join(", "),
+                    e.per_participant,
+                    if e.exclude_studies.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", not to those of {}", e.exclude_studies.join(", "))
+                    },
+                    names[0]
+                );
+            } else if let Some(e) = db.enrollment(&target.study).await? {
+                let names: Vec<&str> = e.platforms.iter().map(|p| p.name()).collect();
+                eprintln!("rectify: enrollment stored earlier stays open: {}", names.join(", "));
             }
             let admin = match db.admin_token(&target.study).await? {
                 Some(t) => t,
@@ -324,9 +375,21 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 .await
                 .with_context(|| format!("serving on {addr}"))
         }
-        StudyCommand::Simulate { target, raters, oracle, attributes, imagenet_x, noise, url, seed } => {
-            if !(0.0..=1.0).contains(&noise) || raters == 0 {
-                bail!("--noise must lie in [0, 1] and --raters be at least 1");
+        StudyCommand::Simulate {
+            target,
+            raters,
+            platform,
+            participants,
+            per_participant,
+            oracle,
+            attributes,
+            imagenet_x,
+            noise,
+            url,
+            seed,
+        } => {
+            if !(0.0..=1.0).contains(&noise) || raters == 0 || participants == 0 || per_participant == 0 {
+                bail!("--noise must lie in [0, 1] and --raters, --participants, --per-participant be at least 1");
             }
             let real = RealLabels::read(&oracle).with_context(|| format!("reading {}", oracle.display()))?;
             let db = open(&target).await?;
@@ -337,7 +400,40 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             let files: HashMap<i64, String> =
                 eval_images(&target.run)?.into_iter().map(|i| (i.image_id, i.base_name().to_string())).collect();
             let attributes = attribute_oracle(&items, &files, attributes.as_deref(), imagenet_x.as_deref())?;
-            let tokens = db.create_invites(&target.study, raters).await?;
+            let flow = match platform {
+                SimPlatform::Invite => None,
+                SimPlatform::Prolific => Some(rectify_web::Flow::Prolific),
+                SimPlatform::Pid => Some(rectify_web::Flow::Pid),
+                SimPlatform::Mturk if url.is_some() => {
+                    Some(rectify_web::Flow::Mturk { submit_to: "https://workersandbox.mturk.com".to_string() })
+                }
+                SimPlatform::Mturk => {
+                    let (origin, _forms) = rectify_web::mturk_submit_server()?;
+                    Some(rectify_web::Flow::Mturk { submit_to: origin })
+                }
+            };
+            if let (Some(flow), None) = (&flow, &url) {
+                let wanted = match flow {
+                    rectify_web::Flow::Prolific => rectify_web::Platform::Prolific,
+                    rectify_web::Flow::Mturk { .. } => rectify_web::Platform::Mturk,
+                    rectify_web::Flow::Pid => rectify_web::Platform::Pid,
+                };
+                let mut e = match db.enrollment(&target.study).await? {
+                    Some(e) => e,
+                    None => rectify_web::Enrollment::new(vec![wanted], per_participant),
+                };
+                if !e.platforms.contains(&wanted) {
+                    e.platforms.push(wanted);
+                }
+                if wanted == rectify_web::Platform::Prolific && e.completion_code.is_none() {
+                    e.completion_code = Some("SIMULATED".to_string());
+                }
+                if let rectify_web::Flow::Mturk { submit_to } = flow {
+                    e.mturk_origins.push(submit_to.clone());
+                }
+                db.put_enrollment(&target.study, &e).await?;
+            }
+            let tokens = if flow.is_none() { db.create_invites(&target.study, raters).await? } else { Vec::new() };
             let (base, server) = match url {
                 Some(u) => (u, None),
                 None => {
@@ -376,6 +472,51 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                     }
                 }
             };
+            if let Some(flow) = flow {
+                let bases = vec![base.clone()];
+                let sim_items = items.clone();
+                let prefix = format!("sim{seed}x");
+                let report = tokio::task::spawn_blocking(move || {
+                    rectify_web::simulate_participants(
+                        &bases,
+                        &flow,
+                        &prefix,
+                        participants,
+                        &sim_items,
+                        oracle,
+                        noise,
+                        seed,
+                    )
+                })
+                .await??;
+                if let Some((tx, handle)) = server {
+                    let _ = tx.send(());
+                    handle.await??;
+                }
+                let completed = report.codes.iter().filter(|c| c.is_some()).count();
+                for (id, (code, to)) in report.ids.iter().zip(report.codes.iter().zip(&report.completions)) {
+                    println!(
+                        "{id}\t{}\tcode {}\t{}",
+                        report.answers.per_rater[report.ids.iter().position(|i| i == id).unwrap_or(0)],
+                        code.as_deref().unwrap_or("-"),
+                        to.as_deref().unwrap_or("-")
+                    );
+                }
+                println!(
+                    "{completed} of {participants} simulated participants completed ({} answers, {} conflicts, {} \
+                     re-joins, {} previews); latency p50 {:.1} ms, p99 {:.1} ms",
+                    report.answers.answers,
+                    report.answers.conflicts,
+                    report.rejoins,
+                    report.previews,
+                    report.answers.latency_quantile(0.5).unwrap_or(f64::NAN),
+                    report.answers.latency_quantile(0.99).unwrap_or(f64::NAN)
+                );
+                if completed < participants {
+                    bail!("{} participants got no completion", participants - completed);
+                }
+                return Ok(());
+            }
             let (report, items_for_sim) = {
                 let base = base.clone();
                 let sim_items = items.clone();

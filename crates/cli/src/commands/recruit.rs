@@ -1,0 +1,227 @@
+//! Recruitment from platforms: the `study serve` flags that open enrollment, the practice item,
+//! the instructions (Markdown), and `rectify study recruit`, which prints what to paste into
+//! Prolific or MTurk.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use rectify_study::designs::{class_ref, EvalImage};
+use rectify_study::{Answer, ImageRef, Question};
+use rectify_web::{Enrollment, Platform, Practice};
+
+/// A recruitment platform on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlatformArg {
+    /// Prolific (`PROLIFIC_PID`, `STUDY_ID`, `SESSION_ID`; completion code and URL).
+    Prolific,
+    /// Amazon Mechanical Turk, as an ExternalQuestion HIT.
+    Mturk,
+    /// Any other panel (lab pools, SONA): `/join?pid=…`.
+    Pid,
+}
+
+impl PlatformArg {
+    /// The web crate's platform.
+    pub fn platform(self) -> Platform {
+        match self {
+            PlatformArg::Prolific => Platform::Prolific,
+            PlatformArg::Mturk => Platform::Mturk,
+            PlatformArg::Pid => Platform::Pid,
+        }
+    }
+}
+
+/// `study serve` flags that open the study to participants from recruitment platforms.
+#[derive(Debug, Clone, Args)]
+pub struct EnrollArgs {
+    /// Open enrollment from these platforms (repeat, or comma-separate). Without it, only
+    /// invite links work (and settings stored by an earlier `serve` stay in force).
+    #[arg(long = "platform", value_enum, value_delimiter = ',')]
+    pub platforms: Vec<PlatformArg>,
+    /// Items per participant (K): one batch.
+    #[arg(long, default_value_t = 10)]
+    pub per_participant: usize,
+    /// Batches one participant may do; 1 (the default) means a participant never gets a second.
+    #[arg(long, default_value_t = 1)]
+    pub max_batches: usize,
+    /// The completion code (Prolific: the code on your study's page). Without it each
+    /// participant gets their own random code.
+    #[arg(long)]
+    pub completion_code: Option<String>,
+    /// Where finished participants go; `{code}` and `{pid}` are filled in. Default for
+    /// Prolific: https://app.prolific.com/submissions/complete?cc={code}.
+    #[arg(long)]
+    pub completion_url: Option<String>,
+    /// Keep out anyone who took part in this study (on the same database); repeatable. The
+    /// paper ran its whole-image and explanation arms apart so that no worker saw both.
+    #[arg(long = "exclude-study")]
+    pub exclude_studies: Vec<String>,
+    /// Instructions and consent shown before the first item, from a Markdown file you write
+    /// (raw HTML in it is shown as text).
+    #[arg(long)]
+    pub instructions: Option<PathBuf>,
+    /// No practice item (by default a correctly classified image of the run, asked about its
+    /// true class, is shown first with feedback; it is not stored as data).
+    #[arg(long)]
+    pub no_practice: bool,
+    /// An extra MTurk origin to accept as `turkSubmitTo` and as the framing site (tests, a
+    /// proxy); MTurk's own sites and the sandbox are always accepted.
+    #[arg(long = "mturk-origin")]
+    pub mturk_origins: Vec<String>,
+}
+
+impl EnrollArgs {
+    /// The settings, or `None` when no platform is opened.
+    pub fn enrollment(&self, images: &[EvalImage]) -> Result<Option<Enrollment>> {
+        if self.platforms.is_empty() {
+            return Ok(None);
+        }
+        let mut platforms: Vec<Platform> = self.platforms.iter().map(|p| p.platform()).collect();
+        platforms.dedup();
+        let mut e = Enrollment::new(platforms, self.per_participant);
+        e.max_batches = self.max_batches;
+        e.completion_code = self.completion_code.clone();
+        e.completion_url = self.completion_url.clone();
+        e.exclude_studies = self.exclude_studies.clone();
+        e.instructions_html = self.instructions.as_deref().map(instructions_html).transpose()?;
+        e.practice = if self.no_practice { None } else { practice(images) };
+        for o in &self.mturk_origins {
+            let o = o.trim_end_matches('/').to_string();
+            if !e.mturk_origins.contains(&o) {
+                e.mturk_origins.push(o);
+            }
+        }
+        e.check().map_err(|m| anyhow::anyhow!(m))?;
+        Ok(Some(e))
+    }
+}
+
+/// Most bytes of an instructions file.
+const MAX_INSTRUCTIONS: u64 = 256 * 1024;
+
+/// The researcher's Markdown as HTML; raw HTML is escaped, so nothing in the file can run.
+pub fn instructions_html(path: &Path) -> Result<String> {
+    let len = std::fs::metadata(path).with_context(|| format!("--instructions {}", path.display()))?.len();
+    if len > MAX_INSTRUCTIONS {
+        bail!("--instructions {}: {len} bytes; at most {MAX_INSTRUCTIONS}", path.display());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--instructions {} (UTF-8 text)", path.display()))?;
+    Ok(markdown_html(&text))
+}
+
+/// Markdown → HTML with raw HTML shown as text.
+pub fn markdown_html(text: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser};
+    let events = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+        other => other,
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    html
+}
+
+/// The practice item: the first correctly classified image of the run, asked about its label
+/// (the answer is yes).
+pub fn practice(images: &[EvalImage]) -> Option<Practice> {
+    let image = images.iter().find(|i| i.label.is_some() && i.top5.first() == i.label.as_ref())?;
+    let class = class_ref(image.label?);
+    let explanation = format!(
+        "The image shows a {}, so the class is relevant: the answer is Yes. Answer No only when the class \
+         is not in the image at all.",
+        class.name
+    );
+    Some(Practice {
+        question: Question::Relevance { image: ImageRef { path: image.path.clone() }, class },
+        answer: Answer::Yes,
+        explanation,
+    })
+}
+
+/// `rectify study recruit`: what to paste into the platform.
+#[derive(Debug, Clone, Args)]
+pub struct RecruitArgs {
+    /// The platform.
+    #[arg(long, value_enum)]
+    pub platform: PlatformArg,
+    /// The server's public address (HTTPS for MTurk and Prolific).
+    #[arg(long)]
+    pub base_url: String,
+    /// MTurk: the frame height in pixels (0 lets MTurk size the frame to the window).
+    #[arg(long, default_value_t = 0)]
+    pub frame_height: u32,
+}
+
+/// Prints the study URL (Prolific, panels) or the ExternalQuestion XML (MTurk) and what to set.
+pub fn recruit(args: &RecruitArgs) -> Result<String> {
+    let base = args.base_url.trim_end_matches('/');
+    if rectify_web::enroll::origin(base).is_none() && !base.contains('/') {
+        bail!("--base-url {base:?}: give the server's address, e.g. https://study.example.org");
+    }
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        bail!("--base-url {base:?} must start with https:// (or http:// for a local test)");
+    }
+    let out = match args.platform {
+        PlatformArg::Prolific => format!(
+            "Prolific → your study → \"What is the URL of your study?\":\n\
+             {base}/prolific?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&STUDY_ID={{{{%STUDY_ID%}}}}&SESSION_ID={{{{%SESSION_ID%}}}}\n\
+             Choose \"I'll use URL parameters\". Under \"How to confirm participants have completed\", pick \
+             \"I'll redirect them using a URL\" and pass its code to `rectify study serve --platform prolific \
+             --completion-code CODE`; participants are sent to \
+             https://app.prolific.com/submissions/complete?cc=CODE once every answer is stored.\n"
+        ),
+        PlatformArg::Mturk => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <ExternalQuestion xmlns=\"http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd\">\n\
+             \x20 <ExternalURL>{}/mturk</ExternalURL>\n\
+             \x20 <FrameHeight>{}</FrameHeight>\n\
+             </ExternalQuestion>\n\
+             <!-- Pass this as the Question of CreateHIT (e.g. `aws mturk create-hit --question file://question.xml`).\n\
+             \x20    The paper's setting, Masters only: --qualification-requirements\n\
+             \x20    QualificationTypeId=2F1QJWKUDD8XADTFD2Q0G6UTO95ALH,Comparator=Exists\n\
+             \x20    (sandbox: 2ARFPLSP75KLA8M8DH1HTEQVJT3SY6). One assignment is one batch of\n\
+             \x20    --per-participant items; set MaxAssignments to participants wanted. -->\n",
+            xml_escape(base),
+            args.frame_height
+        ),
+        PlatformArg::Pid => format!(
+            "Give each participant {base}/join?pid=THEIR_ID (your panel fills in the id; SONA: \
+             {base}/join?pid=%SURVEY_CODE%). Set where they go at the end with \
+             `rectify study serve --platform pid --completion-url 'https://…?code={{code}}&id={{pid}}'`.\n"
+        ),
+    };
+    Ok(out)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escapes_raw_html() {
+        let html = markdown_html(
+            "# Consent\n\nYou may stop **at any time**.\n\n<script>alert(1)</script>\n<img src=x onerror=alert(1)>",
+        );
+        assert!(html.contains("<h1>Consent</h1>") && html.contains("<strong>at any time</strong>"), "{html}");
+        assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn recruit_texts_carry_the_platform_conventions() {
+        let a = |platform| RecruitArgs { platform, base_url: "https://s.example/".into(), frame_height: 0 };
+        let p = recruit(&a(PlatformArg::Prolific)).unwrap();
+        assert!(p.contains(
+            "https://s.example/prolific?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+        ));
+        let m = recruit(&a(PlatformArg::Mturk)).unwrap();
+        assert!(m.contains("<ExternalURL>https://s.example/mturk</ExternalURL>"));
+        assert!(m.contains("2F1QJWKUDD8XADTFD2Q0G6UTO95ALH"));
+        assert!(recruit(&RecruitArgs { base_url: "s.example".into(), ..a(PlatformArg::Pid) }).is_err());
+    }
+}

@@ -1,0 +1,580 @@
+//! Open enrollment from recruitment platforms: the settings ([`Enrollment`]), and the database
+//! side of joining, consent and completion.
+//!
+//! A participant arrives with the platform's id — Prolific's `PROLIFIC_PID`, MTurk's `workerId`,
+//! or a panel's `pid` — and becomes a rater of the study: the first visit creates the rater,
+//! every later visit resumes them (a fresh page token each time, so the newest tab wins). A
+//! participant answers at most `per_participant` items per batch and gets `max_batches`
+//! batches (default 1): a finished participant who comes back sees their completion page again,
+//! never a second batch. An id that took part in one of `exclude_studies` (on the same
+//! database) is turned away before anything is created — the paper ran its two arms three days
+//! apart so that no worker saw both.
+
+use crate::assign::answered_in;
+use crate::db::{now_ms, StudyDb};
+use crate::error::DbError;
+use crate::tokens::{hash_token, new_token, random_hex};
+use rectify_study::{Answer, Question};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// Where participants come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Prolific: `/prolific?PROLIFIC_PID=…&STUDY_ID=…&SESSION_ID=…`.
+    Prolific,
+    /// Amazon Mechanical Turk, as an ExternalQuestion:
+    /// `/mturk?assignmentId=…&hitId=…&workerId=…&turkSubmitTo=…`.
+    Mturk,
+    /// Any other panel (lab pools, SONA): `/join?pid=…`.
+    Pid,
+}
+
+impl Platform {
+    /// Every platform.
+    pub const ALL: [Platform; 3] = [Platform::Prolific, Platform::Mturk, Platform::Pid];
+
+    /// Its name in URLs, the database and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Prolific => "prolific",
+            Platform::Mturk => "mturk",
+            Platform::Pid => "pid",
+        }
+    }
+
+    /// The platform of a name.
+    pub fn parse(name: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Prolific's completion URL; `{code}` is replaced by the completion code.
+pub const PROLIFIC_COMPLETION_URL: &str = "https://app.prolific.com/submissions/complete?cc={code}";
+
+/// The origins MTurk frames ExternalQuestion pages from and whose `turkSubmitTo` is accepted:
+/// the worker sites and the sandbox.
+pub const MTURK_ORIGINS: [&str; 3] =
+    ["https://www.mturk.com", "https://worker.mturk.com", "https://workersandbox.mturk.com"];
+
+/// MTurk's preview mode: the worker has not accepted the HIT yet.
+pub const MTURK_PREVIEW: &str = "ASSIGNMENT_ID_NOT_AVAILABLE";
+
+/// How participants join a study, as `study serve` stores it for every server on the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// The entry routes that are open.
+    pub platforms: Vec<Platform>,
+    /// K: items per batch.
+    pub per_participant: usize,
+    /// Batches one participant may do (default 1: never a second batch).
+    #[serde(default = "one")]
+    pub max_batches: usize,
+    /// The completion code shown at the end (Prolific's, from its study page); without one,
+    /// each participant gets their own random code.
+    #[serde(default)]
+    pub completion_code: Option<String>,
+    /// Where a finished participant is sent; `{code}` and `{pid}` are replaced. Prolific's
+    /// default is [`PROLIFIC_COMPLETION_URL`]; MTurk participants submit a form to
+    /// `turkSubmitTo/mturk/externalSubmit` instead.
+    #[serde(default)]
+    pub completion_url: Option<String>,
+    /// Studies (on this database) whose participants may not join this one.
+    #[serde(default)]
+    pub exclude_studies: Vec<String>,
+    /// Instructions and consent, as HTML rendered from the researcher's Markdown.
+    #[serde(default)]
+    pub instructions_html: Option<String>,
+    /// A practice item shown (with feedback) before the batch; not stored as data.
+    #[serde(default)]
+    pub practice: Option<Practice>,
+    /// MTurk origins accepted (framing and `turkSubmitTo`); default [`MTURK_ORIGINS`].
+    #[serde(default = "mturk_origins")]
+    pub mturk_origins: Vec<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn mturk_origins() -> Vec<String> {
+    MTURK_ORIGINS.iter().map(|s| s.to_string()).collect()
+}
+
+impl Enrollment {
+    /// Settings for `platforms` with batches of `per_participant` and the defaults.
+    pub fn new(platforms: Vec<Platform>, per_participant: usize) -> Enrollment {
+        Enrollment {
+            platforms,
+            per_participant,
+            max_batches: 1,
+            completion_code: None,
+            completion_url: None,
+            exclude_studies: Vec::new(),
+            instructions_html: None,
+            practice: None,
+            mturk_origins: mturk_origins(),
+        }
+    }
+
+    /// Checks the settings: a batch size, a completion code for Prolific, URLs that are http(s).
+    pub fn check(&self) -> Result<(), String> {
+        if self.platforms.is_empty() {
+            return Err("no platform is open".to_string());
+        }
+        if self.per_participant == 0 || self.max_batches == 0 {
+            return Err("--per-participant and --max-batches must be at least 1".to_string());
+        }
+        if self.platforms.contains(&Platform::Prolific) && self.completion_code.is_none() {
+            return Err("Prolific needs --completion-code (the code on your Prolific study's page)".to_string());
+        }
+        if let Some(code) = &self.completion_code {
+            if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!("--completion-code {code:?}: 1 to 64 letters and digits"));
+            }
+        }
+        if let Some(url) = &self.completion_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!("--completion-url {url:?} must start with https:// or http://"));
+            }
+        }
+        for o in &self.mturk_origins {
+            if origin(o).as_deref() != Some(o.as_str()) {
+                return Err(format!("MTurk origin {o:?} must be scheme://host[:port] without a path"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `submit_to` (MTurk's `turkSubmitTo`) is one of the accepted origins.
+    pub fn accepts_submit_to(&self, submit_to: &str) -> bool {
+        origin(submit_to).is_some_and(|o| self.mturk_origins.contains(&o))
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL with nothing after the host but an optional `/`.
+pub fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    let ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    ok.then(|| format!("{scheme}://{host}"))
+}
+
+/// A practice item: a question with a known answer and the feedback to give.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Practice {
+    /// The question (its image is served to anyone at `/practice/image/0`).
+    pub question: Question,
+    /// The expected answer.
+    pub answer: Answer,
+    /// Feedback shown after the rater answers, e.g. why the answer is yes.
+    pub explanation: String,
+}
+
+/// What the platform told us about a visit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visit {
+    /// The participant's id on the platform.
+    pub external_id: String,
+    /// Prolific's `SESSION_ID`.
+    pub session_id: Option<String>,
+    /// Prolific's `STUDY_ID`.
+    pub platform_study: Option<String>,
+    /// MTurk's `assignmentId`.
+    pub assignment_id: Option<String>,
+    /// MTurk's `hitId`.
+    pub hit_id: Option<String>,
+    /// MTurk's `turkSubmitTo`.
+    pub submit_to: Option<String>,
+}
+
+/// A participant, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    /// The rater they are.
+    pub rater: String,
+    /// Where they came from.
+    pub platform: Platform,
+    /// Their id there.
+    pub external_id: String,
+    /// Prolific's `SESSION_ID` (the latest).
+    pub session_id: Option<String>,
+    /// Prolific's `STUDY_ID`.
+    pub platform_study: Option<String>,
+    /// MTurk's `assignmentId` (the latest).
+    pub assignment_id: Option<String>,
+    /// MTurk's `hitId`.
+    pub hit_id: Option<String>,
+    /// MTurk's `turkSubmitTo`.
+    pub submit_to: Option<String>,
+    /// Batches started.
+    pub batches: i64,
+    /// Items they may answer in all (batches × K).
+    pub item_cap: i64,
+    /// When they consented (Unix ms).
+    pub consented_at: Option<i64>,
+    /// When they joined.
+    pub created_at: i64,
+    /// When they finished their latest batch.
+    pub completed_at: Option<i64>,
+    /// Their completion code, once finished.
+    pub completion_code: Option<String>,
+}
+
+/// What a visit to an entry route led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined {
+    /// A new participant (or a new batch), with the page token.
+    Started {
+        /// The rater page's token.
+        token: String,
+    },
+    /// A returning participant mid-batch, with a fresh page token.
+    Resumed {
+        /// The rater page's token.
+        token: String,
+    },
+    /// They finished every batch they may do.
+    Finished(Box<Participant>),
+    /// They took part in an excluded study.
+    Excluded {
+        /// Which one.
+        study: String,
+    },
+}
+
+/// The end of a batch: what the completion page shows and where it sends the participant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Completion {
+    /// The completion code.
+    pub code: String,
+    /// Where to send the participant (Prolific, a panel), if anywhere.
+    pub redirect: Option<String>,
+    /// MTurk: the form to POST (`assignmentId` and `completion` = the code).
+    pub mturk_submit: Option<MturkSubmit>,
+    /// Items answered.
+    pub answered: i64,
+}
+
+/// The form an MTurk ExternalQuestion page posts when done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MturkSubmit {
+    /// `turkSubmitTo` + `/mturk/externalSubmit`.
+    pub action: String,
+    /// The assignment.
+    pub assignment_id: String,
+}
+
+const PARTICIPANT_COLUMNS: &str = "rater, platform, external_id, session_id, platform_study, assignment_id, hit_id, \
+     submit_to, batches, item_cap, consented_at, created_at, completed_at, completion_code";
+
+fn participant(row: &sqlx::any::AnyRow) -> Result<Participant, DbError> {
+    let platform: String = row.try_get(1)?;
+    Ok(Participant {
+        rater: row.try_get(0)?,
+        platform: Platform::parse(&platform).unwrap_or(Platform::Pid),
+        external_id: row.try_get(2)?,
+        session_id: row.try_get(3)?,
+        platform_study: row.try_get(4)?,
+        assignment_id: row.try_get(5)?,
+        hit_id: row.try_get(6)?,
+        submit_to: row.try_get(7)?,
+        batches: row.try_get(8)?,
+        item_cap: row.try_get(9)?,
+        consented_at: row.try_get(10)?,
+        created_at: row.try_get(11)?,
+        completed_at: row.try_get(12)?,
+        completion_code: row.try_get(13)?,
+    })
+}
+
+/// Fills `{code}` and `{pid}` (percent-encoded) in a completion URL.
+pub fn fill_url(template: &str, code: &str, pid: &str) -> String {
+    template.replace("{code}", &percent_encode(code)).replace("{pid}", &percent_encode(pid))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl StudyDb {
+    /// Stores the study's enrollment settings (every server on the database reads them).
+    pub async fn put_enrollment(&self, study: &str, enrollment: &Enrollment) -> Result<(), DbError> {
+        self.answers_per_item(study).await?;
+        enrollment.check().map_err(DbError::BadSettings)?;
+        sqlx::query(
+            "INSERT INTO study_enrollment (study, settings, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (study) DO UPDATE SET settings = $2, updated_at = $3",
+        )
+        .bind(study)
+        .bind(serde_json::to_string(enrollment)?)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The study's enrollment settings, if open enrollment was set up.
+    pub async fn enrollment(&self, study: &str) -> Result<Option<Enrollment>, DbError> {
+        let row = sqlx::query("SELECT settings FROM study_enrollment WHERE study = $1")
+            .bind(study)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?)).transpose()
+    }
+
+    /// The participant a rater is, if they came from a platform.
+    pub async fn participant(&self, study: &str, rater: &str) -> Result<Option<Participant>, DbError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PARTICIPANT_COLUMNS} FROM study_participants WHERE study = $1 AND rater = $2"
+        )))
+        .bind(study)
+        .bind(rater)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(participant).transpose()
+    }
+
+    /// Every participant of the study, by arrival.
+    pub async fn participants(&self, study: &str) -> Result<Vec<Participant>, DbError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PARTICIPANT_COLUMNS} FROM study_participants WHERE study = $1 ORDER BY created_at, rater"
+        )))
+        .bind(study)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(participant).collect()
+    }
+
+    /// A visit from `platform` (see the module docs). Safe under concurrent visits of the same
+    /// id, from any number of servers: the primary key (study, platform, id) decides who
+    /// created the participant, and the loser resumes them.
+    pub async fn join(
+        &self,
+        study: &str,
+        enrollment: &Enrollment,
+        platform: Platform,
+        visit: &Visit,
+    ) -> Result<Joined, DbError> {
+        let now = now_ms();
+        let k = enrollment.per_participant as i64;
+        for _ in 0..3 {
+            let mut tx = self.pool.begin().await?;
+            if !self.postgres {
+                // SQLite: write first, so that this transaction holds the write lock before it
+                // reads (a read-then-write transaction cannot wait for the lock; it fails).
+                sqlx::query("UPDATE study_studies SET name = name WHERE name = $1")
+                    .bind(study)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {PARTICIPANT_COLUMNS} FROM study_participants WHERE study = $1 AND platform = $2 AND external_id = $3"
+            )))
+            .bind(study)
+            .bind(platform.name())
+            .bind(visit.external_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let token = new_token()?;
+            let Some(row) = existing else {
+                for other in &enrollment.exclude_studies {
+                    let seen = sqlx::query(
+                        "SELECT 1 FROM study_participants WHERE study = $1 AND platform = $2 AND external_id = $3",
+                    )
+                    .bind(other.as_str())
+                    .bind(platform.name())
+                    .bind(visit.external_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if seen.is_some() {
+                        tx.rollback().await?;
+                        return Ok(Joined::Excluded { study: other.clone() });
+                    }
+                }
+                let rater = format!("{}-{}", platform.name(), random_hex(6)?);
+                sqlx::query("INSERT INTO study_raters (id, study, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(rater.as_str())
+                    .bind(study)
+                    .bind(hash_token(&token))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO study_participants (study, platform, external_id, rater, session_id, platform_study, \
+                     assignment_id, hit_id, submit_to, batches, item_cap, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) \
+                     ON CONFLICT (study, platform, external_id) DO NOTHING",
+                )
+                .bind(study)
+                .bind(platform.name())
+                .bind(visit.external_id.as_str())
+                .bind(rater.as_str())
+                .bind(visit.session_id.clone())
+                .bind(visit.platform_study.clone())
+                .bind(visit.assignment_id.clone())
+                .bind(visit.hit_id.clone())
+                .bind(visit.submit_to.clone())
+                .bind(k)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    // Another visit of the same id won the race: resume theirs.
+                    tx.rollback().await?;
+                    continue;
+                }
+                tx.commit().await?;
+                return Ok(Joined::Started { token });
+            };
+            let p = participant(&row)?;
+            let new_batch = p.completed_at.is_some();
+            if new_batch && p.batches >= enrollment.max_batches as i64 {
+                tx.rollback().await?;
+                return Ok(Joined::Finished(Box::new(p)));
+            }
+            sqlx::query("UPDATE study_raters SET token_hash = $3 WHERE study = $1 AND id = $2")
+                .bind(study)
+                .bind(p.rater.as_str())
+                .bind(hash_token(&token))
+                .execute(&mut *tx)
+                .await?;
+            let (batches, cap) = if new_batch { (p.batches + 1, p.item_cap + k) } else { (p.batches, p.item_cap) };
+            sqlx::query(
+                "UPDATE study_participants SET session_id = COALESCE($4, session_id), \
+                 assignment_id = COALESCE($5, assignment_id), hit_id = COALESCE($6, hit_id), \
+                 submit_to = COALESCE($7, submit_to), batches = $8, item_cap = $9, \
+                 completed_at = CASE WHEN $10 = 1 THEN NULL ELSE completed_at END \
+                 WHERE study = $1 AND platform = $2 AND external_id = $3",
+            )
+            .bind(study)
+            .bind(platform.name())
+            .bind(visit.external_id.as_str())
+            .bind(visit.session_id.clone())
+            .bind(visit.assignment_id.clone())
+            .bind(visit.hit_id.clone())
+            .bind(visit.submit_to.clone())
+            .bind(batches)
+            .bind(cap)
+            .bind(i64::from(new_batch))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(if new_batch { Joined::Started { token } } else { Joined::Resumed { token } });
+        }
+        Err(DbError::Busy("joining: the same participant id kept changing".to_string()))
+    }
+
+    /// Records that the participant behind `rater` consented (the first time counts).
+    pub async fn consent(&self, study: &str, rater: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE study_participants SET consented_at = $3 WHERE study = $1 AND rater = $2 AND consented_at IS NULL",
+        )
+        .bind(study)
+        .bind(rater)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the participant's batch once every item of it is answered (or the study has none
+    /// left for them) and returns the completion. Every answer was committed before it was
+    /// acknowledged, so a completion is only ever shown for answers that are stored. Calling
+    /// it again returns the same completion.
+    pub async fn complete(&self, study: &str, enrollment: &Enrollment, rater: &str) -> Result<Completion, DbError> {
+        let p = self.participant(study, rater).await?.ok_or_else(|| DbError::NotParticipant(rater.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        crate::assign::lock_rater(self, &mut tx, study, rater).await?;
+        let answered = answered_in(&mut tx, study, rater).await?;
+        if p.completed_at.is_none() && answered < p.item_cap {
+            let open: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased'",
+            )
+            .bind(study)
+            .bind(rater)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            tx.rollback().await?;
+            // Items left for them? Asking leases one, which is what the page does next anyway.
+            if open > 0 || self.next_item(study, rater).await?.is_some() {
+                return Err(DbError::BatchNotDone { answered, of: p.item_cap });
+            }
+            tx = self.pool.begin().await?;
+        }
+        let code = match (&p.completion_code, &enrollment.completion_code) {
+            (Some(c), _) => c.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => random_hex(5)?.to_uppercase(),
+        };
+        sqlx::query(
+            "UPDATE study_participants SET completed_at = COALESCE(completed_at, $3), completion_code = $4 \
+             WHERE study = $1 AND rater = $2",
+        )
+        .bind(study)
+        .bind(rater)
+        .bind(now_ms())
+        .bind(code.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(completion(enrollment, &p, code, answered))
+    }
+}
+
+/// The completion of participant `p` with `code`.
+pub fn completion(enrollment: &Enrollment, p: &Participant, code: String, answered: i64) -> Completion {
+    let template = match p.platform {
+        Platform::Prolific => Some(enrollment.completion_url.as_deref().unwrap_or(PROLIFIC_COMPLETION_URL)),
+        Platform::Pid => enrollment.completion_url.as_deref(),
+        Platform::Mturk => None,
+    };
+    let redirect = template.map(|t| fill_url(t, &code, &p.external_id));
+    let mturk_submit = match (p.platform, &p.submit_to, &p.assignment_id) {
+        (Platform::Mturk, Some(to), Some(a)) => Some(MturkSubmit {
+            action: format!("{}/mturk/externalSubmit", to.trim_end_matches('/')),
+            assignment_id: a.clone(),
+        }),
+        _ => None,
+    };
+    Completion { code, redirect, mturk_submit, answered }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_and_urls() {
+        assert_eq!(origin("https://www.mturk.com/").as_deref(), Some("https://www.mturk.com"));
+        assert_eq!(origin("http://127.0.0.1:9000").as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(origin("https://evil.example/path"), None);
+        assert_eq!(origin("javascript:alert(1)"), None);
+        let e = Enrollment::new(vec![Platform::Mturk], 5);
+        assert!(e.accepts_submit_to("https://workersandbox.mturk.com/"));
+        assert!(!e.accepts_submit_to("https://workersandbox.mturk.com.evil.example"));
+        assert_eq!(
+            fill_url(PROLIFIC_COMPLETION_URL, "C0DE", "x"),
+            "https://app.prolific.com/submissions/complete?cc=C0DE"
+        );
+        assert_eq!(
+            fill_url("https://lab.example/done?id={pid}", "c", "a b&c"),
+            "https://lab.example/done?id=a%20b%26c"
+        );
+        let mut p = Enrollment::new(vec![Platform::Prolific], 5);
+        assert!(p.check().unwrap_err().contains("--completion-code"));
+        p.completion_code = Some("C1X2".into());
+        p.check().unwrap();
+    }
+}

@@ -1,0 +1,356 @@
+//! Issue #13 §2: open enrollment from Prolific, MTurk and a generic `?pid=`, through a real
+//! listener, on SQLite and on PostgreSQL (`RECTIFY_TEST_POSTGRES_URL`; required where
+//! `RECTIFY_REQUIRE_POSTGRES=1`, as in CI). Every scenario runs on both backends.
+
+mod common;
+
+use common::relevance_items;
+use rectify_study::{Answer, Item};
+use rectify_web::enroll::{Enrollment, Platform};
+use rectify_web::{mturk_submit_server, serve_on, simulate_participants, AppState, Flow, StudyDb};
+use std::collections::{HashMap, HashSet};
+
+/// The database URLs to run on: a fresh SQLite file, and PostgreSQL when configured.
+fn backends(dir: &std::path::Path) -> Vec<String> {
+    let mut urls = vec![format!("sqlite://{}?mode=rwc", dir.join("rectify.db").display())];
+    match std::env::var("RECTIFY_TEST_POSTGRES_URL") {
+        Ok(url) => urls.push(url),
+        Err(_) => assert!(
+            std::env::var("RECTIFY_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "RECTIFY_REQUIRE_POSTGRES=1 but RECTIFY_TEST_POSTGRES_URL is not set"
+        ),
+    }
+    urls
+}
+
+/// A study name unique to this test run (PostgreSQL keeps studies between runs).
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+struct Server {
+    rt: tokio::runtime::Runtime,
+    db: StudyDb,
+    base: String,
+    study: String,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Server {
+    /// `servers` listeners, each with its own connection pool, on one database.
+    fn start(
+        url: &str,
+        dir: &std::path::Path,
+        study: &str,
+        items: &[Item],
+        n: usize,
+        e: &Enrollment,
+        servers: usize,
+    ) -> (Server, Vec<String>) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+        let (db, bases, stops) = rt.block_on(async {
+            let db = StudyDb::connect(url).await.unwrap();
+            db.put_study(study, n, items).await.unwrap();
+            db.put_enrollment(study, e).await.unwrap();
+            let mut bases = Vec::new();
+            let mut stops = Vec::new();
+            for _ in 0..servers {
+                let own = StudyDb::connect(url).await.unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                bases.push(format!("http://{}", listener.local_addr().unwrap()));
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                tokio::spawn(serve_on(AppState::new(own, dir, study), listener, async {
+                    let _ = stopped.await;
+                }));
+                stops.push(stop);
+            }
+            (db, bases, stops)
+        });
+        let base = bases[0].clone();
+        (Server { rt, db, base, study: study.to_string(), stops }, bases)
+    }
+
+    fn votes_per_item(&self) -> HashMap<String, usize> {
+        let mut per = HashMap::new();
+        for v in self.rt.block_on(self.db.votes(&self.study)).unwrap() {
+            *per.entry(v.item).or_default() += 1;
+        }
+        per
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for s in self.stops.drain(..) {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build())
+}
+
+/// GET → (status, Location, body, headers as (name, value)).
+fn get(url: &str) -> (u16, Option<String>, String, Vec<(String, String)>) {
+    let mut r = agent().get(url).call().unwrap();
+    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+    (r.status().as_u16(), location, r.body_mut().read_to_string().unwrap(), headers)
+}
+
+fn post(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let mut r = agent().post(url).send_json(body).unwrap();
+    let status = r.status().as_u16();
+    (status, serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or_default())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn yes(_: &Item) -> Answer {
+    Answer::Yes
+}
+
+#[test]
+fn prolific_participants_finish_with_the_code_once_and_resume_mid_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = relevance_items(dir.path(), 20);
+    for url in backends(dir.path()) {
+        let study = unique("prolific");
+        let mut e = Enrollment::new(vec![Platform::Prolific], 5);
+        e.completion_code = Some("C0DE42".into());
+        let (server, _) = Server::start(&url, dir.path(), &study, &items, 3, &e, 1);
+        let base = server.base.clone();
+
+        // Six participants through the Prolific route: each 5 answers and the study's code.
+        let report =
+            simulate_participants(std::slice::from_ref(&base), &Flow::Prolific, "pp", 6, &items, yes, 0.0, 1).unwrap();
+        assert_eq!(report.answers.per_rater, vec![5; 6], "{url}");
+        assert!(report.codes.iter().all(|c| c.as_deref() == Some("C0DE42")), "{:?}", report.codes);
+        assert!(report
+            .completions
+            .iter()
+            .all(|c| c.as_deref() == Some("https://app.prolific.com/submissions/complete?cc=C0DE42")));
+        let per_item = server.votes_per_item();
+        assert_eq!(per_item.values().sum::<usize>(), 30);
+        assert!(per_item.values().all(|&c| c <= 3), "{per_item:?}");
+
+        // Coming back after finishing: the completion page again, no second batch.
+        let (status, location, body, _) = get(&format!("{base}/prolific?PROLIFIC_PID=pp0&STUDY_ID=s&SESSION_ID=again"));
+        assert_eq!((status, location), (200, None), "{body}");
+        assert!(body.contains("already completed") && body.contains("C0DE42"), "{body}");
+        let people = server.rt.block_on(server.db.participants(&study)).unwrap();
+        assert_eq!(people.len(), 6);
+        assert!(people.iter().all(|p| p.completed_at.is_some() && p.batches == 1 && p.session_id.is_some()));
+
+        // A new participant: consent first, then resume mid-batch with a fresh token.
+        let join = format!("{base}/prolific?PROLIFIC_PID=late1&STUDY_ID=s&SESSION_ID=x");
+        let (status, location, _, _) = get(&join);
+        assert_eq!(status, 303);
+        let token = location.unwrap().strip_prefix("/r/").unwrap().to_string();
+        let api = format!("{base}/api/r/{token}");
+        assert_eq!(get(&format!("{api}/next")).0, 409, "items before consent");
+        let session: serde_json::Value = serde_json::from_str(&get(&format!("{api}/session")).2).unwrap();
+        assert_eq!((session["platform"].as_str(), session["consented"].as_bool()), (Some("prolific"), Some(false)));
+        assert_eq!(session["of"], 5);
+        assert_eq!(post(&format!("{api}/consent"), &serde_json::json!({})).0, 200);
+        for _ in 0..2 {
+            let next: serde_json::Value = serde_json::from_str(&get(&format!("{api}/next")).2).unwrap();
+            let key = next["item"]["key"].as_str().unwrap().to_string();
+            let (s, _) = post(&format!("{api}/answer"), &serde_json::json!({"item": key, "answer": {"kind": "no"}}));
+            assert_eq!(s, 200);
+        }
+        let (status, body) = post(&format!("{api}/complete"), &serde_json::json!({}));
+        assert_eq!(status, 409, "completing with 2 of 5 answered: {body}");
+        let (status, location, _, _) = get(&join);
+        assert_eq!(status, 303, "a returning participant resumes");
+        let token2 = location.unwrap().strip_prefix("/r/").unwrap().to_string();
+        assert_ne!(token2, token);
+        assert_eq!(get(&format!("{api}/session")).0, 404, "the old page's token no longer works");
+        let api = format!("{base}/api/r/{token2}");
+        let session: serde_json::Value = serde_json::from_str(&get(&format!("{api}/session")).2).unwrap();
+        assert_eq!((session["answered"].as_i64(), session["batch"].as_i64()), (Some(2), Some(2)));
+        assert_eq!(session["consented"], true);
+        // Answer the rest of the batch (should the study run out before K, completion comes
+        // with fewer, and only once nothing is left for them).
+        let mut answered = 2;
+        loop {
+            let next: serde_json::Value = serde_json::from_str(&get(&format!("{api}/next")).2).unwrap();
+            let Some(key) = next["item"]["key"].as_str().map(str::to_string) else { break };
+            assert_eq!(
+                post(&format!("{api}/answer"), &serde_json::json!({"item": key, "answer": {"kind": "no"}})).0,
+                200
+            );
+            answered += 1;
+        }
+        assert!(answered <= 5);
+        let (status, done) = post(&format!("{api}/complete"), &serde_json::json!({}));
+        assert_eq!((status, done["code"].as_str(), done["answered"].as_i64()), (200, Some("C0DE42"), Some(answered)));
+        if answered < 5 {
+            // Ran out: every item with room left is one they answered already.
+            let people = server.rt.block_on(server.db.participants(&study)).unwrap();
+            let late = &people.iter().find(|p| p.external_id == "late1").unwrap().rater;
+            let votes = server.rt.block_on(server.db.votes(&study)).unwrap();
+            for (item, count) in server.votes_per_item() {
+                assert!(count == 3 || votes.iter().any(|v| v.item == item && &v.rater == late), "{item} has room");
+            }
+        }
+    }
+}
+
+#[test]
+fn mturk_preview_leases_nothing_and_the_batch_posts_to_turk_submit_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = relevance_items(dir.path(), 6);
+    let (origin, forms) = mturk_submit_server().unwrap();
+    for url in backends(dir.path()) {
+        let study = unique("mturk");
+        let mut e = Enrollment::new(vec![Platform::Mturk, Platform::Prolific], 2);
+        e.completion_code = Some("ABC".into());
+        e.mturk_origins.push(origin.clone());
+        let (server, _) = Server::start(&url, dir.path(), &study, &items, 2, &e, 1);
+        let base = server.base.clone();
+        let enc = rectify_web::enroll::percent_encode;
+
+        let (status, _, body, headers) = get(&format!(
+            "{base}/mturk?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H1&turkSubmitTo={}",
+            enc(&origin)
+        ));
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("Accept the HIT"), "{body}");
+        let csp = header(&headers, "content-security-policy").unwrap();
+        assert!(csp.contains("frame-ancestors https://www.mturk.com https://worker.mturk.com"), "{csp}");
+        assert!(header(&headers, "x-frame-options").is_none(), "MTurk frames the preview");
+        assert!(server.rt.block_on(server.db.participants(&study)).unwrap().is_empty(), "a preview creates nobody");
+        assert!(server.rt.block_on(server.db.assignments(&study)).unwrap().is_empty(), "a preview leases nothing");
+
+        let bad = get(&format!(
+            "{base}/mturk?assignmentId=A1&hitId=H1&workerId=W1&turkSubmitTo={}",
+            enc("https://evil.example")
+        ));
+        assert_eq!(bad.0, 400, "turkSubmitTo must be an MTurk site");
+
+        let before = forms.lock().unwrap().len();
+        let flow = Flow::Mturk { submit_to: origin.clone() };
+        let report = simulate_participants(std::slice::from_ref(&base), &flow, "W", 3, &items, yes, 0.0, 2).unwrap();
+        assert_eq!(report.previews, 3);
+        assert_eq!(report.answers.per_rater, vec![2; 3]);
+        let got: Vec<String> = forms.lock().unwrap()[before..].to_vec();
+        for i in 0..3 {
+            let code = report.codes[i].as_deref().unwrap();
+            assert!(got.contains(&format!("assignmentId=ASSIGN{i}&completion={code}")), "{got:?}");
+            assert_eq!(report.completions[i].as_deref(), Some(format!("{origin}/mturk/externalSubmit").as_str()));
+        }
+
+        // The rater page of an MTurk participant may be framed by MTurk and post to it; a
+        // Prolific participant's page may not be framed at all.
+        let (_, location, _, _) =
+            get(&format!("{base}/mturk?assignmentId=A9&hitId=H1&workerId=W9&turkSubmitTo={}", enc(&origin)));
+        let (_, _, _, headers) = get(&format!("{base}{}", location.unwrap()));
+        let csp = header(&headers, "content-security-policy").unwrap();
+        assert!(
+            csp.contains(&format!("form-action {origin}")) && csp.contains("frame-ancestors https://www.mturk.com"),
+            "{csp}"
+        );
+        assert!(header(&headers, "x-frame-options").is_none());
+        let (_, location, _, _) = get(&format!("{base}/prolific?PROLIFIC_PID=p1"));
+        let (_, _, _, headers) = get(&format!("{base}{}", location.unwrap()));
+        assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
+        assert!(header(&headers, "content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        // A worker who finished does not get a second assignment's batch.
+        let (status, location, body, _) =
+            get(&format!("{base}/mturk?assignmentId=OTHER&hitId=H2&workerId=W0&turkSubmitTo={}", enc(&origin)));
+        assert_eq!((status, location), (200, None));
+        assert!(body.contains("return this HIT"), "{body}");
+    }
+}
+
+#[test]
+fn excluded_studies_max_batches_and_the_generic_pid_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = relevance_items(dir.path(), 8);
+    for url in backends(dir.path()) {
+        let first = unique("arm-whole");
+        let mut e = Enrollment::new(vec![Platform::Pid], 2);
+        e.completion_url = Some("https://lab.example/done?c={code}&id={pid}".into());
+        let (a, _) = Server::start(&url, dir.path(), &first, &items, 5, &e, 1);
+        let report =
+            simulate_participants(std::slice::from_ref(&a.base), &Flow::Pid, "x", 1, &items, yes, 0.0, 3).unwrap();
+        let code = report.codes[0].clone().unwrap();
+        assert_eq!(code.len(), 10, "a per-participant code: {code}");
+        assert_eq!(report.completions[0].as_deref(), Some(format!("https://lab.example/done?c={code}&id=x0").as_str()));
+
+        // The other arm keeps x0 out, lets x1 in.
+        let second = unique("arm-explanation");
+        let mut e2 = Enrollment::new(vec![Platform::Pid], 2);
+        e2.exclude_studies = vec![first.clone()];
+        e2.max_batches = 2;
+        let (b, _) = Server::start(&url, dir.path(), &second, &items, 5, &e2, 1);
+        let (status, _, body, _) = get(&format!("{}/join?pid=x0", b.base));
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("related study"));
+        assert!(b.rt.block_on(b.db.participants(&second)).unwrap().is_empty());
+        assert_eq!(get(&format!("{}/join?pid=bad%20id", b.base)).0, 400);
+        assert_eq!(get(&format!("{}/prolific?PROLIFIC_PID=p", b.base)).0, 404, "Prolific is not open here");
+
+        // max_batches 2: a second batch after the first, then no third.
+        let r1 = simulate_participants(std::slice::from_ref(&b.base), &Flow::Pid, "y", 1, &items, yes, 0.0, 4).unwrap();
+        let r2 = simulate_participants(std::slice::from_ref(&b.base), &Flow::Pid, "y", 1, &items, yes, 0.0, 4).unwrap();
+        assert_eq!((r1.answers.per_rater[0], r2.answers.per_rater[0]), (2, 2));
+        let (status, location, _, _) = get(&format!("{}/join?pid=y0", b.base));
+        assert_eq!((status, location), (200, None), "no third batch");
+        let people = b.rt.block_on(b.db.participants(&second)).unwrap();
+        assert_eq!((people[0].batches, people[0].item_cap), (2, 4));
+        let answered: HashSet<String> =
+            b.rt.block_on(b.db.votes(&second))
+                .unwrap()
+                .into_iter()
+                .filter(|v| v.rater == people[0].rater)
+                .map(|v| v.item)
+                .collect();
+        assert_eq!(answered.len(), 4, "four different items over two batches");
+    }
+}
+
+/// Two servers (own connection pools) on one database, 200 participants arriving at once
+/// through the Prolific route: no item gets more than N answers, every participant completes
+/// their K, every acknowledged answer is stored. (There are more slots than answers wanted:
+/// with exactly as many, the last participants could be left with room only on items they
+/// answered already.)
+#[test]
+fn two_servers_two_hundred_prolific_participants_never_over_n() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, k, participants) = (5usize, 3usize, 200usize);
+    let items = relevance_items(dir.path(), participants * k / n + 10);
+    for url in backends(dir.path()) {
+        let study = unique("burst");
+        let mut e = Enrollment::new(vec![Platform::Prolific], k);
+        e.completion_code = Some("BURST".into());
+        let (server, bases) = Server::start(&url, dir.path(), &study, &items, n, &e, 2);
+        let t = std::time::Instant::now();
+        let report =
+            simulate_participants(&bases, &Flow::Prolific, "b", participants, &items, |_| Answer::No, 0.0, 5).unwrap();
+        println!(
+            "{url}: {participants} participants on 2 servers in {:.1} s; p50 {:.1} ms, p99 {:.1} ms",
+            t.elapsed().as_secs_f64(),
+            report.answers.latency_quantile(0.5).unwrap(),
+            report.answers.latency_quantile(0.99).unwrap()
+        );
+        assert!(report.codes.iter().all(|c| c.as_deref() == Some("BURST")));
+        assert_eq!(report.answers.per_rater, vec![k; participants]);
+        let per_item = server.votes_per_item();
+        assert_eq!(per_item.values().sum::<usize>(), participants * k);
+        assert!(per_item.values().all(|&c| c <= n), "an item over N: {per_item:?}");
+        let people = server.rt.block_on(server.db.participants(&study)).unwrap();
+        let rater_of: HashMap<&str, &str> = people.iter().map(|p| (p.external_id.as_str(), p.rater.as_str())).collect();
+        let stored: HashSet<(String, String)> =
+            server.rt.block_on(server.db.votes(&study)).unwrap().into_iter().map(|v| (v.rater, v.item)).collect();
+        for (i, key, _) in &report.answers.acknowledged {
+            let rater = rater_of[report.ids[*i].as_str()];
+            assert!(stored.contains(&(rater.to_string(), key.clone())), "acknowledged answer lost: {rater} {key}");
+        }
+    }
+}
