@@ -57,16 +57,281 @@ fn wd(method: &str, url: &str, body: Option<Value>) -> Value {
     resp.body_mut().read_json::<Value>().expect("WebDriver JSON")["value"].clone()
 }
 
+/// A headless Chromium session through ChromeDriver, with a window of `w`×`h` and the browser
+/// console recorded.
+struct Browser {
+    url: String,
+    _driver: Kill,
+}
+
+impl Browser {
+    /// `None` (skip) without chromium + chromedriver, unless `RECTIFY_REQUIRE_BROWSER=1`.
+    fn start(w: u32, h: u32) -> Option<Browser> {
+        let (Some(chromium), Some(driver)) = (which("chromium"), which("chromedriver")) else {
+            assert!(
+                std::env::var("RECTIFY_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                "chromium and chromedriver are required (RECTIFY_REQUIRE_BROWSER=1)"
+            );
+            eprintln!("skipped: chromium / chromedriver not installed");
+            return None;
+        };
+        let dport = free_port();
+        let driver = Kill(
+            Command::new(driver)
+                .arg(format!("--port={dport}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let wd_url = format!("http://127.0.0.1:{dport}");
+        wait_until("chromedriver", Duration::from_secs(30), || {
+            ureq::get(&format!("{wd_url}/status"))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok().filter(|v| v["value"]["ready"] == true))
+        });
+        let session = wd(
+            "POST",
+            &format!("{wd_url}/session"),
+            Some(json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:loggingPrefs": {"browser": "ALL"},
+                "goog:chromeOptions": {"binary": chromium, "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    format!("--window-size={w},{h}")
+                ]}
+            }}})),
+        );
+        let sid = session["sessionId"].as_str().expect("a session").to_string();
+        let b = Browser { url: format!("{wd_url}/session/{sid}"), _driver: driver };
+        b.cmd("POST", "/window/rect", Some(json!({"width": w, "height": h})));
+        Some(b)
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        wd(method, &format!("{}{path}", self.url), body)
+    }
+
+    fn go(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn js(&self, code: &str) -> Value {
+        self.cmd("POST", "/execute/sync", Some(json!({"script": code, "args": []})))
+    }
+
+    /// Presses keys (WebDriver key values, e.g. "y", "\u{E004}" for Tab, "\u{E007}" for Enter).
+    fn keys(&self, keys: &[&str]) {
+        let mut actions = Vec::new();
+        for k in keys {
+            actions.push(json!({"type": "keyDown", "value": k}));
+            actions.push(json!({"type": "keyUp", "value": k}));
+        }
+        self.cmd("POST", "/actions", Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})));
+    }
+
+    /// Waits until `code` returns something truthy and returns it.
+    fn wait(&self, what: &str, code: &str) -> Value {
+        wait_until(what, Duration::from_secs(20), || {
+            let v = self.js(code);
+            (!v.is_null() && v != false && v != "").then_some(v)
+        })
+    }
+
+    /// Switches into the iframe matching `css` (or back to the top with `None`).
+    fn frame(&self, css: Option<&str>) {
+        let id = match css {
+            Some(css) => {
+                let el = self.cmd("POST", "/element", Some(json!({"using": "css selector", "value": css})));
+                json!({ "element-6066-11e4-a52e-4f735466cecf": el["element-6066-11e4-a52e-4f735466cecf"] })
+            }
+            None => Value::Null,
+        };
+        self.cmd("POST", "/frame", Some(json!({ "id": id })));
+    }
+
+    /// Messages the page logged at level SEVERE (console errors, failed loads, CSP violations).
+    fn console_errors(&self) -> Vec<String> {
+        let logs = self.cmd("POST", "/se/log", Some(json!({"type": "browser"})));
+        logs.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Layout checks on the page shown: no horizontal overflow, every request to this origin.
+    fn check_page(&self, what: &str) {
+        let v = self.js(
+            "return {over: document.documentElement.scrollWidth - window.innerWidth, \
+             foreign: performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin))};",
+        );
+        assert!(v["over"].as_i64().unwrap() <= 0, "{what}: horizontal overflow {v}");
+        assert_eq!(v["foreign"], json!([]), "{what}: requests to other origins");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = ureq::delete(&self.url).call();
+    }
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// Tabs until the focused element's text contains `label` (at most 20 presses): the control is
+/// reachable by keyboard.
+fn tab_to(b: &Browser, label: &str) {
+    for _ in 0..20 {
+        let focused = b.js("return document.activeElement ? document.activeElement.textContent : '';");
+        if focused.as_str().is_some_and(|t| t.contains(label)) {
+            return;
+        }
+        b.keys(&[TAB]);
+    }
+    panic!("{label:?} is not reachable with Tab");
+}
+
+/// Through the Prolific route on a phone-sized window (390×844): instructions from the
+/// researcher's Markdown and consent, the practice item with feedback, "k of K", completion
+/// code and the redirect to the completion URL — by keyboard, with no overflow, no console
+/// error and no request elsewhere; the answers are stored before the redirect.
+#[test]
+fn a_prolific_participant_on_a_phone_completes_by_keyboard() {
+    let Some(b) = Browser::start(390, 844) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    eval_sample(&run, "50");
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1"]);
+    let (platform, seen) = rectify_web::mturk_submit_server().unwrap();
+    let md = tmp.path().join("instructions.md");
+    std::fs::write(&md, "# How to answer\n\nSay **yes** when the class is in the image.\n\nBy starting you consent.\n")
+        .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Kill(
+        Command::new(env!("CARGO_BIN_EXE_rectify"))
+            .args(["study", "serve", "--run", s(&run), "--addr", &format!("127.0.0.1:{port}")])
+            .args(["--platform", "prolific", "--per-participant", "3", "--completion-code", "PH0NE1"])
+            .args(["--completion-url", &format!("{platform}/prolific-done?cc={{code}}"), "--instructions", s(&md)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the server", Duration::from_secs(30), || ureq::get(&base).call().ok());
+    b.go(&format!("{base}/prolific?PROLIFIC_PID=5f1e0000aaaa&STUDY_ID=st1&SESSION_ID=se1"));
+    b.wait("the instructions", "const h = document.querySelector('.instructions h1'); return h && h.textContent;");
+    b.check_page("consent");
+    tab_to(&b, "I agree");
+    b.keys(&[ENTER]);
+    b.wait("the practice item", "return document.querySelector('#progress').textContent === 'practice';");
+    // The Yes button's key hint is visible: its text colour differs from its background.
+    let hint = b.js("const k = [...document.querySelectorAll('button kbd')].find(k => k.textContent === 'y'); \
+         const s = getComputedStyle(k); return [s.color, s.backgroundColor];");
+    assert_ne!(hint[0], hint[1], "the y hint must be readable: {hint}");
+    b.check_page("practice");
+    b.keys(&["n"]);
+    let feedback = b.wait("feedback", "const f = document.querySelector('.feedback'); return f && f.textContent;");
+    assert!(feedback.as_str().unwrap().starts_with("Not quite."), "{feedback}");
+    b.keys(&[ENTER]);
+    for i in 1..=3 {
+        b.wait("an item", &format!("return document.querySelector('#progress').textContent === '{i} of 3' && !!document.querySelector('#q');"));
+        b.check_page("an item");
+        b.keys(&[if i % 2 == 0 { "n" } else { "y" }]);
+        if i < 3 {
+            b.wait("saved", &format!("return document.querySelector('#progress').textContent === '{i} of 3 answered' || document.querySelector('#progress').textContent === '{} of 3';", i + 1));
+        }
+    }
+    let code = b.wait(
+        "the completion code",
+        "const c = document.querySelector('#completion-code'); return c && c.textContent;",
+    );
+    assert_eq!(code, "PH0NE1");
+    b.check_page("completion");
+    let errors = b.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    // Every answer is stored by the time the code shows; then the page goes to the platform.
+    let export = tmp.path().join("votes.jsonl");
+    rectify_ok(&["study", "export", "--run", s(&run), "--format", "jsonl", "--out", s(&export)]);
+    assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count(), 3);
+    b.wait("the redirect", "return location.pathname === '/prolific-done' && location.search;");
+    assert!(seen.lock().unwrap().contains(&"GET /prolific-done?cc=PH0NE1".to_string()));
+}
+
+/// An MTurk worker at 1280×800, inside the HIT's iframe as MTurk's site shows an
+/// ExternalQuestion (served here by a local stand-in on another origin): the preview leases
+/// nothing; after accepting, consent, practice, the batch, and the form POST to
+/// `turkSubmitTo/mturk/externalSubmit` with the assignment id and completion code.
+#[test]
+fn an_mturk_worker_previews_accepts_and_submits_inside_the_frame() {
+    let Some(b) = Browser::start(1280, 800) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    eval_sample(&run, "50");
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1"]);
+    let (turk, forms) = rectify_web::mturk_submit_server().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Kill(
+        Command::new(env!("CARGO_BIN_EXE_rectify"))
+            .args(["study", "serve", "--run", s(&run), "--addr", &format!("127.0.0.1:{port}")])
+            .args(["--platform", "mturk", "--per-participant", "2", "--mturk-origin", &turk])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the server", Duration::from_secs(30), || ureq::get(&base).call().ok());
+    let enc = rectify_web::enroll::percent_encode;
+    let hit = |assignment: &str, worker: &str| {
+        let src = format!("{base}/mturk?assignmentId={assignment}&hitId=HIT7{worker}&turkSubmitTo={}", enc(&turk));
+        format!("{turk}/hit?src={}", enc(&src))
+    };
+    b.go(&hit("ASSIGNMENT_ID_NOT_AVAILABLE", ""));
+    b.frame(Some("#hit"));
+    b.wait("the preview", "return document.body && document.body.textContent.includes('Accept the HIT');");
+    b.check_page("preview");
+    b.frame(None);
+    b.go(&hit("ASG1", "&workerId=WCHROME"));
+    b.frame(Some("#hit"));
+    b.wait("consent", "return !!document.querySelector('.instructions');");
+    tab_to(&b, "I agree");
+    b.keys(&[ENTER]);
+    b.wait("the practice item", "return document.querySelector('#progress').textContent === 'practice';");
+    b.keys(&["y"]);
+    let feedback = b.wait("feedback", "const f = document.querySelector('.feedback'); return f && f.textContent;");
+    assert!(feedback.as_str().unwrap().starts_with("Right."), "{feedback}");
+    b.keys(&[ENTER]);
+    for i in 1..=2 {
+        b.wait("an item", &format!("return document.querySelector('#progress').textContent === '{i} of 2' && !!document.querySelector('#q');"));
+        // Images large enough to judge on a desktop.
+        let w = b.js("return document.querySelector('img.target').getBoundingClientRect().width;");
+        assert!(w.as_f64().unwrap() >= 448.0, "image {w} px wide");
+        b.check_page("an item");
+        b.keys(&["y"]);
+        if i < 2 {
+            b.wait("saved", "return document.querySelector('#progress').textContent.startsWith('2 of 2') || document.querySelector('#progress').textContent === '1 of 2 answered';");
+        }
+    }
+    let errors = b.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    wait_until("the HIT submission", Duration::from_secs(20), || {
+        forms.lock().unwrap().iter().find(|f| f.starts_with("assignmentId=ASG1&completion=")).cloned()
+    });
+    let export = tmp.path().join("votes.jsonl");
+    rectify_ok(&["study", "export", "--run", s(&run), "--format", "jsonl", "--out", s(&export)]);
+    assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count(), 2);
+}
+
 #[test]
 fn a_rater_answers_five_items_by_keyboard() {
-    let (Some(chromium), Some(driver)) = (which("chromium"), which("chromedriver")) else {
-        assert!(
-            std::env::var("RECTIFY_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "chromium and chromedriver are required (RECTIFY_REQUIRE_BROWSER=1)"
-        );
-        eprintln!("skipped: chromium / chromedriver not installed");
-        return;
-    };
+    let Some(b) = Browser::start(1280, 800) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     eval_sample(&run, "50");
@@ -86,35 +351,9 @@ fn a_rater_answers_five_items_by_keyboard() {
     let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(link.starts_with(&format!("{base}/r/")), "{link}");
 
-    let dport = free_port();
-    let _driver = Kill(
-        Command::new(driver)
-            .arg(format!("--port={dport}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let wd_url = format!("http://127.0.0.1:{dport}");
-    wait_until("chromedriver", Duration::from_secs(30), || {
-        ureq::get(&format!("{wd_url}/status"))
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_json::<Value>().ok().filter(|v| v["value"]["ready"] == true))
-    });
-    let session = wd(
-        "POST",
-        &format!("{wd_url}/session"),
-        Some(json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]}
-        }}})),
-    );
-    let sid = session["sessionId"].as_str().expect("a session").to_string();
-    let s_url = format!("{wd_url}/session/{sid}");
-    let script = |code: &str| wd("POST", &format!("{s_url}/execute/sync"), Some(json!({"script": code, "args": []})));
+    let script = |code: &str| b.js(code);
     let opened = std::time::Instant::now();
-    wd("POST", &format!("{s_url}/url"), Some(json!({"url": link})));
+    b.go(&link);
     for i in 0..5 {
         // Wait for the i-th item to be shown, then answer it with a key.
         wait_until("an item", Duration::from_secs(20), || {
@@ -124,13 +363,7 @@ fn a_rater_answers_five_items_by_keyboard() {
         // The rater looks at each item for at least 0.2 s before answering.
         std::thread::sleep(Duration::from_millis(200));
         let key = if i % 2 == 0 { "y" } else { "n" };
-        wd(
-            "POST",
-            &format!("{s_url}/actions"),
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
-                {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
-            ]}]})),
-        );
+        b.keys(&[key]);
     }
     wait_until("the fifth answer", Duration::from_secs(20), || {
         script("return document.querySelector('#progress').textContent;")
@@ -139,7 +372,8 @@ fn a_rater_answers_five_items_by_keyboard() {
             .map(str::to_string)
     });
     let elapsed = opened.elapsed().as_secs_f64();
-    let _ = wd("DELETE", &s_url, None);
+    assert!(b.console_errors().is_empty(), "console errors");
+    drop(b);
 
     // The answers are in the database, with the keys pressed and server-side times.
     let export = tmp.path().join("votes.jsonl");

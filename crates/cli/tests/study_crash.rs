@@ -71,3 +71,109 @@ fn server_killed_twice_mid_study_loses_nothing() {
     let stored = check_study_export(&run, study, items.len(), 5, &acknowledged);
     assert_eq!(stored, 1000);
 }
+
+/// A `rectify study serve` process with open enrollment on `url`'s database.
+fn serve_enrolled(run: &std::path::Path, url: &str, study: &str, port: u16) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+        .args(["study", "serve", "--run", s(run), "--database-url", url, "--study", study])
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--platform", "prolific", "--per-participant", "3"])
+        .args(["--completion-code", "K1LLED"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while ureq::get(&format!("http://127.0.0.1:{port}/")).call().is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Issue #13 §5: two `study serve` processes on one database (the run's SQLite file, and
+/// PostgreSQL where configured — required in CI), 200 participants through the Prolific route
+/// spread over both, and one server SIGKILLed mid-run: its participants move to the other
+/// (re-joining with their Prolific id). No item gets more than N answers, every participant
+/// completes with the code, and every acknowledged answer is stored, by identity.
+#[test]
+fn two_servers_one_killed_two_hundred_prolific_participants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    eval_sample_with(&run, &[]);
+    let mut urls = vec![format!("sqlite://{}?mode=rwc", run.join("rectify.db").display())];
+    match std::env::var("RECTIFY_TEST_POSTGRES_URL") {
+        Ok(url) => urls.push(url),
+        Err(_) => assert!(std::env::var("RECTIFY_REQUIRE_POSTGRES").as_deref() != Ok("1"), "no PostgreSQL URL"),
+    }
+    for url in urls {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let study = format!("kill-{}-{nanos}", std::process::id());
+        for a in 0..4 {
+            let attribute = format!("a{a}");
+            let args = ["study", "design", "--run", s(&run), "--database-url", &url, "--study", &study];
+            rectify_ok(&[&args[..], &["--design", "attribute", "--attribute", &attribute]].concat());
+        }
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let db = rt.block_on(rectify_web::StudyDb::connect(&url)).unwrap();
+        let items = rt.block_on(db.items(&study)).unwrap();
+        assert_eq!(items.len(), 200);
+        let ports: Vec<u16> =
+            (0..2).map(|_| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+        let mut servers: Vec<_> = ports.iter().map(|&p| serve_enrolled(&run, &url, &study, p)).collect();
+        let bases: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+        let start = Instant::now();
+        let (report, killed_at) = std::thread::scope(|sc| {
+            let sim = sc.spawn(|| {
+                rectify_web::simulate_participants(
+                    &bases,
+                    &rectify_web::Flow::Prolific,
+                    "k",
+                    200,
+                    &items,
+                    oracle,
+                    0.1,
+                    9,
+                )
+                .expect("the simulation")
+            });
+            while rt.block_on(db.votes(&study)).unwrap().len() < 200 && !sim.is_finished() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            servers[0].kill().unwrap(); // SIGKILL
+            servers[0].wait().unwrap();
+            let killed_at = rt.block_on(db.votes(&study)).unwrap().len();
+            (sim.join().unwrap(), killed_at)
+        });
+        let _ = servers[1].kill();
+        let _ = servers[1].wait();
+        println!(
+            "{url}: 200 participants on 2 servers, one SIGKILLed at {killed_at} answers: {} acknowledged, {} re-joins, \
+             {:.1} s; p50 {:.1} ms, p99 {:.1} ms",
+            report.answers.acknowledged.len(),
+            report.rejoins,
+            start.elapsed().as_secs_f64(),
+            report.answers.latency_quantile(0.5).unwrap(),
+            report.answers.latency_quantile(0.99).unwrap()
+        );
+        assert!(killed_at < 600, "the kill came mid-run ({killed_at} of 600 answers)");
+        assert!(report.rejoins > 0, "participants of the killed server moved to the other");
+        assert!(report.codes.iter().all(|c| c.as_deref() == Some("K1LLED")), "every participant completed");
+        let people = rt.block_on(db.participants(&study)).unwrap();
+        assert_eq!(people.len(), 200);
+        let rater_of: std::collections::HashMap<&str, &str> =
+            people.iter().map(|p| (p.external_id.as_str(), p.rater.as_str())).collect();
+        let votes = rt.block_on(db.votes(&study)).unwrap();
+        let stored: std::collections::HashSet<(String, String, Answer)> =
+            votes.iter().map(|v| (v.rater.clone(), v.item.clone(), v.answer.clone())).collect();
+        for (i, key, answer) in &report.answers.acknowledged {
+            let rater = rater_of[report.ids[*i].as_str()].to_string();
+            assert!(stored.contains(&(rater, key.clone(), answer.clone())), "acknowledged answer lost: {key}");
+        }
+        let mut per_item: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for v in &votes {
+            *per_item.entry(v.item.as_str()).or_default() += 1;
+        }
+        assert!(per_item.values().all(|&c| c <= 5), "an item over N = 5");
+        assert_eq!(votes.len(), 600, "200 participants × 3");
+    }
+}

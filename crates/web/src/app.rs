@@ -59,6 +59,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", axum::routing::get(index))
+        .route("/favicon.ico", axum::routing::get(|| async { StatusCode::NO_CONTENT }))
         .merge(crate::rater::router())
         .merge(crate::join::router())
         .merge(crate::admin::router())

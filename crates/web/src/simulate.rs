@@ -343,9 +343,15 @@ fn request_once(
     serde_json::from_str(&text).map_err(|e| SimError::Transport { url: url.to_string(), message: e.to_string() })
 }
 
-/// A stand-in for MTurk's `/mturk/externalSubmit` on `127.0.0.1`: it records every form posted
-/// to it (the body, `application/x-www-form-urlencoded`) and answers 200. Returns its origin
-/// and the forms received. The thread serves until the process ends.
+/// A stand-in for the recruitment platform's side, on `127.0.0.1`, for tests and dry runs:
+/// * `POST /mturk/externalSubmit` records the form posted (the body,
+///   `application/x-www-form-urlencoded`) and answers 200, as MTurk's endpoint would;
+/// * `GET /hit?src=URL` is a page that frames `URL` (percent-encoded) in an iframe, as MTurk's
+///   worker site frames an ExternalQuestion;
+/// * any other `GET` answers a small page and records its path (a completion URL).
+///
+/// Returns its origin and what it received (form bodies, and `GET path` lines). The thread
+/// serves until the process ends.
 pub fn mturk_submit_server() -> std::io::Result<(String, std::sync::Arc<std::sync::Mutex<Vec<String>>>)> {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -379,27 +385,72 @@ pub fn mturk_submit_server() -> std::io::Result<(String, std::sync::Arc<std::syn
                 }
                 let mut body = vec![0u8; length];
                 let _ = reader.read_exact(&mut body);
-                let ok = first.starts_with("POST /mturk/externalSubmit");
-                if ok {
-                    got.lock().unwrap_or_else(|p| p.into_inner()).push(String::from_utf8_lossy(&body).into_owned());
-                }
-                let page = if ok { "<!doctype html><title>Submitted</title><p>HIT submitted.</p>" } else { "" };
-                let status = if ok { "200 OK" } else { "404 Not Found" };
+                let mut parts = first.split_whitespace();
+                let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+                let record = |s: String| got.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+                let (status, page) = match (method, path) {
+                    ("POST", "/mturk/externalSubmit") => {
+                        record(String::from_utf8_lossy(&body).into_owned());
+                        (
+                            "200 OK",
+                            "<!doctype html><title>Submitted</title><p id=\"submitted\">HIT submitted.</p>".to_string(),
+                        )
+                    }
+                    ("GET", p) if p.starts_with("/hit?src=") => {
+                        let src = percent_decode(&p["/hit?src=".len()..]);
+                        let src = src.replace('&', "&amp;").replace('"', "&quot;");
+                        (
+                            "200 OK",
+                            format!(
+                                "<!doctype html><title>HIT</title><body style=\"margin:0\">\
+                                 <iframe id=\"hit\" src=\"{src}\" style=\"border:0;width:100%;height:100vh\"></iframe></body>"
+                            ),
+                        )
+                    }
+                    ("GET", p) => {
+                        record(format!("GET {p}"));
+                        (
+                            "200 OK",
+                            "<!doctype html><title>Done</title><p id=\"done\">Back on the platform.</p>".to_string(),
+                        )
+                    }
+                    _ => ("404 Not Found", String::new()),
+                };
                 let mut stream = stream;
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status}
-Content-Type: text/html
-Content-Length: {}
-Connection: close
-
-{page}",
+                    "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
                     page.len()
                 );
             });
         }
     });
     Ok((origin, forms))
+}
+
+/// Decodes `%XX` escapes (and `+` as a space).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// How long a rater keeps retrying a request that fails in transport.
