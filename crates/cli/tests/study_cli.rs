@@ -71,6 +71,137 @@ fn real_votes_on_val1300() {
     assert!(String::from_utf8_lossy(&back.stdout).contains("0 new"), "{}", String::from_utf8_lossy(&back.stdout));
 }
 
+/// Issue #13's acceptance: `rectify study simulate --platform prolific --participants 12
+/// --per-participant 5` against a study served with open enrollment (and gold items) completes
+/// every participant with the completion code; a participant failing gold is excluded; the
+/// payments export lists all 13 with approve / reject; results count only non-excluded votes
+/// and `results-all.json` keeps every vote.
+#[test]
+fn twelve_prolific_participants_against_a_served_study() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let real = assets().join("sample-real.json");
+    eval_sample_with(&run, &["--real-labels", s(&real)]);
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1", "--answers", "10", "--gold", "4"]);
+    // More items than K per participant beyond those the first participants fill: the rule
+    // "closest to completion first" fills items one after the other, and a late participant
+    // can only take items they have not answered.
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top5", "--answers", "10"]);
+    let no_code = rectify(&["study", "serve", "--run", s(&run), "--platform", "prolific"]);
+    assert_eq!(no_code.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_code.stderr).contains("--completion-code"), "Prolific needs its code");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+        .args(["study", "serve", "--run", s(&run), "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--platform", "prolific", "--per-participant", "5", "--completion-code", "TESTC0DE"])
+        .args(["--gold-rate", "0.2", "--min-gold-accuracy", "0.75", "--min-gold-answers", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while ureq::get(&format!("{base}/")).call().is_err() {
+        assert!(start.elapsed().as_secs() < 30, "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = rectify(&[
+        "study",
+        "simulate",
+        "--run",
+        s(&run),
+        "--platform",
+        "prolific",
+        "--participants",
+        "12",
+        "--per-participant",
+        "5",
+        "--url",
+        &base,
+        "--oracle",
+        s(&real),
+        "--noise",
+        "0",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("\tcode ")).collect();
+    assert_eq!(lines.len(), 12, "{text}");
+    for l in &lines {
+        // 5 data items and the one gold item of a batch at --gold-rate 0.2.
+        assert!(l.contains("\t6\tcode TESTC0DE\thttps://app.prolific.com/submissions/complete?cc=TESTC0DE"), "{text}");
+    }
+    assert!(text.contains("12 of 12 simulated participants completed (72 answers"), "{text}");
+    // A 13th participant says no to everything: the first item is gold (a yes), so they are
+    // excluded at once; they still get the code (to be paid or rejected by the researcher).
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build(),
+    );
+    let r = agent.get(&format!("{base}/prolific?PROLIFIC_PID=careless13&STUDY_ID=s1&SESSION_ID=x")).call().unwrap();
+    let token = r.headers().get("location").unwrap().to_str().unwrap().trim_start_matches("/r/").to_string();
+    let api = format!("{base}/api/r/{token}");
+    agent.post(&format!("{api}/consent")).send_json(serde_json::json!({})).unwrap();
+    loop {
+        let next: serde_json::Value = agent.get(&format!("{api}/next")).call().unwrap().body_mut().read_json().unwrap();
+        let Some(key) = next["item"]["key"].as_str() else { break };
+        agent
+            .post(&format!("{api}/answer"))
+            .send_json(serde_json::json!({"item": key, "answer": {"kind": "no"}}))
+            .unwrap();
+    }
+    let done: serde_json::Value = agent
+        .post(&format!("{api}/complete"))
+        .send_json(serde_json::json!({}))
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert_eq!(done["code"], "TESTC0DE");
+    let _ = server.kill();
+    let _ = server.wait();
+    let export = tmp.path().join("votes.jsonl");
+    rectify_ok(&["study", "export", "--run", s(&run), "--format", "jsonl", "--out", s(&export)]);
+    let votes: Vec<serde_json::Value> =
+        std::fs::read_to_string(&export).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let raters: std::collections::HashSet<&str> = votes.iter().map(|v| v["rater"].as_str().unwrap()).collect();
+    assert_eq!((raters.len(), votes.len()), (13, 73), "every vote is kept, the excluded one's too");
+    assert!(raters.iter().all(|r| r.starts_with("prolific-")), "{raters:?}");
+    // Payments: all 13, the careless one to reject with the reason.
+    let pay = tmp.path().join("payments.csv");
+    rectify_ok(&["study", "payments", "--run", s(&run), "--format", "prolific", "--out", s(&pay)]);
+    let pay = std::fs::read_to_string(&pay).unwrap();
+    let rows: Vec<&str> = pay.lines().skip(1).collect();
+    assert_eq!(rows.len(), 13, "{pay}");
+    assert!(pay.starts_with("participant_id,session_id,study_id,completion_code,answers,gold_answers,gold_accuracy"));
+    assert_eq!(
+        rows.iter().filter(|r| r.contains(",TESTC0DE,5,1,1.000,") && r.contains(",approve,")).count(),
+        12,
+        "{pay}"
+    );
+    let careless = rows.iter().find(|r| r.starts_with("careless13,")).unwrap();
+    assert!(
+        careless.contains(",TESTC0DE,0,1,0.000,") && careless.contains(",reject,gold accuracy 0.00 < 0.75"),
+        "{careless}"
+    );
+    // Results count only the votes of raters not excluded; results-all.json has every vote.
+    rectify_ok(&["study", "results", "--run", s(&run)]);
+    let res = results(&run);
+    assert_eq!(res["exclusion"]["raters_excluded"], 1);
+    assert_eq!(res["exclusion"]["votes_excluded"], 1);
+    assert_eq!(res["votes"], 72);
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("study/results-all.json")).unwrap()).unwrap();
+    assert_eq!(all["votes"], 73);
+    assert_eq!(res["designs"]["gold"]["items"], 4);
+    assert_eq!(res["designs"]["relevance-top1"]["items"], 9, "gold items are not data");
+    // What to paste into the platforms.
+    let xml = rectify_ok(&["study", "recruit", "--platform", "mturk", "--base-url", "https://study.example.org"]);
+    let xml = String::from_utf8_lossy(&xml.stdout);
+    assert!(xml.contains("<ExternalURL>https://study.example.org/mturk</ExternalURL>"), "{xml}");
+    let url = rectify_ok(&["study", "recruit", "--platform", "prolific", "--base-url", "https://study.example.org"]);
+    assert!(String::from_utf8_lossy(&url.stdout).contains("/prolific?PROLIFIC_PID={{%PROLIFIC_PID%}}"));
+}
+
 #[test]
 fn simulated_raters_through_the_http_api() {
     let tmp = tempfile::tempdir().unwrap();

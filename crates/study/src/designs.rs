@@ -103,6 +103,47 @@ fn relevance_item(design: Design, variant: Option<&str>, img: &EvalImage, class:
     }
 }
 
+/// The first class of ImageNet-1k's second top-level group: classes 0–397 are animals
+/// (WordNet `animal.n.01`, from `n01440764` tench to `n02655020` puffer), 398–999 everything
+/// else (artifacts, food, plants, fungi, geological formations, people's activities).
+pub const FIRST_NON_ANIMAL: i64 = 398;
+
+/// Gold items for a relevance design: `count` questions with a known answer, from correctly
+/// classified images in run order, alternating
+/// * **yes** — the image's true class, which the model also predicted;
+/// * **no** — a class from the other top-level group (an animal for an object, an object for an
+///   animal; see [`FIRST_NON_ANIMAL`]) that is neither among the model's top 5 nor among the
+///   image's ReaL labels, so that the "no" is not a multi-object image's second label.
+///
+/// Keys are `gold/<design>/<file>/<class>`, variant `gold`; they are never counted as data.
+pub fn gold_relevance(images: &[EvalImage], design: Design, count: usize) -> Vec<Item> {
+    let correct = images.iter().filter(|i| i.label.is_some() && i.top5.first() == i.label.as_ref());
+    let mut out = Vec::with_capacity(count);
+    for (n, img) in correct.enumerate() {
+        if out.len() == count {
+            break;
+        }
+        let label = img.label.unwrap_or(0);
+        let (class, answer) = if n % 2 == 0 {
+            (label, Answer::Yes)
+        } else {
+            let (lo, hi) = if label < FIRST_NON_ANIMAL { (FIRST_NON_ANIMAL, 1000) } else { (0, FIRST_NON_ANIMAL) };
+            let span = hi - lo;
+            let excluded = |c: i64| img.top5.contains(&c) || img.real.as_ref().is_some_and(|r| r.contains(&c));
+            let start = (img.image_id.wrapping_mul(7919) + label).rem_euclid(span);
+            match (0..span).map(|d| lo + (start + d) % span).find(|&c| !excluded(c)) {
+                Some(c) => (c, Answer::No),
+                None => continue,
+            }
+        };
+        let mut item = relevance_item(design, Some("gold"), img, class);
+        item.key = format!("gold/{}/{}/{class}", design.name(), img.file);
+        item.gold = Some(answer);
+        out.push(item);
+    }
+    out
+}
+
 /// `relevance-top1`: every top-1-misclassified image with its predicted class.
 pub fn relevance_top1(images: &[EvalImage]) -> Vec<Item> {
     images

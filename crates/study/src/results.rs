@@ -179,7 +179,8 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
         by_item.entry(v.item.as_str()).or_default().push(v);
     }
     let mut groups: BTreeMap<(Design, Option<String>), Vec<&Item>> = BTreeMap::new();
-    for item in items {
+    // Gold items check raters (below); they are never data.
+    for item in items.iter().filter(|i| i.gold.is_none()) {
         groups.entry((item.design, item.variant.clone())).or_default().push(item);
     }
     let variants_of = |d: Design| groups.keys().filter(|(g, _)| *g == d).count();

@@ -59,8 +59,10 @@ impl StudyDb {
         loop {
             let mut tx = self.pool.begin().await?;
             lock_rater(self, &mut tx, study, rater).await?;
-            if let Some(cap) = participant_cap(&mut tx, study, rater).await? {
-                if answered_in(&mut tx, study, rater).await? >= cap {
+            let participant = participant_cap(&mut tx, study, rater).await?;
+            if let Some((cap, excluded)) = participant {
+                let data = data_answered_in(&mut tx, study, rater).await?;
+                if excluded || data >= cap {
                     tx.commit().await?;
                     return Ok(None);
                 }
@@ -108,6 +110,22 @@ impl StudyDb {
                 tx.commit().await?;
                 return self.item(study, &key).await;
             }
+            if participant.is_some() {
+                if let Some(key) = self.gold_due(&mut tx, study, rater).await? {
+                    sqlx::query(
+                        "INSERT INTO study_assignments (study, item_key, rater, state, assigned_at, lease_at, source) \
+                         VALUES ($1, $2, $3, 'leased', $4, $4, 'server')",
+                    )
+                    .bind(study)
+                    .bind(key.as_str())
+                    .bind(rater)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return self.item(study, &key).await;
+                }
+            }
             let Some((key, design, arm)) = candidate(&mut tx, study, rater, cutoff, n, &tried).await? else {
                 tx.commit().await?;
                 return Ok(None);
@@ -144,6 +162,49 @@ impl StudyDb {
             tx.commit().await?;
             return self.item(study, &key).await;
         }
+    }
+
+    /// A gold item the participant has not seen, when one is due: gold items are mixed in at the
+    /// study's `gold_rate`, the first before any data item, then whenever fewer than
+    /// ⌈(data answered + 1) × rate⌉ were answered. Gold items have no N: everyone may get each.
+    async fn gold_due(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        study: &str,
+        rater: &str,
+    ) -> Result<Option<String>, DbError> {
+        let row = sqlx::query("SELECT settings FROM study_enrollment WHERE study = $1")
+            .bind(study)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let e: crate::enroll::Enrollment = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
+        if e.gold_rate <= 0.0 {
+            return Ok(None);
+        }
+        let data = data_answered_in(tx, study, rater).await?;
+        let gold: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM study_assignments a JOIN study_items i ON i.study = a.study AND i.item_key = a.item_key \
+             WHERE a.study = $1 AND a.rater = $2 AND i.gold = 1",
+        )
+        .bind(study)
+        .bind(rater)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+        if gold as f64 >= ((data + 1) as f64 * e.gold_rate).ceil() {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT i.item_key FROM study_items i WHERE i.study = $1 AND i.gold = 1 AND NOT EXISTS \
+             (SELECT 1 FROM study_assignments b WHERE b.study = i.study AND b.item_key = i.item_key AND b.rater = $2) \
+             ORDER BY i.id LIMIT 1",
+        )
+        .bind(study)
+        .bind(rater)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     /// This process's lock, taken only on SQLite, where it saves the writers of one process from
@@ -184,7 +245,11 @@ impl StudyDb {
             .item(study, item)
             .await?
             .ok_or_else(|| DbError::UnknownItem { study: study.to_string(), item: item.to_string() })?;
-        retrying(|| self.try_answer(study, rater, &stored, answer, request_id, now, n)).await
+        let done = retrying(|| self.try_answer(study, rater, &stored, answer, request_id, now, n)).await?;
+        if done.recorded && stored.item.gold.is_some() {
+            self.check_gold(study, rater).await?;
+        }
+        Ok(done)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -302,9 +367,9 @@ async fn candidate(
         "SELECT t.item_key, t.design, t.arm FROM ( \
            SELECT i.item_key, i.id, i.design, i.arm, \
              (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
-                AND (a.state = 'answered' OR (a.state = 'leased' AND a.lease_at > $3))) AS taken \
+                AND a.excluded = 0 AND (a.state = 'answered' OR (a.state = 'leased' AND a.lease_at > $3))) AS taken \
            FROM study_items i \
-           WHERE i.study = $1 \
+           WHERE i.study = $1 AND i.gold = 0 \
              AND NOT EXISTS (SELECT 1 FROM study_assignments b \
                              WHERE b.study = i.study AND b.item_key = i.item_key AND b.rater = $2) \
              AND (i.arm IS NULL OR NOT EXISTS (SELECT 1 FROM study_arms r WHERE r.study = i.study \
@@ -361,33 +426,36 @@ async fn lock_item(
     Ok(())
 }
 
-/// How many items a participant from a recruitment platform may answer (their batches × K), or
-/// `None` for an invited rater (no limit).
+/// How many data items a participant from a recruitment platform may answer (their batches ×
+/// K) and whether they were excluded, or `None` for an invited rater (no limit).
 async fn participant_cap(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     study: &str,
     rater: &str,
-) -> Result<Option<i64>, DbError> {
-    let row = sqlx::query("SELECT item_cap FROM study_participants WHERE study = $1 AND rater = $2")
+) -> Result<Option<(i64, bool)>, DbError> {
+    let row = sqlx::query("SELECT item_cap, excluded_at FROM study_participants WHERE study = $1 AND rater = $2")
         .bind(study)
         .bind(rater)
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+    row.map(|r| Ok((r.try_get(0)?, r.try_get::<Option<i64>, _>(1)?.is_some()))).transpose()
 }
 
-/// Answers of `rater` in the study.
-pub(crate) async fn answered_in(
+/// Answers of `rater` to data (not gold) items.
+pub(crate) async fn data_answered_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     study: &str,
     rater: &str,
 ) -> Result<i64, DbError> {
-    Ok(sqlx::query("SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'answered'")
-        .bind(study)
-        .bind(rater)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?)
+    Ok(sqlx::query(
+        "SELECT COUNT(*) FROM study_assignments a JOIN study_items i ON i.study = a.study AND i.item_key = a.item_key \
+         WHERE a.study = $1 AND a.rater = $2 AND a.state = 'answered' AND i.gold = 0",
+    )
+    .bind(study)
+    .bind(rater)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?)
 }
 
 /// Runs `op` again (up to 8 times in all) when PostgreSQL reports a deadlock (`40P01`) or a
@@ -421,7 +489,7 @@ async fn taken_by_others(
 ) -> Result<i64, DbError> {
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND item_key = $2 AND rater <> $3 \
-         AND (state = 'answered' OR (state = 'leased' AND lease_at > $4))",
+         AND excluded = 0 AND (state = 'answered' OR (state = 'leased' AND lease_at > $4))",
     )
     .bind(study)
     .bind(key)

@@ -196,19 +196,22 @@ impl StudyDb {
         let mut next = max.unwrap_or(0) + 1;
         for item in items {
             let body = serde_json::to_string(item)?;
+            let gold = i64::from(item.gold.is_some());
             let done = sqlx::query(
-                "UPDATE study_items SET design = $3, arm = $4, body = $5 WHERE study = $1 AND item_key = $2",
+                "UPDATE study_items SET design = $3, arm = $4, body = $5, gold = $6 WHERE study = $1 AND item_key = $2",
             )
             .bind(name)
             .bind(item.key.as_str())
             .bind(item.design.name())
             .bind(item.arm.clone())
             .bind(body.as_str())
+            .bind(gold)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
                 sqlx::query(
-                    "INSERT INTO study_items (study, item_key, id, design, arm, body) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO study_items (study, item_key, id, design, arm, body, gold) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(name)
                 .bind(item.key.as_str())
@@ -216,6 +219,7 @@ impl StudyDb {
                 .bind(item.design.name())
                 .bind(item.arm.clone())
                 .bind(body)
+                .bind(gold)
                 .execute(&mut *tx)
                 .await?;
                 next += 1;
@@ -374,13 +378,24 @@ impl StudyDb {
         Ok(done)
     }
 
-    /// Every answer of the study (server and imported), ordered by item key and rater.
+    /// Every answer of the study (server and imported, excluded raters' too), ordered by item
+    /// key and rater.
     pub async fn votes(&self, study: &str) -> Result<Vec<Vote>, DbError> {
+        self.votes_where(study, false).await
+    }
+
+    /// The answers that count: [`StudyDb::votes`] without those of excluded participants.
+    pub async fn counted_votes(&self, study: &str) -> Result<Vec<Vote>, DbError> {
+        self.votes_where(study, true).await
+    }
+
+    async fn votes_where(&self, study: &str, counted_only: bool) -> Result<Vec<Vote>, DbError> {
         let rows = sqlx::query(
             "SELECT item_key, rater, answer, seconds, source FROM study_assignments \
-             WHERE study = $1 AND state = 'answered' ORDER BY item_key, rater",
+             WHERE study = $1 AND state = 'answered' AND (excluded = 0 OR $2 = 0) ORDER BY item_key, rater",
         )
         .bind(study)
+        .bind(i64::from(counted_only))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -10,7 +10,6 @@
 //! database) is turned away before anything is created — the paper ran its two arms three days
 //! apart so that no worker saw both.
 
-use crate::assign::answered_in;
 use crate::db::{now_ms, StudyDb};
 use crate::error::DbError;
 use crate::tokens::{hash_token, new_token, random_hex};
@@ -92,6 +91,24 @@ pub struct Enrollment {
     /// MTurk origins accepted (framing and `turkSubmitTo`); default [`MTURK_ORIGINS`].
     #[serde(default = "mturk_origins")]
     pub mturk_origins: Vec<String>,
+    /// Gold items per data item mixed into each batch (0: none; the first comes first).
+    #[serde(default)]
+    pub gold_rate: f64,
+    /// Participants whose gold accuracy falls below this (after `min_gold_answers` gold
+    /// answers) are excluded: their answers stay stored but stop counting, their items reopen.
+    #[serde(default)]
+    pub min_gold_accuracy: Option<f64>,
+    /// Gold answers needed before the accuracy rule applies.
+    #[serde(default = "two")]
+    pub min_gold_answers: usize,
+    /// Participants whose median time on a data item is below this many seconds are excluded
+    /// when they complete (too fast to have looked).
+    #[serde(default)]
+    pub min_median_seconds: Option<f64>,
+}
+
+fn two() -> usize {
+    2
 }
 
 fn one() -> usize {
@@ -115,6 +132,10 @@ impl Enrollment {
             instructions_html: None,
             practice: None,
             mturk_origins: mturk_origins(),
+            gold_rate: 0.0,
+            min_gold_accuracy: None,
+            min_gold_answers: 2,
+            min_median_seconds: None,
         }
     }
 
@@ -138,6 +159,12 @@ impl Enrollment {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(format!("--completion-url {url:?} must start with https:// or http://"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.gold_rate) || self.min_gold_accuracy.is_some_and(|a| !(0.0..=1.0).contains(&a)) {
+            return Err("--gold-rate and --min-gold-accuracy lie in [0, 1]".to_string());
+        }
+        if self.min_median_seconds.is_some_and(|t| t.is_nan() || t < 0.0) {
+            return Err("--min-median-seconds must be at least 0".to_string());
         }
         for o in &self.mturk_origins {
             if origin(o).as_deref() != Some(o.as_str()) {
@@ -223,6 +250,10 @@ pub struct Participant {
     pub completed_at: Option<i64>,
     /// Their completion code, once finished.
     pub completion_code: Option<String>,
+    /// When they were excluded (their answers stopped counting).
+    pub excluded_at: Option<i64>,
+    /// Why, in words.
+    pub excluded_reason: Option<String>,
 }
 
 /// What a visit to an entry route led to.
@@ -256,7 +287,7 @@ pub struct Completion {
     pub redirect: Option<String>,
     /// MTurk: the form to POST (`assignmentId` and `completion` = the code).
     pub mturk_submit: Option<MturkSubmit>,
-    /// Items answered.
+    /// Data items answered (gold items not counted).
     pub answered: i64,
 }
 
@@ -270,7 +301,8 @@ pub struct MturkSubmit {
 }
 
 const PARTICIPANT_COLUMNS: &str = "rater, platform, external_id, session_id, platform_study, assignment_id, hit_id, \
-     submit_to, batches, item_cap, consented_at, created_at, completed_at, completion_code";
+     submit_to, batches, item_cap, consented_at, created_at, completed_at, completion_code, excluded_at, \
+     excluded_reason";
 
 fn participant(row: &sqlx::any::AnyRow) -> Result<Participant, DbError> {
     let platform: String = row.try_get(1)?;
@@ -289,6 +321,8 @@ fn participant(row: &sqlx::any::AnyRow) -> Result<Participant, DbError> {
         created_at: row.try_get(11)?,
         completed_at: row.try_get(12)?,
         completion_code: row.try_get(13)?,
+        excluded_at: row.try_get(14)?,
+        excluded_reason: row.try_get(15)?,
     })
 }
 
@@ -496,8 +530,8 @@ impl StudyDb {
         let p = self.participant(study, rater).await?.ok_or_else(|| DbError::NotParticipant(rater.to_string()))?;
         let mut tx = self.pool.begin().await?;
         crate::assign::lock_rater(self, &mut tx, study, rater).await?;
-        let answered = answered_in(&mut tx, study, rater).await?;
-        if p.completed_at.is_none() && answered < p.item_cap {
+        let answered = crate::assign::data_answered_in(&mut tx, study, rater).await?;
+        if p.completed_at.is_none() && p.excluded_at.is_none() && answered < p.item_cap {
             let open: i64 = sqlx::query(
                 "SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased'",
             )
@@ -512,6 +546,27 @@ impl StudyDb {
                 return Err(DbError::BatchNotDone { answered, of: p.item_cap });
             }
             tx = self.pool.begin().await?;
+        }
+        if let (Some(min), None) = (enrollment.min_median_seconds, p.excluded_at) {
+            let mut times: Vec<f64> = sqlx::query(
+                "SELECT a.seconds FROM study_assignments a JOIN study_items i ON i.study = a.study \
+                 AND i.item_key = a.item_key WHERE a.study = $1 AND a.rater = $2 AND a.state = 'answered' \
+                 AND i.gold = 0 AND a.seconds IS NOT NULL",
+            )
+            .bind(study)
+            .bind(rater)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<f64, _>(0))
+            .collect::<Result<_, _>>()?;
+            times.sort_by(f64::total_cmp);
+            if let Some(median) = median(&times) {
+                if median < min {
+                    let reason = format!("too fast: median {median:.2} s per item < {min} s");
+                    exclude(&mut tx, study, rater, &reason).await?;
+                }
+            }
         }
         let code = match (&p.completion_code, &enrollment.completion_code) {
             (Some(c), _) => c.clone(),
@@ -530,6 +585,76 @@ impl StudyDb {
         .await?;
         tx.commit().await?;
         Ok(completion(enrollment, &p, code, answered))
+    }
+}
+
+/// The median of sorted values.
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    (n > 0).then(|| if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 })
+}
+
+/// Marks the participant behind `rater` excluded (the first reason stays) and their answers
+/// uncounted, so that their items reopen.
+async fn exclude(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    rater: &str,
+    reason: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE study_participants SET excluded_at = $3, excluded_reason = $4 \
+         WHERE study = $1 AND rater = $2 AND excluded_at IS NULL",
+    )
+    .bind(study)
+    .bind(rater)
+    .bind(now_ms())
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE study_assignments SET excluded = 1 WHERE study = $1 AND rater = $2")
+        .bind(study)
+        .bind(rater)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl StudyDb {
+    /// After a gold answer: excludes the participant whose gold accuracy fell below the study's
+    /// minimum (see [`Enrollment::min_gold_accuracy`]). Invited raters are judged only at
+    /// `study results` time.
+    pub(crate) async fn check_gold(&self, study: &str, rater: &str) -> Result<(), DbError> {
+        let Some(e) = self.enrollment(study).await? else { return Ok(()) };
+        let Some(min) = e.min_gold_accuracy else { return Ok(()) };
+        let Some(p) = self.participant(study, rater).await? else { return Ok(()) };
+        if p.excluded_at.is_some() {
+            return Ok(());
+        }
+        let rows = sqlx::query(
+            "SELECT a.answer, i.body FROM study_assignments a JOIN study_items i ON i.study = a.study \
+             AND i.item_key = a.item_key WHERE a.study = $1 AND a.rater = $2 AND a.state = 'answered' AND i.gold = 1",
+        )
+        .bind(study)
+        .bind(rater)
+        .fetch_all(&self.pool)
+        .await?;
+        let (mut right, mut n) = (0usize, 0usize);
+        for r in &rows {
+            let answer: Answer = serde_json::from_str(&r.try_get::<String, _>(0)?)?;
+            let item: rectify_study::Item = serde_json::from_str(&r.try_get::<String, _>(1)?)?;
+            n += 1;
+            right += usize::from(item.gold.as_ref() == Some(&answer));
+        }
+        let accuracy = right as f64 / n.max(1) as f64;
+        if n >= e.min_gold_answers && accuracy < min {
+            let mut tx = self.pool.begin().await?;
+            crate::assign::lock_rater(self, &mut tx, study, rater).await?;
+            let reason = format!("gold accuracy {accuracy:.2} < {min} ({right} of {n} right)");
+            exclude(&mut tx, study, rater, &reason).await?;
+            tx.commit().await?;
+        }
+        Ok(())
     }
 }
 

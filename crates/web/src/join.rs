@@ -255,7 +255,10 @@ async fn session(State(state): State<AppState>, Path(token): Path<String>) -> Re
         })));
     };
     let enrollment = enrollment.ok_or_else(|| AppError::Conflict("enrollment is closed".to_string()))?;
-    let k = enrollment.per_participant as i64;
+    // Questions per batch: K data items and the gold items mixed in at the gold rate.
+    let gold_items = state.db().stored_items(state.study()).await?.iter().filter(|i| i.item.gold.is_some()).count();
+    let gold = ((enrollment.per_participant as f64 * enrollment.gold_rate).ceil() as usize).min(gold_items);
+    let k = (enrollment.per_participant + gold) as i64;
     let before = (p.batches - 1) * k;
     let completed =
         p.completed_at.map(|_| completion(&enrollment, &p, p.completion_code.clone().unwrap_or_default(), answered));

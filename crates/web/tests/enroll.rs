@@ -5,6 +5,7 @@
 mod common;
 
 use common::relevance_items;
+use rectify_study::Design;
 use rectify_study::{Answer, Item};
 use rectify_web::enroll::{Enrollment, Platform};
 use rectify_web::{mturk_submit_server, serve_on, simulate_participants, AppState, Flow, StudyDb};
@@ -352,5 +353,62 @@ fn two_servers_two_hundred_prolific_participants_never_over_n() {
             let rater = rater_of[report.ids[*i].as_str()];
             assert!(stored.contains(&(rater.to_string(), key.clone())), "acknowledged answer lost: {rater} {key}");
         }
+    }
+}
+
+/// Issue #13 §3: gold items are mixed into the batch (the first comes first), a participant
+/// below the gold accuracy is excluded on the spot — their answers stay stored, stop counting,
+/// and their items reopen until N counted answers exist; gold items never count as data.
+#[test]
+fn a_participant_failing_gold_is_excluded_and_their_items_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut items = relevance_items(dir.path(), 6);
+    for g in 0..4 {
+        let mut gold = relevance_items(dir.path(), 1).remove(0);
+        gold.key = format!("gold/relevance-top1/g{g}");
+        gold.design = Design::RelevanceTop1;
+        gold.variant = Some("gold".into());
+        gold.gold = Some(if g % 2 == 0 { Answer::Yes } else { Answer::No });
+        items.push(gold);
+    }
+    let knows = |item: &Item| item.gold.clone().unwrap_or(Answer::Yes);
+    for url in backends(dir.path()) {
+        let study = unique("gold");
+        let mut e = Enrollment::new(vec![Platform::Prolific], 3);
+        e.completion_code = Some("G0LD".into());
+        e.gold_rate = 0.5;
+        e.min_gold_accuracy = Some(0.75);
+        e.min_gold_answers = 2;
+        let (server, _) = Server::start(&url, dir.path(), &study, &items, 2, &e, 1);
+        let base = [server.base.clone()];
+        // The bad participant says no to everything: gold 1 of 2 right, excluded after the second.
+        let bad = simulate_participants(&base, &Flow::Prolific, "bad", 1, &items, |_| Answer::No, 0.0, 1).unwrap();
+        assert_eq!(
+            bad.codes[0].as_deref(),
+            Some("G0LD"),
+            "an excluded participant still completes (to be paid or rejected)"
+        );
+        let people = server.rt.block_on(server.db.participants(&study)).unwrap();
+        assert!(people[0].excluded_reason.as_deref().unwrap().starts_with("gold accuracy 0.50 < 0.75"), "{people:?}");
+        let keys: Vec<&str> = bad.answers.acknowledged.iter().map(|(_, k, _)| k.as_str()).collect();
+        assert!(keys[0].starts_with("gold/"), "the first item is gold: {keys:?}");
+        assert_eq!(keys.iter().filter(|k| k.starts_with("gold/")).count(), 2, "{keys:?}");
+        assert_eq!(keys.len(), 4, "gold, data, data, gold — then excluded, no more: {keys:?}");
+        let all = server.rt.block_on(server.db.votes(&study)).unwrap();
+        let counted = server.rt.block_on(server.db.counted_votes(&study)).unwrap();
+        assert_eq!((all.len(), counted.len()), (4, 0), "stored, not counted");
+
+        // Good participants fill every data item to N counted answers, the bad one's included.
+        let good = simulate_participants(&base, &Flow::Prolific, "good", 5, &items, knows, 0.0, 2).unwrap();
+        assert!(good.codes.iter().all(|c| c.is_some()));
+        let counted = server.rt.block_on(server.db.counted_votes(&study)).unwrap();
+        let mut per: HashMap<&str, usize> = HashMap::new();
+        for v in counted.iter().filter(|v| !v.item.starts_with("gold/")) {
+            *per.entry(v.item.as_str()).or_default() += 1;
+        }
+        assert_eq!(per.len(), 6);
+        assert!(per.values().all(|&c| c == 2), "every data item has N counted answers: {per:?}");
+        let people = server.rt.block_on(server.db.participants(&study)).unwrap();
+        assert_eq!(people.iter().filter(|p| p.excluded_at.is_some()).count(), 1, "only the bad one is excluded");
     }
 }

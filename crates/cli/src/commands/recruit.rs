@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use rectify_study::designs::{class_ref, EvalImage};
-use rectify_study::{Answer, ImageRef, Question};
-use rectify_web::{Enrollment, Platform, Practice};
+use rectify_study::{Answer, ImageRef, Item, Question, Vote};
+use rectify_web::{Enrollment, Participant, Platform, Practice};
+use std::collections::{BTreeMap, HashMap};
 
 /// A recruitment platform on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,6 +66,21 @@ pub struct EnrollArgs {
     /// true class, is shown first with feedback; it is not stored as data).
     #[arg(long)]
     pub no_practice: bool,
+    /// Gold items per data item mixed into each batch (when the study has gold items, made
+    /// by `study design --gold N`); the first comes first.
+    #[arg(long, default_value_t = 0.2)]
+    pub gold_rate: f64,
+    /// Exclude a participant whose gold accuracy falls below this (their answers stay stored,
+    /// stop counting, and their items reopen).
+    #[arg(long)]
+    pub min_gold_accuracy: Option<f64>,
+    /// Gold answers a participant needs before --min-gold-accuracy judges them.
+    #[arg(long, default_value_t = 2)]
+    pub min_gold_answers: usize,
+    /// Exclude a participant whose median time per item is below this many seconds (too fast
+    /// to have looked), when they complete.
+    #[arg(long)]
+    pub min_median_seconds: Option<f64>,
     /// An extra MTurk origin to accept as `turkSubmitTo` and as the framing site (tests, a
     /// proxy); MTurk's own sites and the sandbox are always accepted.
     #[arg(long = "mturk-origin")]
@@ -86,6 +102,10 @@ impl EnrollArgs {
         e.exclude_studies = self.exclude_studies.clone();
         e.instructions_html = self.instructions.as_deref().map(instructions_html).transpose()?;
         e.practice = if self.no_practice { None } else { practice(images) };
+        e.gold_rate = self.gold_rate;
+        e.min_gold_accuracy = self.min_gold_accuracy;
+        e.min_gold_answers = self.min_gold_answers;
+        e.min_median_seconds = self.min_median_seconds;
         for o in &self.mturk_origins {
             let o = o.trim_end_matches('/').to_string();
             if !e.mturk_origins.contains(&o) {
@@ -193,6 +213,93 @@ pub fn recruit(args: &RecruitArgs) -> Result<String> {
         ),
     };
     Ok(out)
+}
+
+/// `study payments --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PaymentsFormat {
+    /// `participant_id,session_id,completion_code,…,suggested,reason`.
+    Prolific,
+    /// `HITId,AssignmentId,WorkerId,Approve,Reject,…` (MTurk's batch results upload: an `x`
+    /// under Approve, or the reason under Reject).
+    Mturk,
+}
+
+/// Per rater: (gold answers right, gold answers).
+pub fn gold_scores(items: &[Item], votes: &[Vote]) -> BTreeMap<String, (usize, usize)> {
+    let gold: HashMap<&str, &Answer> = items.iter().filter_map(|i| Some((i.key.as_str(), i.gold.as_ref()?))).collect();
+    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for v in votes {
+        if let Some(g) = gold.get(v.item.as_str()) {
+            let e = out.entry(v.rater.clone()).or_default();
+            e.0 += usize::from(**g == v.answer);
+            e.1 += 1;
+        }
+    }
+    out
+}
+
+/// The payments CSV of the study's participants (Prolific's format lists Prolific's and
+/// panels' participants, MTurk's MTurk's; invited raters were not recruited through a platform
+/// and are not listed). Suggested: `approve` when they completed and were not
+/// excluded, `reject` (with the reason) when excluded, `pending` when not finished.
+pub fn payments_csv(format: PaymentsFormat, people: &[Participant], items: &[Item], votes: &[Vote]) -> String {
+    let gold = gold_scores(items, votes);
+    let gold_keys: std::collections::HashSet<&str> =
+        items.iter().filter(|i| i.gold.is_some()).map(|i| i.key.as_str()).collect();
+    let q = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::from(match format {
+        PaymentsFormat::Prolific => {
+            "participant_id,session_id,study_id,completion_code,answers,gold_answers,gold_accuracy,seconds,suggested,reason\n"
+        }
+        PaymentsFormat::Mturk => {
+            "HITId,AssignmentId,WorkerId,Approve,Reject,completion_code,answers,gold_answers,gold_accuracy,seconds\n"
+        }
+    });
+    let listed = |p: &&Participant| match format {
+        PaymentsFormat::Prolific => p.platform != Platform::Mturk,
+        PaymentsFormat::Mturk => p.platform == Platform::Mturk,
+    };
+    for p in people.iter().filter(listed) {
+        let mine: Vec<&Vote> = votes.iter().filter(|v| v.rater == p.rater).collect();
+        let answers = mine.iter().filter(|v| !gold_keys.contains(v.item.as_str())).count();
+        let seconds: f64 = mine.iter().filter_map(|v| v.seconds).sum();
+        let (right, n) = gold.get(&p.rater).copied().unwrap_or((0, 0));
+        let accuracy = if n > 0 { format!("{:.3}", right as f64 / n as f64) } else { String::new() };
+        let (suggested, reason) = match (&p.excluded_reason, p.completed_at) {
+            (Some(r), _) => ("reject", r.clone()),
+            (None, Some(_)) => ("approve", String::new()),
+            (None, None) => ("pending", "has not completed".to_string()),
+        };
+        let code = p.completion_code.clone().unwrap_or_default();
+        let line = match format {
+            PaymentsFormat::Prolific => format!(
+                "{},{},{},{},{answers},{n},{accuracy},{seconds:.1},{suggested},{}\n",
+                q(&p.external_id),
+                q(p.session_id.as_deref().unwrap_or("")),
+                q(p.platform_study.as_deref().unwrap_or("")),
+                q(&code),
+                q(&reason)
+            ),
+            PaymentsFormat::Mturk => format!(
+                "{},{},{},{},{},{},{answers},{n},{accuracy},{seconds:.1}\n",
+                q(p.hit_id.as_deref().unwrap_or("")),
+                q(p.assignment_id.as_deref().unwrap_or("")),
+                q(&p.external_id),
+                if suggested == "approve" { "x" } else { "" },
+                if suggested == "reject" { q(&reason) } else { String::new() },
+                q(&code)
+            ),
+        };
+        out.push_str(&line);
+    }
+    out
 }
 
 fn xml_escape(s: &str) -> String {

@@ -123,6 +123,10 @@ enum StudyCommand {
         /// Seed (assignment items).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Also add this many gold items (relevance designs): questions with a known answer,
+        /// mixed into participants' batches at `serve --gold-rate` and never counted as data.
+        #[arg(long, default_value_t = 0)]
+        gold: usize,
     },
     /// Prints invite links for new raters.
     Invite {
@@ -222,6 +226,28 @@ enum StudyCommand {
         /// Drop server votes slower than this many seconds.
         #[arg(long)]
         max_time: Option<f64>,
+        /// Exclude raters whose accuracy on gold items is below this (after
+        /// --min-gold-answers of them); participants the server excluded are always excluded.
+        /// `results-all.json` keeps the results with every vote.
+        #[arg(long)]
+        min_gold_accuracy: Option<f64>,
+        /// Gold answers a rater needs before --min-gold-accuracy judges them.
+        #[arg(long, default_value_t = 2)]
+        min_gold_answers: usize,
+    },
+    /// Per participant from a recruitment platform: completion code, answers, gold accuracy,
+    /// time and a suggested approve/reject, as CSV for the platform's bulk tools (Prolific:
+    /// paste the ids to approve, bonuses as `id,amount`; MTurk: the batch results upload with
+    /// its Approve / Reject columns).
+    Payments {
+        #[command(flatten)]
+        target: StudyTarget,
+        /// prolific or mturk.
+        #[arg(long, value_enum)]
+        format: recruit::PaymentsFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Exports every vote as CSV or JSONL.
     Export {
@@ -271,9 +297,16 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             class,
             answers,
             seed,
+            gold,
         } => {
             let images = eval_images(&target.run)?;
             let store = RunStore::open(&target.run)?;
+            let gold_items = match (gold, design) {
+                (0, _) => Vec::new(),
+                (n, DesignArg::RelevanceTop1) => designs::gold_relevance(&images, Design::RelevanceTop1, n),
+                (n, DesignArg::RelevanceTop5) => designs::gold_relevance(&images, Design::RelevanceTop5, n),
+                _ => bail!("--gold: gold items are made for the relevance designs so far"),
+            };
             let new: Vec<Item> = match design {
                 DesignArg::RelevanceTop1 => designs::relevance_top1(&images),
                 DesignArg::RelevanceTop5 => {
@@ -303,6 +336,14 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             if new.is_empty() {
                 bail!("the design has no item in this run (no misclassified image, no saved adversarial image, or too few groups)");
             }
+            if gold_items.len() < gold {
+                bail!(
+                    "--gold {gold}: the run has only {} correctly classified images to make them from",
+                    gold_items.len()
+                );
+            }
+            let mut new = new;
+            new.extend(gold_items);
             let db = open(&target).await?;
             db.put_study(&target.study, answers, &new).await?;
             let mut per: HashMap<&str, usize> = HashMap::new();
@@ -448,6 +489,10 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 }
             };
             let oracle = move |item: &Item| -> Answer {
+                // Simulated raters know the gold answers (the noise still applies).
+                if let Some(g) = &item.gold {
+                    return g.clone();
+                }
                 let labels = item.image_id.and_then(|id| files.get(&id)).and_then(|f| real.get(f)).unwrap_or(&[]);
                 match &item.question {
                     Question::Relevance { class, .. } => {
@@ -588,21 +633,78 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             );
             Ok(())
         }
-        StudyCommand::Results { target, rule, min_time, max_time } => {
+        StudyCommand::Payments { target, format, out } => {
+            let db = open(&target).await?;
+            let items = db.items(&target.study).await?;
+            let votes = db.votes(&target.study).await?;
+            let people = db.participants(&target.study).await?;
+            let csv = recruit::payments_csv(format, &people, &items, &votes);
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &csv).with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("{} participants -> {}", people.len(), path.display());
+                }
+                None => print!("{csv}"),
+            }
+            Ok(())
+        }
+        StudyCommand::Results { target, rule, min_time, max_time, min_gold_accuracy, min_gold_answers } => {
             let db = open(&target).await?;
             let info =
                 db.study(&target.study).await?.with_context(|| format!("no study {:?} in this run", target.study))?;
             let rule = Rule::parse(&rule, info.answers_per_item).map_err(|e| anyhow::anyhow!("--rule {e}"))?;
             let items = db.items(&target.study).await?;
-            let votes: Vec<Vote> = db.votes(&target.study).await?;
+            let all: Vec<Vote> = db.votes(&target.study).await?;
             let images = eval_images(&target.run)?;
             let agg = Aggregation { rule, min_time, max_time, ..Default::default() };
-            let mut res = results(&images, &items, &votes, &agg);
+            // Exclusions: participants the server excluded (gold, time on task), and raters
+            // below --min-gold-accuracy here; their votes stay stored and are reported without.
+            let mut reasons: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+            for p in db.participants(&target.study).await? {
+                if let Some(r) = p.excluded_reason {
+                    reasons.insert(p.rater, r);
+                }
+            }
+            if let Some(min) = min_gold_accuracy {
+                for (rater, (right, n)) in gold_scores(&items, &all) {
+                    let accuracy = right as f64 / n as f64;
+                    if n >= min_gold_answers && accuracy < min {
+                        reasons
+                            .entry(rater)
+                            .or_insert(format!("gold accuracy {accuracy:.2} < {min} ({right} of {n} right)"));
+                    }
+                }
+            }
+            let counted: Vec<Vote> = all.iter().filter(|v| !reasons.contains_key(&v.rater)).cloned().collect();
+            let dir = target.run.join("study");
+            let mut everyone = results(&images, &items, &all, &agg);
+            everyone["study"] = serde_json::json!(target.study);
+            everyone["version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
+            everyone["exclusion"] = serde_json::json!({"applied": false});
+            let mut res = results(&images, &items, &counted, &agg);
             res["study"] = serde_json::json!(target.study);
             res["version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
-            let out = target.run.join("study").join("results.json");
+            res["exclusion"] = serde_json::json!({
+                "applied": true,
+                "min_gold_accuracy": min_gold_accuracy,
+                "min_gold_answers": min_gold_answers,
+                "raters_excluded": reasons.len(),
+                "votes_excluded": all.len() - counted.len(),
+                "reasons": reasons,
+                "without_exclusion": "results-all.json",
+            });
+            write_json(&dir.join("results-all.json"), &everyone)?;
+            let out = dir.join("results.json");
             write_json(&out, &res)?;
             print_results(&res);
+            if !reasons.is_empty() {
+                println!(
+                    "excluded {} raters ({} votes): their votes are kept but not counted; results with every vote: {}",
+                    reasons.len(),
+                    all.len() - counted.len(),
+                    dir.join("results-all.json").display()
+                );
+            }
             println!("-> {}", out.display());
             Ok(())
         }
@@ -639,6 +741,11 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Per rater: (gold answers right, gold answers).
+fn gold_scores(items: &[Item], votes: &[Vote]) -> std::collections::BTreeMap<String, (usize, usize)> {
+    recruit::gold_scores(items, votes)
 }
 
 fn pct(v: &serde_json::Value) -> String {

@@ -212,6 +212,9 @@ pub struct StudyInfo {
     /// Whose votes, in words, with counts: `ReaL raters (Beyer et al. 2020, imported): 85`.
     #[serde(default)]
     pub sources: String,
+    /// Raters and votes left out by quality control, and why, in words (`none` when none).
+    #[serde(default)]
+    pub exclusions: String,
 }
 
 /// Questions by number of positive answers (bin i = i yes answers).

@@ -119,12 +119,14 @@ fn table1(ctx: &Ctx, report: &Report) -> String {
         for i in 0..report.studies.len() {
             let q = |k: &str, f| ctx.show(format!("/studies/{i}/{k}"), f);
             s.push_str(&format!(
-                "<p class=\"note\">{}: rule {}, {} votes ({} dropped by the time filter). Votes from {}.</p>\n",
+                "<p class=\"note\">{}: rule {}, {} votes ({} dropped by the time filter). Votes from {}. \
+                 Excluded by quality control: {}.</p>\n",
                 run_name(ctx, report.studies[i].run),
                 q("rule", Fmt::Text),
                 q("votes", Fmt::Int),
                 q("votes_dropped", Fmt::Int),
-                q("sources", Fmt::Text)
+                q("sources", Fmt::Text),
+                q("exclusions", Fmt::Text)
             ));
         }
         let rows: Vec<Vec<String>> = (0..report.rectified.len())

@@ -72,6 +72,28 @@ fn sources_text(sources: &Value) -> String {
     }
 }
 
+/// `results.json`'s `exclusion` in words: how many raters and votes quality control left out,
+/// and why (reasons grouped by their rule).
+fn exclusions_text(e: &Value) -> String {
+    let raters = u(&e["raters_excluded"]);
+    if e["applied"] != true || raters == 0 {
+        return "none".into();
+    }
+    let mut why: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for reason in e["reasons"].as_object().into_iter().flatten().filter_map(|(_, r)| r.as_str()) {
+        let rule = reason.split([':', '<', '(']).next().unwrap_or(reason).trim();
+        let rule = rule.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+        *why.entry(rule.to_string()).or_default() += 1;
+    }
+    let why: Vec<String> = why.into_iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    format!(
+        "{raters} raters and {} votes excluded ({}); their votes are kept, and results with every vote are in study/{}",
+        u(&e["votes_excluded"]),
+        why.join("; "),
+        e["without_exclusion"].as_str().unwrap_or("results-all.json")
+    )
+}
+
 /// Splits `design/variant` keys.
 fn design_of(key: &str) -> (&str, Option<&str>) {
     match key.split_once('/') {
@@ -89,6 +111,7 @@ pub fn rows(run: usize, results: &Value) -> StudyRows {
             votes: u(&results["votes"]),
             votes_dropped: u(&results["time_filter"]["votes_dropped"]),
             sources: sources_text(&results["sources"]),
+            exclusions: exclusions_text(&results["exclusion"]),
         },
         ..StudyRows::default()
     };
@@ -178,6 +201,14 @@ mod tests {
         assert_eq!((r.info.rule.as_str(), r.info.votes, r.info.votes_dropped), ("k-of-n 4/5", 40, 3));
         assert_eq!(r.info.sources, "ReaL raters (Beyer et al. 2020, imported): 35; raters of this study's server: 5");
         assert_eq!(rows(1, &json!({})).info.sources, "none");
+        assert_eq!(rows(1, &json!({})).info.exclusions, "none");
+        let e = json!({"exclusion": {"applied": true, "raters_excluded": 2, "votes_excluded": 7,
+            "reasons": {"a": "gold accuracy 0.50 < 0.75 (1 of 2 right)", "b": "too fast: median 0.40 s per item < 1 s"}}});
+        assert_eq!(
+            rows(1, &e).info.exclusions,
+            "2 raters and 7 votes excluded (gold accuracy: 1; too fast: 1); their votes are kept, and results \
+             with every vote are in study/results-all.json"
+        );
         assert_eq!(r.rectified.len(), 2);
         assert_eq!(r.rectified[0].rectified_ci, Interval { lo: Some(0.0), hi: None });
         assert_eq!((r.rectified[1].metric.as_str(), r.rectified[1].error), ("top-5", Some(0.2)));
