@@ -25,17 +25,34 @@
 //! | `GET /api/admin/progress` | [`stats::Progress`] as JSON |
 //! | `GET /api/admin/export?format=csv\|jsonl` | every vote (JSONL: one [`rectify_study::Vote`] a line) |
 //! | `POST /api/admin/invites?count=k` | `k` new invite tokens and their `/r/…` links |
+//! | `GET /prolific?PROLIFIC_PID=…&STUDY_ID=…&SESSION_ID=…` | Prolific's study URL: creates or resumes the participant, `303` to `/r/{token}` ([`join`]) |
+//! | `GET /mturk?assignmentId=…&hitId=…&workerId=…&turkSubmitTo=…` | an MTurk ExternalQuestion; `assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE` is the preview (leases nothing); framable by MTurk's origins only |
+//! | `GET /join?pid=…` | any other panel (lab pools, SONA) |
+//! | `GET /api/r/{token}/session` | platform, consent, instructions, practice item, "k of K", completion |
+//! | `POST /api/r/{token}/consent` / `POST /api/r/{token}/complete` | consent; end of batch → `{code, redirect, mturk_submit, answered}` once every item is answered |
 //!
 //! Admin routes take `Authorization: Bearer <admin token>` (scripts) or the session cookie (the
 //! dashboard); a token in the query string is refused, since URLs end up in logs and histories.
 //! Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`,
-//! `X-Frame-Options: DENY` and a CSP with `frame-ancestors 'none'`. Questions reach raters
+//! `X-Frame-Options: DENY` and a CSP with `frame-ancestors 'none'` — except the pages of MTurk
+//! participants, which MTurk's origins may frame and whose form may post to `turkSubmitTo`. Questions reach raters
 //! with image URLs, never paths, and without gold answers, truth, variant or arm. Errors are
 //! `{"error": message}`: 400 malformed request, 401 admin token, 404 unknown invite / item /
 //! image, 405 a route with another method, 409 not leased to you / already answered differently /
 //! lease expired, 413 body over 64 KiB, 422 an answer of the wrong kind (`yes`/`no` for relevance and attribute questions,
 //! classes ⊆ those offered without repeats, option < number of options). Internal errors are
 //! a bare 500, logged to stderr.
+//!
+//! # Open enrollment
+//! [`enroll::Enrollment`] (stored by `study serve --platform …` in `study_enrollment`, so that
+//! every server on the database enrolls alike): the platforms open, K (`per_participant`),
+//! `max_batches` (default 1: never a second batch), the completion code and URL (Prolific's is
+//! `https://app.prolific.com/submissions/complete?cc={code}`), studies whose participants are
+//! kept out (`exclude_studies`), instructions (HTML from the researcher's Markdown, raw HTML
+//! escaped), the practice item, MTurk's accepted origins, the gold rate and the exclusion rules
+//! (`min_gold_accuracy` after `min_gold_answers`, `min_median_seconds`). The completion is shown
+//! only after the last answer was committed; an excluded participant still completes (the
+//! payments export suggests rejecting them, with the reason).
 //!
 //! # Tables
 //! All prefixed `study_` so that the SQLite file can be the run's `rectify.db` (its own tables
@@ -47,9 +64,15 @@
 //!   from the OS, shown once, stored as SHA-256;
 //! * `study_arms(study, rater, design, arm)` — the arm a rater's first item of a design fixed;
 //! * `study_assignments(study, item_key, rater, state, assigned_at, lease_at, answered_at,
-//!   answer, seconds, request_id, source)` — primary key (study, item_key, rater); `state` is
-//!   `leased`, `answered` or `released`. Imported votes are `answered` rows with their importer
-//!   as `source` and no `assigned_at`.
+//!   answer, seconds, request_id, source, excluded)` — primary key (study, item_key, rater);
+//!   `state` is `leased`, `answered` or `released`. Imported votes are `answered` rows with
+//!   their importer as `source` and no `assigned_at`; `excluded = 1` marks an excluded
+//!   participant's rows (kept, never counted);
+//! * `study_enrollment(study, settings)` and `study_participants(study, platform, external_id,
+//!   rater, session_id, platform_study, assignment_id, hit_id, submit_to, batches, item_cap,
+//!   consented_at, created_at, completed_at, completion_code, excluded_at, excluded_reason)` —
+//!   primary key (study, platform, external_id): one rater per platform id (migration 3, which
+//!   also adds `study_items.gold`).
 //!
 //! The SQL is portable between SQLite and PostgreSQL (TEXT, BIGINT, DOUBLE PRECISION, `$n`
 //! placeholders, `ON CONFLICT`; ids made by the application). `tests/postgres.rs` runs against
@@ -62,9 +85,17 @@
 //! [`db::DEFAULT_LEASE`] = 10 min) are fewer than N, whose arm (if any) matches the arm fixed
 //! by their first item of that design, preferring items closest to completion, then the lowest
 //! id. An expired lease is renewed if the item still has room, else released (that rater never
-//! gets the item again). Assignment runs in one transaction under an in-process mutex, with the
-//! primary key as the safety net, so several processes on one PostgreSQL database cannot
-//! duplicate an answer but could, in a race, over-assign an item by one lease.
+//! gets the item again). Participants from a recruitment platform get at most their batch
+//! (batches × K data items), with gold items mixed in at the study's gold rate (gold items have
+//! no N and never count as data); an excluded participant gets nothing more, and their answers
+//! (flagged `excluded`) no longer count toward any item's N, so those items reopen.
+//!
+//! The guard against over-assignment is in the database, not in this process, so it holds for
+//! any number of `study serve` processes on one database: each assigning or answering
+//! transaction locks the rater's row, then the item's (PostgreSQL `SELECT … FOR UPDATE`; SQLite a
+//! first-statement write, which takes the database's write lock), re-counts under the lock and
+//! only then writes — see [`assign`]. Tested with two servers and 200 participants on SQLite and
+//! PostgreSQL, one server SIGKILLed mid-run (`crates/cli/tests/study_crash.rs`).
 //!
 //! # Idempotency
 //! * [`StudyDb::answer`]: the same answer for the same item again (a retried POST, whatever its

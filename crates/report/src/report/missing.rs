@@ -20,6 +20,8 @@ pub fn command(section: Section, dir: &str) -> String {
             "rectify study design --run {d} --design relevance-top1   # one question per misclassified image\n\
              rectify study serve  --run {d}    # prints an admin link; keep it running\n\
              rectify study invite --run {d} --count 5 --base-url PUBLIC_SERVER_URL   # invite links to send to raters\n\
+             # or recruit strangers: serve with --platform prolific --per-participant 20 --completion-code CODE, and\n\
+             rectify study recruit --platform prolific --base-url PUBLIC_SERVER_URL   # the URL to paste into Prolific (or --platform mturk)\n\
              # or, instead of serving: rectify study import --run {d} --format real-raters real_raters.npz\n\
              rectify study results --run {d}"
         ),
@@ -46,7 +48,7 @@ pub fn command(section: Section, dir: &str) -> String {
 fn what(section: Section) -> &'static str {
     match section {
         Section::Provenance => "no evaluation (summary.json)",
-        Section::Table1 => "nobody has judged this run's mistakes yet. The rectified error needs people: each misclassified image is shown with the predicted class to 5 raters, who answer whether that class is in the picture, and a prediction 4 of 5 call relevant counts as correct. Add the relevance design to a study, serve it and send the invite links to raters (or import votes people already gave, such as ReaL's raw votes), then aggregate the votes",
+        Section::Table1 => "nobody has judged this run's mistakes yet. The rectified error needs people: each misclassified image is shown with the predicted class to 5 raters, who answer whether that class is in the picture, and a prediction 4 of 5 call relevant counts as correct. Add the relevance design to a study, serve it and send the invite links to raters — or open it to participants of Prolific or Mechanical Turk, who join through one study URL and get a batch each — (or import votes people already gave, such as ReaL's raw votes), then aggregate the votes",
         Section::Histograms => "no relevance votes yet: the histogram counts, per misclassified image, how many of its 5 raters called the predicted class relevant. It appears once the relevance study below has votes",
         Section::Attacks => "no attack (attack/<name>/summary.json)",
         Section::Table2 => "nobody has judged the adversarial images yet: raters are shown each adversarial image (whole, or only its LIME explanation) with the class the attack produced, and asked whether that class is in the picture. Add the adversarial design, serve it, invite raters, then aggregate",
