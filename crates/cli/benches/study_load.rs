@@ -7,6 +7,11 @@
 //! acknowledged (rater, item, answer) is in the export, and nothing unacknowledged is
 //! (`tests/study_crash.rs` runs the kill-and-restart part in CI).
 //!
+//! Then the recruitment burst (issue #13): two `study serve` processes on one database
+//! (`RECTIFY_TEST_POSTGRES_URL` when set, else the run's SQLite file), 200 participants
+//! arriving at once through the Prolific route, 5 items each: p50 / p99 printed, no item over
+//! 5 answers, every participant completed with the code.
+//!
 //! Items: the `attribute` design, 10 attributes × the 50 bundled images = 500 items, 2,500
 //! answers. `cargo bench -p rectify --bench study_load`.
 
@@ -17,7 +22,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{acknowledged_votes, check_study_export, serve_study as serve};
+use common::{acknowledged_votes, check_study_export, serve_enrolled, serve_study as serve};
 use rectify_study::{Answer, Item};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rectify");
@@ -53,7 +58,7 @@ fn main() {
         "cpu",
     ]);
     let runs = run.to_str().unwrap();
-    for study in ["load", "crash"] {
+    for study in ["load", "crash", "burst"] {
         for a in 0..10 {
             rectify(&[
                 "study",
@@ -111,4 +116,72 @@ fn main() {
         );
         assert_eq!(stored, items.len() * 5);
     }
+
+    // The recruitment burst, on PostgreSQL when configured.
+    let url = std::env::var("RECTIFY_TEST_POSTGRES_URL").unwrap_or(db_url);
+    let study = if url.starts_with("postgres") {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let study = format!("burst-{nanos}");
+        for a in 0..10 {
+            let attribute = format!("attribute-{a}");
+            rectify(&[
+                "study",
+                "design",
+                "--run",
+                runs,
+                "--database-url",
+                &url,
+                "--study",
+                &study,
+                "--design",
+                "attribute",
+                "--attribute",
+                &attribute,
+            ]);
+        }
+        study
+    } else {
+        "burst".to_string()
+    };
+    let db = rt.block_on(rectify_web::StudyDb::connect(&url)).unwrap();
+    let items = rt.block_on(db.items(&study)).unwrap();
+    let ports: Vec<u16> =
+        (0..2).map(|_| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let mut servers: Vec<_> = ports.iter().map(|&p| serve_enrolled(&run, &url, &study, p, 5, "BENCH")).collect();
+    let bases: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let start = Instant::now();
+    let report = rectify_web::simulate_participants(
+        &bases,
+        &rectify_web::Flow::Prolific,
+        "bench",
+        RATERS,
+        &items,
+        oracle,
+        0.1,
+        7,
+    )
+    .expect("simulation");
+    let secs = start.elapsed().as_secs_f64();
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    let votes = rt.block_on(db.votes(&study)).unwrap();
+    let mut per: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for v in &votes {
+        *per.entry(v.item.as_str()).or_default() += 1;
+    }
+    let completed = report.codes.iter().filter(|c| c.as_deref() == Some("BENCH")).count();
+    println!(
+        "burst ({}): {RATERS} Prolific participants x 5 items on 2 servers: {completed} completed, {} answers stored, \
+         {:.1} s; latency p50 {:.1} ms, p99 {:.1} ms",
+        if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" },
+        votes.len(),
+        secs,
+        report.answers.latency_quantile(0.5).unwrap_or(f64::NAN),
+        report.answers.latency_quantile(0.99).unwrap_or(f64::NAN)
+    );
+    assert_eq!(completed, RATERS);
+    assert_eq!(votes.len(), RATERS * 5);
+    assert!(per.values().all(|&c| c <= 5), "an item over N");
 }

@@ -72,24 +72,6 @@ fn server_killed_twice_mid_study_loses_nothing() {
     assert_eq!(stored, 1000);
 }
 
-/// A `rectify study serve` process with open enrollment on `url`'s database.
-fn serve_enrolled(run: &std::path::Path, url: &str, study: &str, port: u16) -> std::process::Child {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
-        .args(["study", "serve", "--run", s(run), "--database-url", url, "--study", study])
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--platform", "prolific", "--per-participant", "3"])
-        .args(["--completion-code", "K1LLED"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while ureq::get(&format!("http://127.0.0.1:{port}/")).call().is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
 /// Issue #13 §5: two `study serve` processes on one database (the run's SQLite file, and
 /// PostgreSQL where configured — required in CI), 200 participants through the Prolific route
 /// spread over both, and one server SIGKILLed mid-run: its participants move to the other
@@ -119,7 +101,7 @@ fn two_servers_one_killed_two_hundred_prolific_participants() {
         assert_eq!(items.len(), 200);
         let ports: Vec<u16> =
             (0..2).map(|_| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
-        let mut servers: Vec<_> = ports.iter().map(|&p| serve_enrolled(&run, &url, &study, p)).collect();
+        let mut servers: Vec<_> = ports.iter().map(|&p| serve_enrolled(&run, &url, &study, p, 3, "K1LLED")).collect();
         let bases: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
         let start = Instant::now();
         let (report, killed_at) = std::thread::scope(|sc| {

@@ -80,6 +80,33 @@ pub fn serve_study(run: &Path, study: &str, port: u16) -> std::process::Child {
     child
 }
 
+/// A `rectify study serve` process on `url`'s database, open to Prolific participants with
+/// batches of `per_participant` and completion code `code`.
+pub fn serve_enrolled(
+    run: &Path,
+    url: &str,
+    study: &str,
+    port: u16,
+    per_participant: usize,
+    code: &str,
+) -> std::process::Child {
+    let k = per_participant.to_string();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+        .args(["study", "serve", "--run", s(run), "--database-url", url, "--study", study])
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--platform", "prolific", "--per-participant", &k])
+        .args(["--completion-code", code])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while ureq::get(&format!("http://127.0.0.1:{port}/")).call().is_err() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
 /// Exports `study` and checks that every item has exactly `n` answers from distinct raters and
 /// that every acknowledged (rater id, item, answer) is among the stored votes, and nothing else
 /// is; returns the number of stored votes.
