@@ -78,6 +78,8 @@ pub struct AssignmentRow {
     pub seconds: Option<f64>,
     /// Where the vote comes from.
     pub source: String,
+    /// An excluded participant's row: kept, never counted.
+    pub excluded: bool,
 }
 
 /// What [`StudyDb::put_votes`] did.
@@ -415,7 +417,7 @@ impl StudyDb {
     /// Every lease and answer of the study, for statistics.
     pub async fn assignments(&self, study: &str) -> Result<Vec<AssignmentRow>, DbError> {
         let rows = sqlx::query(
-            "SELECT item_key, rater, state, answer, seconds, source FROM study_assignments \
+            "SELECT item_key, rater, state, answer, seconds, source, excluded FROM study_assignments \
              WHERE study = $1 ORDER BY item_key, rater",
         )
         .bind(study)
@@ -431,6 +433,7 @@ impl StudyDb {
                     answer: answer.as_deref().map(serde_json::from_str).transpose()?,
                     seconds: r.try_get(4)?,
                     source: r.try_get(5)?,
+                    excluded: r.try_get::<i64, _>(6)? != 0,
                 })
             })
             .collect()

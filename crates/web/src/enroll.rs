@@ -546,6 +546,7 @@ impl StudyDb {
                 return Err(DbError::BatchNotDone { answered, of: p.item_cap });
             }
             tx = self.pool.begin().await?;
+            crate::assign::lock_rater(self, &mut tx, study, rater).await?;
         }
         if let (Some(min), None) = (enrollment.min_median_seconds, p.excluded_at) {
             let mut times: Vec<f64> = sqlx::query(

@@ -1,6 +1,9 @@
 //! Progress of a study for the admin dashboard: items complete / partial / unstarted per
-//! design, per-rater counts and median time on task, and Fleiss' κ (Fleiss 1971, generalised to
-//! a varying number of ratings per item) over the items with at least two answers.
+//! design (gold items apart, excluded participants' answers not counted), how many complete
+//! relevance questions people call relevant so far, per-rater counts, median time on task,
+//! gold accuracy and exclusions, participants from recruitment platforms, and Fleiss' κ
+//! (Fleiss 1971, generalised to a varying number of ratings per item) over the items with at
+//! least two answers.
 
 use crate::db::StudyDb;
 use crate::error::DbError;
@@ -19,6 +22,21 @@ pub struct Progress {
     pub designs: Vec<DesignProgress>,
     /// Per rater, by id.
     pub raters: Vec<RaterStats>,
+    /// Gold items (not in `designs`).
+    pub gold_items: usize,
+    /// Participants from recruitment platforms.
+    pub participants: ParticipantCounts,
+}
+
+/// Participants from recruitment platforms so far.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParticipantCounts {
+    /// Joined.
+    pub joined: usize,
+    /// Completed their (latest) batch.
+    pub completed: usize,
+    /// Excluded by quality control.
+    pub excluded: usize,
 }
 
 /// One design's progress.
@@ -40,6 +58,9 @@ pub struct DesignProgress {
     pub open_leases: usize,
     /// Fleiss' κ over items with ≥ 2 answers (`None` when undefined).
     pub fleiss_kappa: Option<f64>,
+    /// Relevance designs: complete items whose class at least ⌈0.8 N⌉ counted answers call
+    /// relevant (the paper's 4 of 5) — the mistakes rectified so far.
+    pub called_relevant: Option<usize>,
 }
 
 /// One rater's numbers.
@@ -55,6 +76,14 @@ pub struct RaterStats {
     pub median_seconds: Option<f64>,
     /// Where their votes come from (`server`, an importer …).
     pub source: String,
+    /// Gold answers.
+    pub gold_answers: usize,
+    /// Share of gold answers that were right.
+    pub gold_accuracy: Option<f64>,
+    /// The platform they came from (`prolific`, `mturk`, `pid`), for participants.
+    pub platform: Option<String>,
+    /// Why they were excluded, if they were.
+    pub excluded: Option<String>,
 }
 
 /// Computes the study's progress.
@@ -68,18 +97,27 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
     }
     let mut designs: BTreeMap<&str, DesignProgress> = BTreeMap::new();
     let mut answers_by_design: BTreeMap<&str, Vec<Vec<&Answer>>> = BTreeMap::new();
-    for item in &items {
+    let gold: HashMap<&str, &Answer> = items.iter().filter_map(|i| Some((i.key.as_str(), i.gold.as_ref()?))).collect();
+    let need = ((n as f64) * 0.8).ceil() as usize;
+    for item in items.iter().filter(|i| i.gold.is_none()) {
         let name = item.design.name();
         let d =
             designs.entry(name).or_insert_with(|| DesignProgress { design: name.to_string(), ..Default::default() });
         let its = by_item.get(item.key.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-        let answers: Vec<&Answer> = its.iter().filter_map(|r| r.answer.as_ref()).collect();
-        let leases = its.iter().filter(|r| r.state == "leased").count();
+        let answers: Vec<&Answer> = its.iter().filter(|r| !r.excluded).filter_map(|r| r.answer.as_ref()).collect();
+        let leases = its.iter().filter(|r| r.state == "leased" && !r.excluded).count();
         d.items += 1;
         d.answers += answers.len();
         d.open_leases += leases;
+        let relevance = matches!(item.question, rectify_study::Question::Relevance { .. });
+        if relevance {
+            d.called_relevant.get_or_insert(0);
+        }
         if answers.len() >= n {
             d.complete += 1;
+            if relevance && answers.iter().filter(|a| ***a == Answer::Yes).count() >= need {
+                *d.called_relevant.get_or_insert(0) += 1;
+            }
         } else if answers.is_empty() && leases == 0 {
             d.unstarted += 1;
         } else {
@@ -103,17 +141,47 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         }
         e.2.extend(r.seconds);
     }
+    let mut gold_score: HashMap<&str, (usize, usize)> = HashMap::new();
+    for r in rows.iter().filter(|r| r.state == "answered") {
+        if let (Some(g), Some(a)) = (gold.get(r.item.as_str()), &r.answer) {
+            let e = gold_score.entry(r.rater.as_str()).or_default();
+            e.0 += usize::from(*g == a);
+            e.1 += 1;
+        }
+    }
+    let people = db.participants(study).await?;
+    let by_rater: HashMap<&str, &crate::enroll::Participant> = people.iter().map(|p| (p.rater.as_str(), p)).collect();
     let raters = raters
         .into_iter()
-        .map(|(rater, (answered, open_leases, mut secs, source))| RaterStats {
-            rater,
-            answered,
-            open_leases,
-            median_seconds: median(&mut secs),
-            source,
+        .map(|(rater, (answered, open_leases, mut secs, source))| {
+            let (right, gold_answers) = gold_score.get(rater.as_str()).copied().unwrap_or((0, 0));
+            let p = by_rater.get(rater.as_str());
+            RaterStats {
+                answered,
+                open_leases,
+                median_seconds: median(&mut secs),
+                source,
+                gold_answers,
+                gold_accuracy: (gold_answers > 0).then(|| right as f64 / gold_answers as f64),
+                platform: p.map(|p| p.platform.name().to_string()),
+                excluded: p.and_then(|p| p.excluded_reason.clone()),
+                rater,
+            }
         })
         .collect();
-    Ok(Progress { study: study.to_string(), answers_per_item: n, designs: designs.into_values().collect(), raters })
+    let participants = ParticipantCounts {
+        joined: people.len(),
+        completed: people.iter().filter(|p| p.completed_at.is_some()).count(),
+        excluded: people.iter().filter(|p| p.excluded_at.is_some()).count(),
+    };
+    Ok(Progress {
+        study: study.to_string(),
+        answers_per_item: n,
+        designs: designs.into_values().collect(),
+        raters,
+        gold_items: gold.len(),
+        participants,
+    })
 }
 
 /// The median (mean of the middle two for an even count).

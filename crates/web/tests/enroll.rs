@@ -410,5 +410,12 @@ fn a_participant_failing_gold_is_excluded_and_their_items_reopen() {
         assert!(per.values().all(|&c| c == 2), "every data item has N counted answers: {per:?}");
         let people = server.rt.block_on(server.db.participants(&study)).unwrap();
         assert_eq!(people.iter().filter(|p| p.excluded_at.is_some()).count(), 1, "only the bad one is excluded");
+        // The dashboard's numbers: gold apart, exclusions and gold accuracy per rater.
+        let p = server.rt.block_on(rectify_web::stats::progress(&server.db, &study)).unwrap();
+        assert_eq!((p.gold_items, p.participants.joined, p.participants.excluded), (4, 6, 1));
+        assert_eq!((p.designs[0].items, p.designs[0].complete, p.designs[0].called_relevant), (6, 6, Some(6)));
+        let bad = p.raters.iter().find(|r| r.excluded.is_some()).unwrap();
+        assert_eq!((bad.gold_answers, bad.gold_accuracy, bad.platform.as_deref()), (2, Some(0.5), Some("prolific")));
+        assert!(p.raters.iter().filter(|r| r.excluded.is_none()).all(|r| r.gold_accuracy == Some(1.0)));
     }
 }
