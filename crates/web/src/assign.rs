@@ -401,13 +401,7 @@ pub(crate) async fn lock_rater(
     study: &str,
     rater: &str,
 ) -> Result<(), DbError> {
-    let sql = if db.postgres {
-        "SELECT id FROM study_raters WHERE study = $1 AND id = $2 FOR UPDATE"
-    } else {
-        "UPDATE study_raters SET id = id WHERE study = $1 AND id = $2"
-    };
-    sqlx::query(sql).bind(study).bind(rater).execute(&mut **tx).await?;
-    Ok(())
+    lock_row(db, tx, "study_raters", "id", study, rater).await
 }
 
 /// Locks the item's row until the transaction ends; always after the rater.
@@ -417,12 +411,25 @@ async fn lock_item(
     study: &str,
     key: &str,
 ) -> Result<(), DbError> {
+    lock_row(db, tx, "study_items", "item_key", study, key).await
+}
+
+/// Locks the row of `table` whose `column` is `value` (within `study`); the table and column
+/// names are constants of this module, never input.
+async fn lock_row(
+    db: &StudyDb,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &'static str,
+    column: &'static str,
+    study: &str,
+    value: &str,
+) -> Result<(), DbError> {
     let sql = if db.postgres {
-        "SELECT id FROM study_items WHERE study = $1 AND item_key = $2 FOR UPDATE"
+        format!("SELECT id FROM {table} WHERE study = $1 AND {column} = $2 FOR UPDATE")
     } else {
-        "UPDATE study_items SET id = id WHERE study = $1 AND item_key = $2"
+        format!("UPDATE {table} SET id = id WHERE study = $1 AND {column} = $2")
     };
-    sqlx::query(sql).bind(study).bind(key).execute(&mut **tx).await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(study).bind(value).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -66,18 +66,7 @@ pub fn eval_val1300(shared: &Path, dir: &Path, extra: &[&str]) {
 
 /// `rectify study serve` of `study` in `run` on 127.0.0.1:`port`, once it answers.
 pub fn serve_study(run: &Path, study: &str, port: u16) -> std::process::Child {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
-        .args(["study", "serve", "--run", s(run), "--study", study, "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while ureq::get(&format!("http://127.0.0.1:{port}/")).call().is_err() {
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child
+    spawn_server(&["study", "serve", "--run", s(run), "--study", study], port)
 }
 
 /// A `rectify study serve` process on `url`'s database, open to Prolific participants with
@@ -91,10 +80,20 @@ pub fn serve_enrolled(
     code: &str,
 ) -> std::process::Child {
     let k = per_participant.to_string();
+    spawn_server(
+        &["study", "serve", "--run", s(run), "--database-url", url, "--study", study, "--platform", "prolific"]
+            .into_iter()
+            .chain(["--per-participant", &k, "--completion-code", code])
+            .collect::<Vec<_>>(),
+        port,
+    )
+}
+
+/// `rectify ARGS --addr 127.0.0.1:PORT`, returned once it answers HTTP.
+fn spawn_server(args: &[&str], port: u16) -> std::process::Child {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
-        .args(["study", "serve", "--run", s(run), "--database-url", url, "--study", study])
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--platform", "prolific", "--per-participant", &k])
-        .args(["--completion-code", code])
+        .args(args)
+        .args(["--addr", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
