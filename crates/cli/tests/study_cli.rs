@@ -293,3 +293,138 @@ fn simulated_raters_answer_attribute_questions_from_the_attributes_given() {
     let hist: Vec<u64> = a["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert_eq!(hist, vec![(files.len() - outdoors) as u64, 0, 0, 0, 0, outdoors as u64], "unanimous raters");
 }
+
+/// A second model for the shared-study test: the bundled MobileNetV2 with its classifier's bias
+/// moved by up to ±1.5 (a deterministic pattern), written as safetensors — a different model
+/// (about 4 points less top-1 accuracy on val-1300) with its own mistakes.
+fn other_model(out: &std::path::Path) {
+    let mut bytes = std::fs::read(assets().join("mobilenet_v2_imagenet1k_v1.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let bias = &header["classifier.1.bias"];
+    assert_eq!(bias["dtype"], "F32");
+    let start = 8 + n + bias["data_offsets"][0].as_u64().unwrap() as usize;
+    for i in 0..1000 {
+        let at = start + 4 * i;
+        let v = f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) + 1.5 * (i as f32 * 12.9898).sin();
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(out, bytes).unwrap();
+}
+
+/// (file, predicted class) of every top-1 mistake in a run's predictions.csv.
+fn mistakes(run: &std::path::Path) -> std::collections::BTreeSet<(String, String)> {
+    predictions(run)
+        .into_iter()
+        .filter_map(|r| {
+            let top1 = r[2].split(' ').next().unwrap().to_string();
+            (r[1] != top1).then(|| (r[0].clone(), top1))
+        })
+        .collect()
+}
+
+/// Issue #13 §4: one study for several models. ReaL's votes imported once for two models' runs
+/// of val-1300 into the first run's study give the second model exactly the results a study of
+/// its own gives it (and the first model its numpy-checked numbers); the questions are
+/// deduplicated by (image, class), and the saving printed, stored and shown in the report
+/// equals the count from the two runs' predictions.csv. A served design for both models asks
+/// each distinct question once.
+#[test]
+fn one_study_for_two_models_from_shared_votes() {
+    let Some(shared) = rectify_testkit::shared() else { return };
+    let Some(fx) = rectify_testkit::fixtures("study") else { return };
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300.json")).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, alone) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("b-alone"));
+    let weights = tmp.path().join("other.safetensors");
+    other_model(&weights);
+    let real = shared.join("data/labels/real.json");
+    eval_val1300(&shared, &a, &["--real-labels", s(&real)]);
+    eval_val1300(&shared, &b, &["--real-labels", s(&real), "--weights", s(&weights)]);
+    // The second model's own study, for comparison: a copy of its run.
+    std::fs::create_dir_all(&alone).unwrap();
+    for f in ["rectify.db", "rectify.db-wal", "predictions.csv", "summary.json"] {
+        if b.join(f).exists() {
+            std::fs::copy(b.join(f), alone.join(f)).unwrap();
+        }
+    }
+    let (ma, mb) = (mistakes(&a), mistakes(&b));
+    assert_ne!(ma, mb, "the two models make different mistakes");
+    let distinct = ma.union(&mb).count();
+    let separate = ma.len() + mb.len();
+    let npz = shared.join("data/labels/real_raters.npz");
+    let out =
+        rectify_ok(&["study", "import", "--run", s(&a), "--model-run", s(&b), "--format", "real-raters", s(&npz)]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = format!("{distinct} distinct questions instead of {separate} in separate studies");
+    assert!(text.contains(&line), "{line}: {text}");
+    rectify_ok(&["study", "import", "--run", s(&alone), "--format", "real-raters", s(&npz)]);
+    let out = rectify_ok(&["study", "results", "--run", s(&a), "--model-run", s(&b)]);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    rectify_ok(&["study", "results", "--run", s(&alone)]);
+    let (ra, rb, ralone) = (results(&a), results(&b), results(&alone));
+    // The first model: numpy's numbers (as in real_votes_on_val1300).
+    let d = &ra["designs"]["relevance-top1"];
+    assert_eq!(d["errors"], expected["top1"]["errors"]);
+    assert_eq!(d["rectified"], expected["top1"]["rescued"]);
+    assert_eq!(d["unrated"], expected["top1"]["unrated"]);
+    assert_eq!(ra["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
+    // The second model: what its own study says. Fleiss' κ sums per-question terms in hash
+    // order, so it may differ in the last bits (measured: 4e-15); every other field is equal.
+    for design in ["relevance-top1", "relevance-top5"] {
+        let (x, y) = (&rb["designs"][design], &ralone["designs"][design]);
+        let (kx, ky) = (x["fleiss_kappa"].as_f64().unwrap(), y["fleiss_kappa"].as_f64().unwrap());
+        assert!((kx - ky).abs() < 1e-12, "{design}: κ {kx} vs {ky}");
+        let strip = |v: &serde_json::Value| {
+            let mut v = v.clone();
+            v.as_object_mut().unwrap().remove("fleiss_kappa");
+            v
+        };
+        assert_eq!(strip(x), strip(y), "{design}: the shared study gives the second model its own study's results");
+    }
+    assert_eq!(rb["designs"]["relevance-top1"]["errors"].as_u64().unwrap() as usize, mb.len());
+    let sharing = &rb["sharing"];
+    assert_eq!(sharing, &ra["sharing"]);
+    assert_eq!(sharing["questions_shared"].as_u64().unwrap() as usize, distinct);
+    assert_eq!(sharing["questions_separate"].as_u64().unwrap() as usize, separate);
+    assert_eq!(sharing["answers_saved"].as_u64().unwrap() as usize, 5 * (separate - distinct));
+    // The report of both runs shows both rectified errors and the saving.
+    let report_dir = tmp.path().join("report");
+    rectify_ok(&["report", "--run", s(&a), "--run", s(&b), "--out", s(&report_dir)]);
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap()).unwrap();
+    let said = format!("{distinct} distinct questions (image, predicted class) instead of {separate}");
+    assert!(html.contains(&said), "the page states the saving: {said}");
+    assert!(report["studies"][1]["sharing"].as_str().unwrap().contains(&said));
+    for r in [&ra, &rb] {
+        let e = r["designs"]["relevance-top1"]["rectified_top1_error"].as_f64().unwrap();
+        assert!(html.contains(&format!("{:.2} %", 100.0 * e)), "the page shows {e}");
+    }
+    // A served design for both models: each distinct question once, plus the gold items.
+    let out = rectify_ok(&[
+        "study",
+        "design",
+        "--run",
+        s(&a),
+        "--study",
+        "served",
+        "--design",
+        "relevance-top1",
+        "--model-run",
+        s(&b),
+        "--gold",
+        "4",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains(&format!("{} items added", distinct + 4)), "{text}");
+    assert!(text.contains(&line), "{text}");
+    // Mistaken uses are refused in words.
+    let again = rectify(&["study", "design", "--run", s(&a), "--design", "relevance-top1", "--model-run", s(&a)]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("given twice"));
+    let top5 = rectify(&["study", "design", "--run", s(&a), "--design", "relevance-top5", "--model-run", s(&b)]);
+    assert!(!top5.status.success());
+    assert!(String::from_utf8_lossy(&top5.stderr).contains("relevance-top1"));
+}

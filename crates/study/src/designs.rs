@@ -103,6 +103,47 @@ fn relevance_item(design: Design, variant: Option<&str>, img: &EvalImage, class:
     }
 }
 
+/// The image file of a relevance question (`relevance-top1/<file>/<class>`,
+/// `relevance-top5/<variant>/<file>[/<class>]`), which ties it to the same image in every run of
+/// a study shared by several models; `None` for other designs and for gold items.
+pub fn relevance_file(item: &Item) -> Option<&str> {
+    if item.gold.is_some() {
+        return None;
+    }
+    let rest = item.key.strip_prefix(item.design.name())?.strip_prefix('/')?;
+    let rest = match (&item.variant, item.design) {
+        (Some(v), _) => rest.strip_prefix(v.as_str())?.strip_prefix('/')?,
+        (None, _) => rest,
+    };
+    match &item.question {
+        Question::Relevance { class, .. } => rest.strip_suffix(&format!("/{}", class.class)),
+        Question::MultiRelevance { .. } => Some(rest),
+        _ => None,
+    }
+}
+
+/// The relevance items of one study shared by several models' runs: `per_run[0]` is the host
+/// run's (the study's run), the others follow. Questions are deduplicated by key — the same
+/// (image, class) asked once, whichever models predicted it — and every item points at the
+/// host run's image of that file (`None` when the host did not evaluate it).
+pub fn shared_items(host: &[EvalImage], per_run: Vec<Vec<Item>>) -> Vec<Item> {
+    let ids: HashMap<&str, i64> = host.iter().map(|i| (i.file.as_str(), i.image_id)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (n, items) in per_run.into_iter().enumerate() {
+        for mut item in items {
+            if !seen.insert(item.key.clone()) {
+                continue;
+            }
+            if n > 0 {
+                item.image_id = relevance_file(&item).and_then(|f| ids.get(f).copied());
+            }
+            out.push(item);
+        }
+    }
+    out
+}
+
 /// The first class of ImageNet-1k's second top-level group: classes 0–397 are animals
 /// (WordNet `animal.n.01`, from `n01440764` tench to `n02655020` puffer), 398–999 everything
 /// else (artifacts, food, plants, fungi, geological formations, people's activities).

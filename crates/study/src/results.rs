@@ -82,6 +82,67 @@ fn judgments(items: &[&Item], votes: &HashMap<&str, Vec<&Vote>>) -> Answers {
     out
 }
 
+/// The questions of a shared study that concern the run of `images`: its relevance items,
+/// each pointed at this run's image of the same file (see [`crate::designs::relevance_file`]),
+/// kept when one of their (image, class) pairs is one the run asks about — its top-1 mistakes
+/// with the predicted class (`relevance-top1`), or with its top 5 (`relevance-top5`). Gold items
+/// are kept; items of the other designs are kept for the study's own run (`host`) only, as they
+/// were made from its attack, explain and criticize runs.
+pub fn for_run(images: &[EvalImage], items: &[Item], host: bool) -> Vec<Item> {
+    let by_file: HashMap<&str, &EvalImage> = images.iter().map(|i| (i.file.as_str(), i)).collect();
+    items
+        .iter()
+        .filter_map(|item| {
+            if item.gold.is_some() {
+                return Some(item.clone());
+            }
+            if !matches!(item.design, Design::RelevanceTop1 | Design::RelevanceTop5) {
+                return host.then(|| item.clone());
+            }
+            let img = by_file.get(crate::designs::relevance_file(item)?)?;
+            let classes: Vec<i64> = match &item.question {
+                Question::Relevance { class, .. } => vec![class.class],
+                Question::MultiRelevance { classes, .. } => classes.iter().map(|c| c.class).collect(),
+                _ => return None,
+            };
+            let top5 = item.design == Design::RelevanceTop5;
+            classes.iter().any(|&c| wanted(img, c, top5)).then(|| Item { image_id: Some(img.image_id), ..item.clone() })
+        })
+        .collect()
+}
+
+/// Whether the run asks about class `class` for `img`: a top-1 mistake and its predicted class
+/// (or, `top5`, one of its top 5).
+fn wanted(img: &EvalImage, class: i64, top5: bool) -> bool {
+    img.top1_wrong() && if top5 { img.top5.contains(&class) } else { img.top5.first() == Some(&class) }
+}
+
+/// What sharing one `relevance-top1` study between the runs of several models saves: each run
+/// alone would ask one question per top-1 mistake (image, predicted class); the shared study
+/// asks each distinct (image file, class) once. `runs` are (name, evaluated images), the
+/// study's own run first.
+pub fn sharing(runs: &[(String, &[EvalImage])], answers_per_item: usize) -> Value {
+    let mut distinct = std::collections::HashSet::new();
+    let mut separate = 0usize;
+    let mut per = Vec::new();
+    for (name, images) in runs {
+        let mine: Vec<(&str, i64)> =
+            images.iter().filter(|i| i.top1_wrong()).map(|i| (i.file.as_str(), i.top5[0])).collect();
+        separate += mine.len();
+        per.push(json!({"run": name, "questions": mine.len()}));
+        distinct.extend(mine);
+    }
+    let shared = distinct.len();
+    json!({
+        "design": "relevance-top1",
+        "runs": per,
+        "questions_shared": shared,
+        "questions_separate": separate,
+        "answers_saved": (separate - shared) * answers_per_item,
+        "saving": if separate == 0 { 0.0 } else { 1.0 - shared as f64 / separate as f64 },
+    })
+}
+
 fn histogram(decisions: &BTreeMap<(i64, i64), Decision>, n: usize) -> Vec<usize> {
     let mut h = vec![0; n + 1];
     for d in decisions.values() {
@@ -108,6 +169,14 @@ fn rectified(
     top5: bool,
 ) -> Value {
     let labelled: Vec<&EvalImage> = images.iter().filter(|i| i.label.is_some()).collect();
+    // In a study shared by several models, other runs' questions are not this run's histogram.
+    let by_id: HashMap<i64, &EvalImage> = images.iter().map(|i| (i.image_id, i)).collect();
+    let ours = |&(image, class): &(i64, i64)| by_id.get(&image).is_some_and(|i| wanted(i, class, top5));
+    let decisions: BTreeMap<(i64, i64), Decision> =
+        decisions.iter().filter(|(k, _)| ours(k)).map(|(k, d)| (*k, *d)).collect();
+    let decisions = &decisions;
+    let answers: Answers = answers.iter().filter(|(k, _)| ours(k)).map(|(k, a)| (*k, a.clone())).collect();
+    let answers = &answers;
     let (mut rows, mut rated, mut unrated, mut rescued, mut asked) = (Vec::new(), 0, 0, 0, 0);
     for img in &labelled {
         let wrong = if top5 { img.top5_wrong() } else { img.top1_wrong() };

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use rectify_study::aggregate::{decide, Rule};
-use rectify_study::designs::{relevance_top1, EvalImage};
-use rectify_study::results::{results, Aggregation};
+use rectify_study::designs::{relevance_top1, shared_items, EvalImage};
+use rectify_study::results::{for_run, results, sharing, Aggregation};
 use rectify_study::{Answer, Vote};
 use std::collections::HashMap;
 
@@ -73,5 +73,71 @@ proptest! {
             prop_assert_eq!(decided, d["rated"].as_u64().unwrap());
             prop_assert_eq!(d["items_complete"].as_u64().unwrap(), decided);
         }
+    }
+
+    /// Issue #13 §4: a study shared by two models' runs (same files, their own image ids and
+    /// predictions) gives each model exactly what a study of its own with the same votes on
+    /// the same (image, class) questions gives it, and asks each distinct question once.
+    #[test]
+    fn a_shared_study_gives_each_model_its_own_results(
+        preds in prop::collection::vec((0i64..4, 0i64..4, 0i64..4), 1..30),
+        votes in prop::collection::vec((0usize..60, 0u8..3, 0u8..6), 0..300),
+    ) {
+        let run = |model: usize, offset: i64| -> Vec<EvalImage> {
+            preds
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let pred = if model == 0 { p.1 } else { p.2 };
+                    EvalImage {
+                        image_id: offset + i as i64,
+                        file: format!("d/{i}.jpg"),
+                        path: format!("d/{i}.jpg"),
+                        label: Some(p.0),
+                        top5: vec![pred, (pred + 1) % 4, (pred + 2) % 4, (pred + 3) % 4, 9],
+                        real: None,
+                    }
+                })
+                .collect()
+        };
+        let (a, b) = (run(0, 0), run(1, 1000));
+        let own = [relevance_top1(&a), relevance_top1(&b)];
+        let shared = shared_items(&a, vec![own[0].clone(), own[1].clone()]);
+        let keys: std::collections::BTreeSet<&str> =
+            own.iter().flatten().map(|i| i.key.as_str()).collect();
+        prop_assert_eq!(shared.len(), keys.len(), "each distinct question once");
+        let all: Vec<&str> = keys.into_iter().collect();
+        let votes: Vec<Vote> = if all.is_empty() {
+            Vec::new()
+        } else {
+            votes
+                .iter()
+                .map(|&(q, a, r)| Vote {
+                    item: all[q % all.len()].to_string(),
+                    rater: format!("r{r}"),
+                    answer: answer(a),
+                    seconds: None,
+                    source: "test".into(),
+                })
+                .collect()
+        };
+        // One vote per rater and item, as the store keeps them.
+        let mut seen = std::collections::HashSet::new();
+        let votes: Vec<Vote> = votes.into_iter().filter(|v| seen.insert((v.item.clone(), v.rater.clone()))).collect();
+        let agg = Aggregation { bootstrap: 50, ..Default::default() };
+        for (model, images) in [&a, &b].into_iter().enumerate() {
+            let alone = results(images, &own[model], &votes, &agg);
+            let together = results(images, &for_run(images, &shared, model == 0), &votes, &agg);
+            let (x, y) = (&alone["designs"]["relevance-top1"], &together["designs"]["relevance-top1"]);
+            for k in ["n", "errors", "rectified", "rated", "unrated", "asked", "histogram", "top1_error",
+                      "rectified_top1_error", "ci", "items", "items_complete"] {
+                prop_assert_eq!(&x[k], &y[k], "model {}: {}", model, k);
+            }
+            let (kx, ky) = (x["fleiss_kappa"].as_f64(), y["fleiss_kappa"].as_f64());
+            prop_assert!(kx.zip(ky).is_none_or(|(p, q)| (p - q).abs() < 1e-12) && kx.is_some() == ky.is_some());
+        }
+        let s = sharing(&[("a".into(), &a[..]), ("b".into(), &b[..])], 5);
+        prop_assert_eq!(s["questions_shared"].as_u64().unwrap() as usize, shared.len());
+        prop_assert_eq!(s["questions_separate"].as_u64().unwrap() as usize, own[0].len() + own[1].len());
     }
 }

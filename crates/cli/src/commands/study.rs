@@ -127,6 +127,12 @@ enum StudyCommand {
         /// mixed into participants' batches at `serve --gold-rate` and never counted as data.
         #[arg(long, default_value_t = 0)]
         gold: usize,
+        /// relevance-top1: also ask about the mistakes of another model's run (repeatable), in
+        /// this one study: each (image, class) is asked once whichever models predicted it, and
+        /// `study results --model-run` gives every model its rectified error from the shared
+        /// votes (the paper's Table 1 has four models).
+        #[arg(long = "model-run", value_name = "RUN_DIR")]
+        model_runs: Vec<PathBuf>,
     },
     /// Prints invite links for new raters.
     Invite {
@@ -212,6 +218,10 @@ enum StudyCommand {
         /// Answers per item (N).
         #[arg(long, default_value_t = 5)]
         answers: usize,
+        /// Also import the votes on another model's mistakes (repeatable), into this one study
+        /// (see `study design --model-run`).
+        #[arg(long = "model-run", value_name = "RUN_DIR")]
+        model_runs: Vec<PathBuf>,
     },
     /// Aggregates the votes: `RUN_DIR/study/results.json`.
     Results {
@@ -234,6 +244,11 @@ enum StudyCommand {
         /// Gold answers a rater needs before --min-gold-accuracy judges them.
         #[arg(long, default_value_t = 2)]
         min_gold_answers: usize,
+        /// Also the results of another model's run whose mistakes this study asks about
+        /// (repeatable; see `study design --model-run`): written to that run's
+        /// `study/results.json`, from the shared votes, with what sharing saved.
+        #[arg(long = "model-run", value_name = "RUN_DIR")]
+        model_runs: Vec<PathBuf>,
     },
     /// Per participant from a recruitment platform: completion code, answers, gold accuracy,
     /// time and a suggested approve/reject, as CSV for the platform's bulk tools (Prolific:
@@ -278,6 +293,51 @@ fn eval_images(run: &Path) -> Result<Vec<EvalImage>> {
     Ok(designs::eval_images(&store)?)
 }
 
+/// The evaluated images of the other models' runs of a shared study, each checked to be a
+/// run with an eval and not the study's own run.
+fn model_runs(host: &Path, runs: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<EvalImage>)>> {
+    let mut out: Vec<(PathBuf, Vec<EvalImage>)> = Vec::new();
+    for run in runs {
+        if !run.join("rectify.db").exists() {
+            bail!(
+                "--model-run {}: no rectify.db here; evaluate that model with `rectify eval --out {}` first",
+                run.display(),
+                run.display()
+            );
+        }
+        let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+        if same(run, host) || out.iter().any(|(r, _)| same(r, run)) {
+            bail!("--model-run {}: given twice (the study's own run is --run)", run.display());
+        }
+        let images = eval_images(run).with_context(|| format!("--model-run {}", run.display()))?;
+        out.push((run.clone(), images));
+    }
+    Ok(out)
+}
+
+/// `sharing` of results.json for the study's run and its model runs.
+fn sharing(
+    host: &Path,
+    images: &[EvalImage],
+    others: &[(PathBuf, Vec<EvalImage>)],
+    answers: usize,
+) -> serde_json::Value {
+    let mut runs: Vec<(String, &[EvalImage])> = vec![(host.display().to_string(), images)];
+    runs.extend(others.iter().map(|(r, i)| (r.display().to_string(), i.as_slice())));
+    rectify_study::results::sharing(&runs, answers)
+}
+
+fn print_sharing(s: &serde_json::Value) {
+    println!(
+        "shared by {} models: {} distinct questions instead of {} in separate studies ({:.1} % fewer, {} answers saved)",
+        s["runs"].as_array().map_or(0, Vec::len),
+        s["questions_shared"],
+        s["questions_separate"],
+        100.0 * s["saving"].as_f64().unwrap_or(0.0),
+        s["answers_saved"]
+    );
+}
+
 /// Runs `rectify study`.
 pub fn run(args: StudyArgs) -> Result<()> {
     runtime()?.block_on(run_async(args))
@@ -298,8 +358,13 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             answers,
             seed,
             gold,
+            model_runs: others,
         } => {
             let images = eval_images(&target.run)?;
+            if !others.is_empty() && design != DesignArg::RelevanceTop1 {
+                bail!("--model-run: one study for several models is made for relevance-top1 (the paper's Table 1); import votes for the others with `study import --model-run`");
+            }
+            let others = model_runs(&target.run, &others)?;
             let store = RunStore::open(&target.run)?;
             let gold_items = match (gold, design) {
                 (0, _) => Vec::new(),
@@ -308,7 +373,11 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 _ => bail!("--gold: gold items are made for the relevance designs so far"),
             };
             let new: Vec<Item> = match design {
-                DesignArg::RelevanceTop1 => designs::relevance_top1(&images),
+                DesignArg::RelevanceTop1 => {
+                    let mut per_run = vec![designs::relevance_top1(&images)];
+                    per_run.extend(others.iter().map(|(_, i)| designs::relevance_top1(i)));
+                    designs::shared_items(&images, per_run)
+                }
                 DesignArg::RelevanceTop5 => {
                     let v = match variant.as_str() {
                         "top1-misclassified" => Top5Variant::Top1Misclassified,
@@ -329,7 +398,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 DesignArg::Attribute => {
                     let a = attribute.context("--attribute names what to ask about")?;
                     let chosen: Vec<EvalImage> =
-                        images.into_iter().filter(|i| class.is_none_or(|c| i.label == Some(c))).collect();
+                        images.iter().filter(|i| class.is_none_or(|c| i.label == Some(c))).cloned().collect();
                     designs::attribute(&chosen, &a)
                 }
             };
@@ -349,6 +418,9 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             let mut per: HashMap<&str, usize> = HashMap::new();
             new.iter().for_each(|i| *per.entry(i.design.name()).or_default() += 1);
             println!("study {:?}: {} items added ({per:?}), {answers} answers each", target.study, new.len());
+            if !others.is_empty() {
+                print_sharing(&sharing(&target.run, &images, &others, answers));
+            }
             Ok(())
         }
         StudyCommand::Invite { target, count, base_url } => {
@@ -587,8 +659,12 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             );
             Ok(())
         }
-        StudyCommand::Import { target, format, file, answers } => {
+        StudyCommand::Import { target, format, file, answers, model_runs: others } => {
             let images = eval_images(&target.run)?;
+            let others = model_runs(&target.run, &others)?;
+            if !others.is_empty() && format == FormatArg::Jsonl {
+                bail!("--model-run: JSONL votes name their items already; import them without it");
+            }
             let (source, pair_votes) = match format {
                 FormatArg::RealRaters => ("real-raters", import::real_raters(&file)?),
                 FormatArg::CleanlabMturk => ("cleanlab-mturk", import::cleanlab_mturk(&file)?),
@@ -612,7 +688,18 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                     return Ok(());
                 }
             };
-            let (items, votes) = designs::import_relevance(&images, &pair_votes, source);
+            let (items, votes) = {
+                let (mut items, mut votes) = (Vec::new(), Vec::new());
+                for run_images in std::iter::once(&images).chain(others.iter().map(|(_, i)| i)) {
+                    let (i, v) = designs::import_relevance(run_images, &pair_votes, source);
+                    items.push(i);
+                    votes.extend(v);
+                }
+                let items = designs::shared_items(&images, items);
+                let mut seen = std::collections::HashSet::new();
+                votes.retain(|v| seen.insert((v.item.clone(), v.rater.clone())));
+                (items, votes)
+            };
             let db = open(&target).await?;
             db.put_study(&target.study, answers, &items).await?;
             let put = db.put_votes(&target.study, &votes).await?;
@@ -631,6 +718,9 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 put.replaced,
                 put.unchanged
             );
+            if !others.is_empty() {
+                print_sharing(&sharing(&target.run, &images, &others, answers));
+            }
             Ok(())
         }
         StudyCommand::Payments { target, format, out } => {
@@ -648,7 +738,15 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             }
             Ok(())
         }
-        StudyCommand::Results { target, rule, min_time, max_time, min_gold_accuracy, min_gold_answers } => {
+        StudyCommand::Results {
+            target,
+            rule,
+            min_time,
+            max_time,
+            min_gold_accuracy,
+            min_gold_answers,
+            model_runs: others,
+        } => {
             let db = open(&target).await?;
             let info =
                 db.study(&target.study).await?.with_context(|| format!("no study {:?} in this run", target.study))?;
@@ -676,36 +774,54 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 }
             }
             let counted: Vec<Vote> = all.iter().filter(|v| !reasons.contains_key(&v.rater)).cloned().collect();
-            let dir = target.run.join("study");
-            let mut everyone = results(&images, &items, &all, &agg);
-            everyone["study"] = serde_json::json!(target.study);
-            everyone["version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
-            everyone["exclusion"] = serde_json::json!({"applied": false});
-            let mut res = results(&images, &items, &counted, &agg);
-            res["study"] = serde_json::json!(target.study);
-            res["version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
-            res["exclusion"] = serde_json::json!({
-                "applied": true,
-                "min_gold_accuracy": min_gold_accuracy,
-                "min_gold_answers": min_gold_answers,
-                "raters_excluded": reasons.len(),
-                "votes_excluded": all.len() - counted.len(),
-                "reasons": reasons,
-                "without_exclusion": "results-all.json",
-            });
-            write_json(&dir.join("results-all.json"), &everyone)?;
-            let out = dir.join("results.json");
-            write_json(&out, &res)?;
-            print_results(&res);
+            let others = model_runs(&target.run, &others)?;
+            let shared = (!others.is_empty()).then(|| sharing(&target.run, &images, &others, info.answers_per_item));
+            let host_name = target.run.display().to_string();
+            let runs = std::iter::once((target.run.clone(), images.clone(), true))
+                .chain(others.iter().map(|(r, i)| (r.clone(), i.clone(), false)));
+            for (run, images, host) in runs {
+                let items = rectify_study::results::for_run(&images, &items, host);
+                let dir = run.join("study");
+                let mut everyone = results(&images, &items, &all, &agg);
+                let mut res = results(&images, &items, &counted, &agg);
+                for r in [&mut everyone, &mut res] {
+                    r["study"] = serde_json::json!(target.study);
+                    r["study_run"] = serde_json::json!(host_name);
+                    r["version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
+                    if let Some(s) = &shared {
+                        r["sharing"] = s.clone();
+                    }
+                }
+                everyone["exclusion"] = serde_json::json!({"applied": false});
+                res["exclusion"] = serde_json::json!({
+                    "applied": true,
+                    "min_gold_accuracy": min_gold_accuracy,
+                    "min_gold_answers": min_gold_answers,
+                    "raters_excluded": reasons.len(),
+                    "votes_excluded": all.len() - counted.len(),
+                    "reasons": reasons,
+                    "without_exclusion": "results-all.json",
+                });
+                write_json(&dir.join("results-all.json"), &everyone)?;
+                let out = dir.join("results.json");
+                write_json(&out, &res)?;
+                if shared.is_some() {
+                    println!("{}:", run.display());
+                }
+                print_results(&res);
+                println!("-> {}", out.display());
+            }
             if !reasons.is_empty() {
                 println!(
                     "excluded {} raters ({} votes): their votes are kept but not counted; results with every vote: {}",
                     reasons.len(),
                     all.len() - counted.len(),
-                    dir.join("results-all.json").display()
+                    target.run.join("study/results-all.json").display()
                 );
             }
-            println!("-> {}", out.display());
+            if let Some(s) = &shared {
+                print_sharing(s);
+            }
             Ok(())
         }
         StudyCommand::Export { target, format, out } => {

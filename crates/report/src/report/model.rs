@@ -215,6 +215,10 @@ pub struct StudyInfo {
     /// Raters and votes left out by quality control, and why, in words (`none` when none).
     #[serde(default)]
     pub exclusions: String,
+    /// When several models' runs share the study: which, and the questions sharing saved, in
+    /// words (empty when the study is the run's alone).
+    #[serde(default)]
+    pub sharing: String,
 }
 
 /// Questions by number of positive answers (bin i = i yes answers).

@@ -128,6 +128,9 @@ fn table1(ctx: &Ctx, report: &Report) -> String {
                 q("sources", Fmt::Text),
                 q("exclusions", Fmt::Text)
             ));
+            if !report.studies[i].sharing.is_empty() {
+                s.push_str(&format!("<p class=\"note\">Shared study: {}.</p>\n", q("sharing", Fmt::Text)));
+            }
         }
         let rows: Vec<Vec<String>> = (0..report.rectified.len())
             .map(|i| {

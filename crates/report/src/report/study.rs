@@ -94,6 +94,22 @@ fn exclusions_text(e: &Value) -> String {
     )
 }
 
+/// `results.json`'s `sharing` in words: the study is shared by N models' runs and asks D
+/// distinct questions instead of S (empty when there is no sharing).
+fn sharing_text(s: &Value, study_run: &Value) -> String {
+    let Some(runs) = s["runs"].as_array() else { return String::new() };
+    format!(
+        "one study ({}) asks about the top-1 mistakes of {} models: {} distinct questions (image, predicted class) \
+         instead of {} in separate studies, {:.1} % fewer ({} answers saved)",
+        study_run.as_str().unwrap_or("?"),
+        runs.len(),
+        u(&s["questions_shared"]),
+        u(&s["questions_separate"]),
+        100.0 * f(&s["saving"]).unwrap_or(0.0),
+        u(&s["answers_saved"])
+    )
+}
+
 /// Splits `design/variant` keys.
 fn design_of(key: &str) -> (&str, Option<&str>) {
     match key.split_once('/') {
@@ -112,6 +128,7 @@ pub fn rows(run: usize, results: &Value) -> StudyRows {
             votes_dropped: u(&results["time_filter"]["votes_dropped"]),
             sources: sources_text(&results["sources"]),
             exclusions: exclusions_text(&results["exclusion"]),
+            sharing: sharing_text(&results["sharing"], &results["study_run"]),
         },
         ..StudyRows::default()
     };
