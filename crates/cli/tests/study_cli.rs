@@ -51,6 +51,29 @@ fn real_votes_on_val1300() {
             < 1e-12
     );
     assert_eq!(r["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
+    // Per-rater agreement with the others' majority and Cohen's κ of rater pairs, as
+    // scikit-learn's cohen_kappa_score computes it on the same votes.
+    let (ours, theirs) = (&d["rater_agreement"], &expected["top1"]["rater_agreement"]);
+    let raters = theirs["raters"].as_object().unwrap();
+    assert_eq!(ours["raters"].as_object().unwrap().len(), raters.len());
+    for (id, want) in raters {
+        let got = &ours["raters"][id];
+        assert_eq!(got["questions"], want["questions"], "{id}");
+        let (x, y) =
+            (got["agreement_with_majority"].as_f64().unwrap(), want["agreement_with_majority"].as_f64().unwrap());
+        assert!((x - y).abs() < 1e-12, "{id}: {x} vs {y}");
+    }
+    let pairs = ours["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), theirs["pairs"].as_object().unwrap().len());
+    for p in pairs {
+        let key = format!("{}|{}", p["a"].as_str().unwrap(), p["b"].as_str().unwrap());
+        let want = &theirs["pairs"][&key];
+        assert_eq!(p["overlap"], want["overlap"], "{key}");
+        match (p["cohen_kappa"].as_f64(), want["cohen_kappa"].as_f64()) {
+            (Some(x), Some(y)) => assert!((x - y).abs() < 1e-12, "{key}: κ {x} vs {y}"),
+            (x, y) => assert_eq!(x, y, "{key}: κ defined for both or neither"),
+        }
+    }
     // The report shows the same rectified error, from report.json.
     rectify_ok(&["report", "--run", s(&run)]);
     let report: serde_json::Value =
@@ -244,6 +267,35 @@ fn simulated_raters_through_the_http_api() {
     assert_eq!(d["rectified"], rescued);
     let hist: Vec<u64> = d["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert_eq!(hist, vec![(errors - rescued) as u64, 0, 0, 0, 0, rescued as u64], "unanimous raters");
+    // The admin dashboard's rectified error so far equals results.json's once every item is
+    // complete (signed in through a one-time link, as a researcher does).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = serve_study(&run, "main", port);
+    let base = format!("http://127.0.0.1:{port}");
+    let link = rectify_ok(&["study", "admin-link", "--run", s(&run), "--base-url", &base]);
+    let link = String::from_utf8_lossy(&link.stdout).trim().to_string();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build(),
+    );
+    let signed_in = agent.get(&link).call().unwrap();
+    let cookie =
+        signed_in.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let progress: serde_json::Value = agent
+        .get(&format!("{base}/api/admin/progress"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let so_far = &progress["rectified"];
+    assert_eq!(so_far["errors"], errors, "{progress}");
+    assert_eq!(so_far["rectified"], rescued, "{progress}");
+    assert_eq!(so_far["labelled"], d["n"]);
+    let (x, y) = (so_far["rectified_top1_error"].as_f64().unwrap(), d["rectified_top1_error"].as_f64().unwrap());
+    assert!((x - y).abs() < 1e-15, "dashboard {x} vs results {y}");
 }
 
 #[test]
@@ -416,9 +468,11 @@ fn one_study_for_two_models_from_shared_votes() {
         s(&b),
         "--gold",
         "4",
+        "--attention",
+        "2",
     ]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text.contains(&format!("{} items added", distinct + 4)), "{text}");
+    assert!(text.contains(&format!("{} items added", distinct + 4 + 2)), "{text}");
     assert!(text.contains(&line), "{text}");
     // Mistaken uses are refused in words.
     let again = rectify(&["study", "design", "--run", s(&a), "--design", "relevance-top1", "--model-run", s(&a)]);

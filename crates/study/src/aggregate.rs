@@ -218,6 +218,100 @@ pub fn kappa_of<K>(answers: &HashMap<K, Vec<(String, Answer)>>, n: usize) -> Opt
     fleiss_kappa(&counts)
 }
 
+/// Cohen's κ of two raters over the questions both answered: `pairs` = (first rater's category,
+/// second's), categories `0..cats`. `None` when undefined (no pair, or chance agreement 1).
+pub fn cohen_kappa(pairs: &[(usize, usize)], cats: usize) -> Option<f64> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let (mut a, mut b) = (vec![0usize; cats], vec![0usize; cats]);
+    let mut same = 0usize;
+    for &(x, y) in pairs {
+        a[x] += 1;
+        b[y] += 1;
+        same += usize::from(x == y);
+    }
+    let p_o = same as f64 / n;
+    let p_e: f64 = a.iter().zip(&b).map(|(&x, &y)| (x as f64 / n) * (y as f64 / n)).sum();
+    if (1.0 - p_e).abs() < 1e-12 {
+        return None;
+    }
+    Some((p_o - p_e) / (1.0 - p_e))
+}
+
+/// How each rater agrees with the others (yes / maybe / no answers, every answer counted):
+/// * per rater, the share of their answers equal to the majority of the *other* raters on the
+///   same question — questions with at least 2 other answers and a single most frequent one;
+/// * per pair of raters with at least `min_overlap` questions in common, Cohen's κ.
+///
+/// `{"raters": {id: {"questions", "agreement_with_majority"}}, "median_agreement",
+/// "pairs": [{"a", "b", "overlap", "cohen_kappa"}] (ids in order), "min_overlap",
+/// "median_pair_kappa"}`.
+pub fn rater_agreement<K: Eq + std::hash::Hash>(
+    answers: &HashMap<K, Vec<(String, Answer)>>,
+    min_overlap: usize,
+) -> serde_json::Value {
+    let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut by_rater: BTreeMap<&str, HashMap<usize, usize>> = BTreeMap::new();
+    for (q, list) in answers.values().enumerate() {
+        let mut counts = [0usize; 3];
+        list.iter().for_each(|(_, a)| counts[category(a)] += 1);
+        for (rater, a) in list {
+            let c = category(a);
+            by_rater.entry(rater.as_str()).or_default().insert(q, c);
+            let mut others = counts;
+            others[c] -= 1;
+            let max = *others.iter().max().unwrap_or(&0);
+            if others.iter().sum::<usize>() < 2 || others.iter().filter(|&&x| x == max).count() != 1 {
+                continue;
+            }
+            let e = per.entry(rater.as_str()).or_default();
+            e.0 += usize::from(others[c] == max);
+            e.1 += 1;
+        }
+    }
+    let mut rates: Vec<f64> = Vec::new();
+    let raters: serde_json::Map<String, serde_json::Value> = per
+        .iter()
+        .map(|(r, &(ok, n))| {
+            let x = ok as f64 / n as f64;
+            rates.push(x);
+            (r.to_string(), serde_json::json!({"questions": n, "agreement_with_majority": x}))
+        })
+        .collect();
+    let ids: Vec<&&str> = by_rater.keys().collect();
+    let mut pairs = Vec::new();
+    let mut kappas = Vec::new();
+    for (i, a) in ids.iter().enumerate() {
+        for b in &ids[i + 1..] {
+            let (qa, qb) = (&by_rater[**a], &by_rater[**b]);
+            let common: Vec<(usize, usize)> = qa.iter().filter_map(|(q, &x)| Some((x, *qb.get(q)?))).collect();
+            if common.len() < min_overlap.max(1) {
+                continue;
+            }
+            let k = cohen_kappa(&common, 3);
+            kappas.extend(k);
+            pairs.push(serde_json::json!({"a": a, "b": b, "overlap": common.len(), "cohen_kappa": k}));
+        }
+    }
+    let median = |mut xs: Vec<f64>| -> Option<f64> {
+        if xs.is_empty() {
+            return None;
+        }
+        xs.sort_by(f64::total_cmp);
+        let m = xs.len() / 2;
+        Some(if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 })
+    };
+    serde_json::json!({
+        "raters": raters,
+        "median_agreement": median(rates),
+        "min_overlap": min_overlap,
+        "pairs": pairs,
+        "median_pair_kappa": median(kappas),
+    })
+}
+
 /// 95 % percentile bootstrap intervals of the means of several 0/1 columns over the same rows
 /// (rows resampled together), `b` resamples from `seed`.
 pub fn bootstrap_means(rows: &[Vec<bool>], b: usize, seed: u64) -> Vec<[f64; 2]> {
@@ -251,6 +345,37 @@ pub fn bootstrap_means(rows: &[Vec<bool>], b: usize, seed: u64) -> Vec<[f64; 2]>
 
 #[cfg(test)]
 mod tests {
+
+    /// Cohen's κ on the example of Wikipedia's "Cohen's kappa" article: 50 proposals, both
+    /// readers yes on 20, both no on 15, A yes / B no on 5, A no / B yes on 10: p_o = 0.7,
+    /// p_e = 0.5, κ = 0.4.
+    #[test]
+    fn cohen_kappa_of_the_textbook_example() {
+        let mut pairs = vec![(0, 0); 20];
+        pairs.extend(vec![(2, 2); 15]);
+        pairs.extend(vec![(0, 2); 5]);
+        pairs.extend(vec![(2, 0); 10]);
+        assert!((cohen_kappa(&pairs, 3).unwrap() - 0.4).abs() < 1e-12);
+        assert_eq!(cohen_kappa(&[(0, 0), (0, 0)], 3), None, "both constant: undefined");
+    }
+
+    /// Agreement with the others' majority: three raters, one of whom always dissents.
+    #[test]
+    fn agreement_with_the_majority_of_the_others() {
+        let q =
+            |a: Answer, b: Answer, c: Answer| vec![("a".to_string(), a), ("b".to_string(), b), ("c".to_string(), c)];
+        let mut answers = HashMap::new();
+        for i in 0..10 {
+            answers.insert(i, q(Answer::Yes, Answer::Yes, Answer::No));
+        }
+        let v = rater_agreement(&answers, 10);
+        // a's others are (yes, no): a tie, never judged; likewise b; c's others say yes twice.
+        assert_eq!(v["raters"]["c"]["agreement_with_majority"], 0.0);
+        assert_eq!(v["raters"]["c"]["questions"], 10);
+        assert!(v["raters"]["a"].is_null());
+        assert_eq!(v["pairs"].as_array().unwrap().len(), 3);
+        assert!(v["pairs"][0]["cohen_kappa"].is_null(), "a and b always say yes: κ undefined");
+    }
     use super::*;
 
     fn votes(spec: &str) -> Vec<(String, Answer)> {

@@ -185,6 +185,64 @@ pub fn gold_relevance(images: &[EvalImage], design: Design, count: usize) -> Vec
     out
 }
 
+/// Attention checks for a yes / no design: `count` instructed-response questions. Each shows a
+/// correctly classified image with its true class — a class that plainly fits, so a rater who
+/// answers without reading says yes — and the instruction, where the class's gloss usually is,
+/// to answer **no** whatever the image shows. Images are taken from the end of the run (gold
+/// items take them from the start). Keys `attention/<design>/<file>`, variant `attention`;
+/// like gold items they check raters and are never counted as data.
+pub fn attention_checks(images: &[EvalImage], design: Design, count: usize) -> Vec<Item> {
+    images
+        .iter()
+        .rev()
+        .filter(|i| i.label.is_some() && i.top5.first() == i.label.as_ref())
+        .take(count)
+        .map(|img| {
+            let class = img.label.unwrap_or(0);
+            let mut item = relevance_item(design, Some("attention"), img, class);
+            item.key = format!("attention/{}/{}", design.name(), img.file);
+            if let Question::Relevance { class, .. } = &mut item.question {
+                class.gloss = ATTENTION_INSTRUCTION.to_string();
+            }
+            item.gold = Some(Answer::No);
+            item
+        })
+        .collect()
+}
+
+/// What an attention check asks the rater to do.
+pub const ATTENTION_INSTRUCTION: &str =
+    "Attention check: to show that you read the questions, answer No to this one, whatever the image shows.";
+
+/// Gold items for an `assignment` design: `count` of its items (in order, cycling through
+/// them) with an easy target — one of the very images shown as examples of the right class —
+/// whose answer is therefore known. Keys `gold/<item key>`, variant `gold`.
+pub fn gold_assignment(items: &[Item], count: usize) -> Vec<Item> {
+    let candidates: Vec<&Item> = items.iter().filter(|i| i.design == Design::Assignment && i.gold.is_none()).collect();
+    let mut out = Vec::new();
+    for (n, item) in candidates.iter().cycle().take(count.min(candidates.len() * 6)).enumerate() {
+        let (Question::Assignment { options, .. }, Some(Answer::Option(right))) = (&item.question, &item.truth) else {
+            continue;
+        };
+        let examples = &options[*right].images;
+        let Some(easy) = examples.get((n / candidates.len().max(1)) % examples.len().max(1)) else { continue };
+        let key = format!("gold/{}/{}", item.key, n / candidates.len().max(1));
+        out.push(Item {
+            key,
+            variant: Some("gold".into()),
+            question: Question::Assignment { target: easy.clone(), options: options.clone() },
+            gold: Some(Answer::Option(*right)),
+            truth: Some(Answer::Option(*right)),
+            image_id: None,
+            ..(*item).clone()
+        });
+        if out.len() == count {
+            break;
+        }
+    }
+    out
+}
+
 /// `relevance-top1`: every top-1-misclassified image with its predicted class.
 pub fn relevance_top1(images: &[EvalImage]) -> Vec<Item> {
     images

@@ -15,12 +15,15 @@
 //! Votes outside `[min_time, max_time]` seconds are dropped first (imported votes have no time
 //! and are kept). `sources` counts the votes by where they came from (`server` for the study
 //! server's raters, else the importer: `real-raters`, `cleanlab-mturk`, `csv`, …). Per-rater accuracy on gold items is reported when there are gold items.
+//! Every relevance design and arm also carries `rater_agreement`: each rater's agreement with
+//! the majority of the others, and Cohen's κ of every pair of raters sharing at least
+//! [`MIN_PAIR_OVERLAP`] questions ([`rater_agreement`]).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
-use crate::aggregate::{bootstrap_means, decide, kappa_of, Decision, Rule};
+use crate::aggregate::{bootstrap_means, decide, kappa_of, rater_agreement, Decision, Rule};
 use crate::designs::EvalImage;
 use crate::model::{Answer, Design, Item, Question, Vote};
 
@@ -44,6 +47,9 @@ impl Default for Aggregation {
         Self { rule: Rule::default(), min_time: None, max_time: None, bootstrap: 2000, seed: 0 }
     }
 }
+
+/// Questions two raters must share before their Cohen's κ is reported.
+pub const MIN_PAIR_OVERLAP: usize = 10;
 
 type Answers = HashMap<(i64, i64), Vec<(String, Answer)>>;
 
@@ -215,6 +221,7 @@ fn rectified(
         "not_asked": errors - asked,
         "histogram": histogram(decisions, agg.rule.needs()),
         "fleiss_kappa": kappa_of(answers, agg.rule.needs()),
+        "rater_agreement": rater_agreement(answers, MIN_PAIR_OVERLAP),
     });
     if !top5 {
         let with_real: Vec<&&EvalImage> =
@@ -297,6 +304,7 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
                             "ci": bootstrap_means(&rows, agg.bootstrap, agg.seed).first(),
                             "histogram": histogram(&decisions, agg.rule.needs()),
                             "fleiss_kappa": kappa_of(answers, agg.rule.needs()),
+                            "rater_agreement": rater_agreement(answers, MIN_PAIR_OVERLAP),
                         }),
                     );
                 }
@@ -328,19 +336,37 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
     // Gold items: per-rater accuracy.
     let gold: HashMap<&str, &Answer> = items.iter().filter_map(|i| Some((i.key.as_str(), i.gold.as_ref()?))).collect();
     if !gold.is_empty() {
-        let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        let attention: std::collections::HashSet<&str> = items
+            .iter()
+            .filter(|i| i.gold.is_some() && i.variant.as_deref() == Some("attention"))
+            .map(|i| i.key.as_str())
+            .collect();
+        // Per rater: (gold right, gold answers, attention checks passed, attention checks).
+        let mut per: BTreeMap<&str, (usize, usize, usize, usize)> = BTreeMap::new();
         for v in votes.iter().filter(|v| keep(v, agg)) {
             if let Some(g) = gold.get(v.item.as_str()) {
                 let e = per.entry(v.rater.as_str()).or_default();
-                e.0 += usize::from(**g == v.answer);
+                let right = **g == v.answer;
+                e.0 += usize::from(right);
                 e.1 += 1;
+                if attention.contains(v.item.as_str()) {
+                    e.2 += usize::from(right);
+                    e.3 += 1;
+                }
             }
         }
         let raters: serde_json::Map<String, Value> = per
             .into_iter()
-            .map(|(r, (ok, n))| (r.to_string(), json!({"gold_answers": n, "gold_accuracy": ok as f64 / n as f64})))
+            .map(|(r, (ok, n, passed, checks))| {
+                let mut v = json!({"gold_answers": n, "gold_accuracy": ok as f64 / n as f64});
+                if checks > 0 {
+                    v["attention_checks"] = json!(checks);
+                    v["attention_passed"] = json!(passed);
+                }
+                (r.to_string(), v)
+            })
             .collect();
-        out.insert("gold".into(), json!({"items": gold.len(), "raters": raters}));
+        out.insert("gold".into(), json!({"items": gold.len(), "attention_checks": attention.len(), "raters": raters}));
     }
     // Where the votes come from (`server`, `real-raters`, `cleanlab-mturk`, `csv`, …), so that a
     // report can say whose judgement the rectified error rests on.

@@ -5,7 +5,7 @@
 
 use crate::app::{page, query_param, Admin, AppState, ADMIN_COOKIE};
 use crate::error::AppError;
-use crate::stats::{progress, Progress};
+use crate::stats::Progress;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +50,7 @@ async fn login(State(state): State<AppState>, Path(code): Path<String>) -> Resul
 }
 
 async fn progress_json(_: Admin, State(state): State<AppState>) -> Result<Json<Progress>, AppError> {
-    Ok(Json(progress(state.db(), state.study()).await?))
+    Ok(Json(crate::stats::progress_for_run(state.db(), state.study(), state.run_dir()).await?))
 }
 
 /// All votes as CSV (`item,design,variant,arm,rater,answer,seconds,source`; answers `yes`,

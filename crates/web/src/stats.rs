@@ -26,6 +26,29 @@ pub struct Progress {
     pub gold_items: usize,
     /// Participants from recruitment platforms.
     pub participants: ParticipantCounts,
+    /// The run's top-1 error and its rectified error so far ([`progress_for_run`]).
+    pub rectified: Option<RectifiedSoFar>,
+    /// Keys of the complete relevance-top1 items called relevant.
+    #[serde(skip)]
+    pub relevant_keys: std::collections::HashSet<String>,
+}
+
+/// The run's rectified top-1 error from the decisions so far: a top-1 mistake counts as correct
+/// once its question is complete and at least ⌈0.8 N⌉ counted answers call the predicted class
+/// relevant; every other mistake — undecided ones included — still counts as an error, so the
+/// figure only goes down as answers come in and ends at `study results`' 4-of-5 number.
+#[derive(Debug, Clone, Serialize)]
+pub struct RectifiedSoFar {
+    /// Labelled images of the run.
+    pub labelled: usize,
+    /// Their top-1 mistakes.
+    pub errors: usize,
+    /// Mistakes rectified so far.
+    pub rectified: usize,
+    /// errors / labelled.
+    pub top1_error: f64,
+    /// (errors − rectified) / labelled.
+    pub rectified_top1_error: f64,
 }
 
 /// Participants from recruitment platforms so far.
@@ -99,6 +122,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
     let mut answers_by_design: BTreeMap<&str, Vec<Vec<&Answer>>> = BTreeMap::new();
     let gold: HashMap<&str, &Answer> = items.iter().filter_map(|i| Some((i.key.as_str(), i.gold.as_ref()?))).collect();
     let need = ((n as f64) * 0.8).ceil() as usize;
+    let mut relevant_keys = std::collections::HashSet::new();
     for item in items.iter().filter(|i| i.gold.is_none()) {
         let name = item.design.name();
         let d =
@@ -117,6 +141,9 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
             d.complete += 1;
             if relevance && answers.iter().filter(|a| ***a == Answer::Yes).count() >= need {
                 *d.called_relevant.get_or_insert(0) += 1;
+                if item.design == rectify_study::Design::RelevanceTop1 {
+                    relevant_keys.insert(item.key.clone());
+                }
             }
         } else if answers.is_empty() && leases == 0 {
             d.unstarted += 1;
@@ -181,7 +208,42 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         raters,
         gold_items: gold.len(),
         participants,
+        rectified: None,
+        relevant_keys,
     })
+}
+
+/// [`progress`], with the rectified top-1 error so far of the run in `run_dir` (from its eval
+/// in the run's store) when the study has relevance-top1 items.
+pub async fn progress_for_run(db: &StudyDb, study: &str, run_dir: &std::path::Path) -> Result<Progress, DbError> {
+    let mut p = progress(db, study).await?;
+    if p.designs.iter().any(|d| d.design == "relevance-top1") {
+        let dir = run_dir.to_path_buf();
+        let read = tokio::task::spawn_blocking(move || run_mistakes(&dir)).await.ok().flatten();
+        if let Some((labelled, mistakes)) = read {
+            let rectified =
+                mistakes.iter().filter(|(f, c)| p.relevant_keys.contains(&format!("relevance-top1/{f}/{c}"))).count();
+            let rate = |x: usize| if labelled == 0 { f64::NAN } else { x as f64 / labelled as f64 };
+            p.rectified = Some(RectifiedSoFar {
+                labelled,
+                errors: mistakes.len(),
+                rectified,
+                top1_error: rate(mistakes.len()),
+                rectified_top1_error: rate(mistakes.len() - rectified),
+            });
+        }
+    }
+    Ok(p)
+}
+
+/// Labelled images and (file, predicted class) of the top-1 mistakes of the run's eval, from
+/// its store (`None` when the run has none).
+fn run_mistakes(run_dir: &std::path::Path) -> Option<(usize, Vec<(String, i64)>)> {
+    let store = rectify_store::RunStore::open(run_dir).ok()?;
+    let images = rectify_study::designs::eval_images(&store).ok()?;
+    let labelled = images.iter().filter(|i| i.label.is_some()).count();
+    let mistakes = images.iter().filter(|i| i.top1_wrong()).map(|i| (i.file.clone(), i.top5[0])).collect();
+    Some((labelled, mistakes))
 }
 
 /// The median (mean of the middle two for an even count).

@@ -133,6 +133,10 @@ enum StudyCommand {
         /// votes (the paper's Table 1 has four models).
         #[arg(long = "model-run", value_name = "RUN_DIR")]
         model_runs: Vec<PathBuf>,
+        /// Also add this many attention checks (yes / no designs): a correctly classified
+        /// image with its true class and the instruction to answer No; checked like gold items.
+        #[arg(long, default_value_t = 0)]
+        attention: usize,
     },
     /// Prints invite links for new raters.
     Invite {
@@ -359,6 +363,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             seed,
             gold,
             model_runs: others,
+            attention,
         } => {
             let images = eval_images(&target.run)?;
             if !others.is_empty() && design != DesignArg::RelevanceTop1 {
@@ -370,8 +375,22 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 (0, _) => Vec::new(),
                 (n, DesignArg::RelevanceTop1) => designs::gold_relevance(&images, Design::RelevanceTop1, n),
                 (n, DesignArg::RelevanceTop5) => designs::gold_relevance(&images, Design::RelevanceTop5, n),
-                _ => bail!("--gold: gold items are made for the relevance designs so far"),
+                (_, DesignArg::Assignment) => Vec::new(), // made from the design's items below
+                _ => bail!("--gold: gold items are made for the relevance and assignment designs"),
             };
+            let attention_items = match (attention, design) {
+                (0, _) => Vec::new(),
+                (n, DesignArg::RelevanceTop1) => designs::attention_checks(&images, Design::RelevanceTop1, n),
+                (n, DesignArg::RelevanceTop5) => designs::attention_checks(&images, Design::RelevanceTop5, n),
+                (n, DesignArg::Adversarial) => designs::attention_checks(&images, Design::Adversarial, n),
+                _ => bail!("--attention: attention checks are made for the yes / no designs (relevance, adversarial)"),
+            };
+            if attention_items.len() < attention {
+                bail!(
+                    "--attention {attention}: the run has only {} correctly classified images to make them from",
+                    attention_items.len()
+                );
+            }
             let new: Vec<Item> = match design {
                 DesignArg::RelevanceTop1 => {
                     let mut per_run = vec![designs::relevance_top1(&images)];
@@ -405,6 +424,11 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             if new.is_empty() {
                 bail!("the design has no item in this run (no misclassified image, no saved adversarial image, or too few groups)");
             }
+            let gold_items = if design == DesignArg::Assignment && gold > 0 {
+                designs::gold_assignment(&new, gold)
+            } else {
+                gold_items
+            };
             if gold_items.len() < gold {
                 bail!(
                     "--gold {gold}: the run has only {} correctly classified images to make them from",
@@ -413,6 +437,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             }
             let mut new = new;
             new.extend(gold_items);
+            new.extend(attention_items);
             let db = open(&target).await?;
             db.put_study(&target.study, answers, &new).await?;
             let mut per: HashMap<&str, usize> = HashMap::new();

@@ -196,6 +196,12 @@ pub struct RectifiedRow {
     pub unrated: u64,
     /// Fleiss' κ of the answers.
     pub fleiss_kappa: Option<f64>,
+    /// Median over raters of their agreement with the other raters' majority.
+    #[serde(default)]
+    pub median_rater_agreement: Option<f64>,
+    /// Median Cohen's κ over rater pairs sharing enough questions.
+    #[serde(default)]
+    pub median_pair_kappa: Option<f64>,
 }
 
 /// How a run's study turned votes into decisions.

@@ -147,6 +147,8 @@ fn table1(ctx: &Ctx, report: &Report) -> String {
                     q("rated", Fmt::Int),
                     q("unrated", Fmt::Int),
                     q("fleiss_kappa", Fmt::Fixed(3)),
+                    q("median_rater_agreement", Fmt::Pct),
+                    q("median_pair_kappa", Fmt::Fixed(3)),
                 ]
             })
             .collect();
@@ -162,6 +164,8 @@ fn table1(ctx: &Ctx, report: &Report) -> String {
                 "Rated",
                 "Unrated",
                 "Fleiss κ",
+                "Rater agreement with the majority (median)",
+                "Cohen κ of rater pairs (median)",
             ],
             &rows,
         ));

@@ -152,6 +152,8 @@ pub fn rows(run: usize, results: &Value) -> StudyRows {
                     rated: u(&d["rated"]),
                     unrated: u(&d["unrated"]),
                     fleiss_kappa: f(&d["fleiss_kappa"]),
+                    median_rater_agreement: f(&d["rater_agreement"]["median_agreement"]),
+                    median_pair_kappa: f(&d["rater_agreement"]["median_pair_kappa"]),
                 });
                 out.histograms.push(Histogram { run, design: key.clone(), counts: counts(&d["histogram"]) });
             }
