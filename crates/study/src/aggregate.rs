@@ -180,27 +180,60 @@ fn dawid_skene<K: Clone + Eq + std::hash::Hash + Ord>(
     keys.into_iter().cloned().zip(t).collect()
 }
 
-/// Fleiss' κ for questions each answered by the same number of raters: `counts[q][c]` = raters
-/// who put question q in category c. `None` with fewer than 2 questions or raters, or no
-/// disagreement possible.
+/// Fleiss' κ: `counts[q][c]` = raters who put question q in category c. Questions may have
+/// different numbers of answers (Fleiss 1971, generalised: each question's agreement over its
+/// own n_q(n_q − 1) pairs, the category shares over all answers); questions with fewer than 2
+/// answers are left out. `None` with fewer than 2 such questions, or no disagreement possible.
+/// The one Fleiss' κ of rectify: results.json's and the study dashboard's. The value does not
+/// depend on the order of the questions, to the bit.
 pub fn fleiss_kappa(counts: &[Vec<usize>]) -> Option<f64> {
-    let n = counts.first()?.iter().sum::<usize>();
-    if counts.len() < 2 || n < 2 || counts.iter().any(|c| c.iter().sum::<usize>() != n) {
+    let counts: Vec<&Vec<usize>> = counts.iter().filter(|c| c.iter().sum::<usize>() >= 2).collect();
+    if counts.len() < 2 {
         return None;
     }
-    let cats = counts[0].len();
-    let total = (counts.len() * n) as f64;
-    let p_j: Vec<f64> = (0..cats).map(|j| counts.iter().map(|c| c[j]).sum::<usize>() as f64 / total).collect();
-    let p_i: Vec<f64> = counts
-        .iter()
-        .map(|c| (c.iter().map(|&x| x * x).sum::<usize>() as f64 - n as f64) / (n * (n - 1)) as f64)
+    let cats = counts.iter().map(|c| c.len()).max().unwrap_or(0);
+    let total = counts.iter().map(|c| c.iter().sum::<usize>()).sum::<usize>() as f64;
+    let p_j: Vec<f64> = (0..cats)
+        .map(|j| counts.iter().map(|c| c.get(j).copied().unwrap_or(0)).sum::<usize>() as f64 / total)
         .collect();
-    let p_bar = p_i.iter().sum::<f64>() / counts.len() as f64;
+    // P̄ = mean over questions of (Σ_c x² − n) / (n (n − 1)): summed exactly in integers per
+    // number of answers n, then over the distinct n in order, so that the result does not
+    // depend on the order of the questions (callers iterate hash maps).
+    let mut by_n: BTreeMap<usize, usize> = BTreeMap::new();
+    for c in &counts {
+        let n = c.iter().sum::<usize>();
+        *by_n.entry(n).or_default() += c.iter().map(|&x| x * x).sum::<usize>() - n;
+    }
+    let p_bar = by_n.iter().map(|(&n, &agree)| agree as f64 / (n * (n - 1)) as f64).sum::<f64>() / counts.len() as f64;
     let p_e: f64 = p_j.iter().map(|p| p * p).sum();
     if (1.0 - p_e).abs() < 1e-12 {
         return None;
     }
     Some((p_bar - p_e) / (1.0 - p_e))
+}
+
+/// [`fleiss_kappa`] of answers of any comparable kind, one list per question (categories are
+/// the distinct answers).
+pub fn fleiss_kappa_of<A: PartialEq>(questions: &[Vec<A>]) -> Option<f64> {
+    let mut categories: Vec<&A> = Vec::new();
+    let counts: Vec<Vec<usize>> = questions
+        .iter()
+        .map(|answers| {
+            let mut c: Vec<usize> = Vec::new();
+            for a in answers {
+                let j = categories.iter().position(|x| *x == a).unwrap_or_else(|| {
+                    categories.push(a);
+                    categories.len() - 1
+                });
+                if c.len() <= j {
+                    c.resize(j + 1, 0);
+                }
+                c[j] += 1;
+            }
+            c
+        })
+        .collect();
+    fleiss_kappa(&counts)
 }
 
 /// Fleiss' κ of yes / maybe / no answers, over questions with at least `n` answers (the first
@@ -295,21 +328,23 @@ pub fn rater_agreement<K: Eq + std::hash::Hash>(
             pairs.push(serde_json::json!({"a": a, "b": b, "overlap": common.len(), "cohen_kappa": k}));
         }
     }
-    let median = |mut xs: Vec<f64>| -> Option<f64> {
-        if xs.is_empty() {
-            return None;
-        }
-        xs.sort_by(f64::total_cmp);
-        let m = xs.len() / 2;
-        Some(if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 })
-    };
     serde_json::json!({
         "raters": raters,
-        "median_agreement": median(rates),
+        "median_agreement": median(&mut rates),
         "min_overlap": min_overlap,
         "pairs": pairs,
-        "median_pair_kappa": median(kappas),
+        "median_pair_kappa": median(&mut kappas),
     })
+}
+
+/// The median (the mean of the middle two for an even count); sorts `xs`. `None` when empty.
+pub fn median(xs: &mut [f64]) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    Some(if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 })
 }
 
 /// 95 % percentile bootstrap intervals of the means of several 0/1 columns over the same rows
@@ -345,6 +380,27 @@ pub fn bootstrap_means(rows: &[Vec<bool>], b: usize, seed: u64) -> Vec<[f64; 2]>
 
 #[cfg(test)]
 mod tests {
+
+    /// Fleiss (1971)-style check by hand: 2 items × 3 raters, answers (a,a,a) and (a,b,b).
+    /// P1 = 1, P2 = (0 + 2)/6 = 1/3, P̄ = 2/3; p_a = 4/6, p_b = 2/6, Pe = 16/36 + 4/36 = 5/9;
+    /// κ = (2/3 − 5/9) / (4/9) = 1/4. With a varying number of answers, (a,a,a) and (a,b):
+    /// P1 = 1, P2 = 0, P̄ = 1/2; p_a = 4/5, p_b = 1/5, Pe = 17/25; κ = (1/2 − 17/25)/(8/25) = −9/16.
+    #[test]
+    fn fleiss_by_hand() {
+        let k = fleiss_kappa_of(&[vec!["a", "a", "a"], vec!["a", "b", "b"]]).unwrap();
+        assert!((k - 0.25).abs() < 1e-12, "{k}");
+        let k = fleiss_kappa_of(&[vec!["a", "a", "a"], vec!["a", "b"]]).unwrap();
+        assert!((k + 9.0 / 16.0).abs() < 1e-12, "{k}");
+        assert_eq!(fleiss_kappa_of(&[vec!["a", "a"]]), None, "one question");
+        assert_eq!(fleiss_kappa_of::<&str>(&[vec!["a"], vec!["b"]]), None, "no question with 2 answers");
+    }
+
+    #[test]
+    fn median_odd_even() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
 
     /// Cohen's κ on the example of Wikipedia's "Cohen's kappa" article: 50 proposals, both
     /// readers yes on 20, both no on 15, A yes / B no on 5, A no / B yes on 10: p_o = 0.7,

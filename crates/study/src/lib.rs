@@ -5,11 +5,13 @@
 //! * [`model`]: items, questions, answers, votes — shared with the server (`rectify-web`);
 //! * [`designs`]: items generated from a run (relevance, adversarial, assignment, attribute);
 //! * [`import`]: ReaL's raw rater votes, cleanlab's MTurk votes, CSV and JSONL;
-//! * [`aggregate`]: k-of-n, majority and Dawid–Skene decisions, Fleiss' κ, bootstrap;
+//! * [`aggregate`]: k-of-n, majority and Dawid–Skene decisions, Fleiss' κ, Cohen's κ, bootstrap;
+//! * [`export`]: the votes as CSV or JSONL (CLI and dashboard);
 //! * [`results`]: `results.json`, per design.
 
 pub mod aggregate;
 pub mod designs;
+pub mod export;
 pub mod import;
 pub mod model;
 pub mod results;

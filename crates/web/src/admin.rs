@@ -11,9 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rectify_study::Answer;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 const ADMIN_PAGE: &str = include_str!("pages/admin.html");
 
@@ -59,36 +57,10 @@ async fn export(_: Admin, State(state): State<AppState>, RawQuery(query): RawQue
     let format = query_param(query.as_deref().unwrap_or(""), "format").unwrap_or_else(|| "jsonl".to_string());
     let votes = state.db().votes(state.study()).await?;
     let (mime, body) = match format.as_str() {
-        "jsonl" => {
-            let mut out = String::new();
-            for v in &votes {
-                out.push_str(&serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))?);
-                out.push('\n');
-            }
-            ("application/x-ndjson", out.into_bytes())
-        }
+        "jsonl" => ("application/x-ndjson", rectify_study::export::votes_jsonl(&votes).into_bytes()),
         "csv" => {
-            let items: HashMap<String, rectify_study::Item> =
-                state.db().items(state.study()).await?.into_iter().map(|i| (i.key.clone(), i)).collect();
-            let internal = |e: csv::Error| AppError::Internal(e.to_string());
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(["item", "design", "variant", "arm", "rater", "answer", "seconds", "source"])
-                .map_err(internal)?;
-            for v in &votes {
-                let item = items.get(&v.item);
-                w.write_record([
-                    v.item.as_str(),
-                    item.map_or("", |i| i.design.name()),
-                    item.and_then(|i| i.variant.as_deref()).unwrap_or(""),
-                    item.and_then(|i| i.arm.as_deref()).unwrap_or(""),
-                    v.rater.as_str(),
-                    &answer_text(&v.answer),
-                    &v.seconds.map(|s| s.to_string()).unwrap_or_default(),
-                    v.source.as_str(),
-                ])
-                .map_err(internal)?;
-            }
-            ("text/csv; charset=utf-8", w.into_inner().map_err(|e| AppError::Internal(e.to_string()))?)
+            let items = state.db().items(state.study()).await?;
+            ("text/csv; charset=utf-8", rectify_study::export::votes_csv(&items, &votes))
         }
         other => return Err(AppError::BadRequest(format!("format {other:?}: expected csv or jsonl"))),
     };
@@ -100,19 +72,6 @@ async fn export(_: Admin, State(state): State<AppState>, RawQuery(query): RawQue
 /// `-` and `_` kept, anything else (quotes, newlines, non-ASCII) becomes `_`.
 fn file_safe(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect()
-}
-
-/// An answer as one CSV field.
-pub fn answer_text(answer: &Answer) -> String {
-    match answer {
-        Answer::Yes => "yes".to_string(),
-        Answer::No => "no".to_string(),
-        Answer::Maybe => "maybe".to_string(),
-        Answer::Classes(cs) => {
-            format!("classes:{}", cs.iter().map(i64::to_string).collect::<Vec<_>>().join(";"))
-        }
-        Answer::Option(i) => format!("option:{i}"),
-    }
 }
 
 /// Creates `count` (1–1000) invites: `{"tokens": [...], "links": ["/r/…"]}`.

@@ -561,8 +561,7 @@ impl StudyDb {
             .iter()
             .map(|r| r.try_get::<f64, _>(0))
             .collect::<Result<_, _>>()?;
-            times.sort_by(f64::total_cmp);
-            if let Some(median) = median(&times) {
+            if let Some(median) = rectify_study::aggregate::median(&mut times) {
                 if median < min {
                     let reason = format!("too fast: median {median:.2} s per item < {min} s");
                     exclude(&mut tx, study, rater, &reason).await?;
@@ -587,12 +586,6 @@ impl StudyDb {
         tx.commit().await?;
         Ok(completion(enrollment, &p, code, answered))
     }
-}
-
-/// The median of sorted values.
-fn median(sorted: &[f64]) -> Option<f64> {
-    let n = sorted.len();
-    (n > 0).then(|| if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 })
 }
 
 /// Marks the participant behind `rater` excluded (the first reason stays) and their answers

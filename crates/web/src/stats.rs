@@ -153,7 +153,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         answers_by_design.entry(name).or_default().push(answers);
     }
     for (name, d) in designs.iter_mut() {
-        d.fleiss_kappa = fleiss_kappa(&answers_by_design[name]);
+        d.fleiss_kappa = rectify_study::aggregate::fleiss_kappa_of(&answers_by_design[name]);
     }
     let mut raters: BTreeMap<String, (usize, usize, Vec<f64>, String)> = BTreeMap::new();
     for id in db.raters(study).await? {
@@ -186,7 +186,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
             RaterStats {
                 answered,
                 open_leases,
-                median_seconds: median(&mut secs),
+                median_seconds: rectify_study::aggregate::median(&mut secs),
                 source,
                 gold_answers,
                 gold_accuracy: (gold_answers > 0).then(|| right as f64 / gold_answers as f64),
@@ -244,75 +244,4 @@ fn run_mistakes(run_dir: &std::path::Path) -> Option<(usize, Vec<(String, i64)>)
     let labelled = images.iter().filter(|i| i.label.is_some()).count();
     let mistakes = images.iter().filter(|i| i.top1_wrong()).map(|i| (i.file.clone(), i.top5[0])).collect();
     Some((labelled, mistakes))
-}
-
-/// The median (mean of the middle two for an even count).
-pub fn median(xs: &mut [f64]) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let m = xs.len() / 2;
-    Some(if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 })
-}
-
-/// Fleiss' κ over the items with ≥ 2 answers, each answer a category; `None` when no item has
-/// two answers or chance agreement is 1.
-pub fn fleiss_kappa<A: PartialEq>(items: &[Vec<A>]) -> Option<f64> {
-    let mut categories: Vec<&A> = Vec::new();
-    let mut totals: Vec<f64> = Vec::new();
-    let mut p_bar = 0.0;
-    let mut rated = 0usize;
-    let mut all = 0.0;
-    for answers in items.iter().filter(|a| a.len() >= 2) {
-        let mut counts: Vec<(usize, f64)> = Vec::new();
-        for a in answers {
-            let j = match categories.iter().position(|c| *c == a) {
-                Some(j) => j,
-                None => {
-                    categories.push(a);
-                    totals.push(0.0);
-                    categories.len() - 1
-                }
-            };
-            totals[j] += 1.0;
-            match counts.iter_mut().find(|(k, _)| *k == j) {
-                Some(c) => c.1 += 1.0,
-                None => counts.push((j, 1.0)),
-            }
-        }
-        let n = answers.len() as f64;
-        p_bar += counts.iter().map(|(_, c)| c * (c - 1.0)).sum::<f64>() / (n * (n - 1.0));
-        all += n;
-        rated += 1;
-    }
-    if rated == 0 {
-        return None;
-    }
-    let p_bar = p_bar / rated as f64;
-    let p_e: f64 = totals.iter().map(|t| (t / all).powi(2)).sum();
-    (p_e < 1.0).then(|| (p_bar - p_e) / (1.0 - p_e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Fleiss (1971)-style check by hand: 2 items × 3 raters, answers (a,a,a) and (a,b,b).
-    /// P1 = 1, P2 = (0 + 2)/6 = 1/3, P̄ = 2/3; p_a = 4/6, p_b = 2/6, Pe = 16/36 + 4/36 = 5/9;
-    /// κ = (2/3 − 5/9) / (4/9) = 1/4.
-    #[test]
-    fn fleiss_by_hand() {
-        let k = fleiss_kappa(&[vec!["a", "a", "a"], vec!["a", "b", "b"]]).unwrap();
-        assert!((k - 0.25).abs() < 1e-12, "{k}");
-        assert_eq!(fleiss_kappa(&[vec!["a", "a"]]), None);
-        assert_eq!(fleiss_kappa::<&str>(&[vec!["a"]]), None);
-    }
-
-    #[test]
-    fn median_odd_even() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&mut []), None);
-    }
 }

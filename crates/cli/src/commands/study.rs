@@ -268,7 +268,8 @@ enum StudyCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Exports every vote as CSV or JSONL.
+    /// Exports every vote as CSV (`item,design,variant,arm,rater,answer,seconds,source`, as the
+    /// dashboard downloads it) or JSONL (one vote per line, which `import --format jsonl` reads).
     Export {
         #[command(flatten)]
         target: StudyTarget,
@@ -852,32 +853,12 @@ async fn run_async(args: StudyArgs) -> Result<()> {
         StudyCommand::Export { target, format, out } => {
             let db = open(&target).await?;
             let votes = db.votes(&target.study).await?;
-            let mut text = String::new();
-            match format {
-                FormatArg::Jsonl => {
-                    for v in &votes {
-                        text.push_str(&serde_json::to_string(v)?);
-                        text.push('\n');
-                    }
-                }
-                FormatArg::Csv => {
-                    text.push_str("item,rater,answer,seconds,source\n");
-                    for v in &votes {
-                        let answer = rectify_web::admin::answer_text(&v.answer);
-                        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-                        let secs = v.seconds.map(|s| s.to_string()).unwrap_or_default();
-                        text.push_str(&format!(
-                            "{},{},{},{secs},{}\n",
-                            q(&v.item),
-                            q(&v.rater),
-                            q(&answer),
-                            q(&v.source)
-                        ));
-                    }
-                }
+            let text = match format {
+                FormatArg::Jsonl => rectify_study::export::votes_jsonl(&votes).into_bytes(),
+                FormatArg::Csv => rectify_study::export::votes_csv(&db.items(&target.study).await?, &votes),
                 _ => bail!("--format csv or jsonl"),
-            }
-            crate::outputs::write_atomically(&out, |w| Ok(w.write_all(text.as_bytes())?))?;
+            };
+            crate::outputs::write_atomically(&out, |w| Ok(w.write_all(&text)?))?;
             println!("{} votes -> {}", votes.len(), out.display());
             Ok(())
         }
