@@ -12,12 +12,26 @@ fn results(run: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("study/results.json")).unwrap()).unwrap()
 }
 
+/// ../shared and what numpy computes from ReaL's votes on val-1300 (`scripts/fixtures/study.py`).
+fn shared_and_numpy() -> Option<(std::path::PathBuf, serde_json::Value)> {
+    let shared = rectify_testkit::shared()?;
+    let fx = rectify_testkit::fixtures("study")?;
+    let expected = serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300.json")).unwrap()).unwrap();
+    Some((shared, expected))
+}
+
+/// MobileNetV2's relevance-top1 counts and the relevance-top5 histogram equal numpy's.
+fn assert_numpy_counts(r: &serde_json::Value, expected: &serde_json::Value) {
+    let d = &r["designs"]["relevance-top1"];
+    assert_eq!(d["errors"], expected["top1"]["errors"]);
+    assert_eq!(d["rectified"], expected["top1"]["rescued"]);
+    assert_eq!(d["unrated"], expected["top1"]["unrated"]);
+    assert_eq!(r["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
+}
+
 #[test]
 fn real_votes_on_val1300() {
-    let Some(shared) = rectify_testkit::shared() else { return };
-    let Some(fx) = rectify_testkit::fixtures("study") else { return };
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300.json")).unwrap()).unwrap();
+    let Some((shared, expected)) = shared_and_numpy() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let real = shared.join("data/labels/real.json");
@@ -43,14 +57,11 @@ fn real_votes_on_val1300() {
     let r = results(&run);
     let d = &r["designs"]["relevance-top1"];
     // Our eval agrees with torchvision on every val-1300 image, so numpy's numbers hold here.
-    assert_eq!(d["errors"], expected["top1"]["errors"]);
-    assert_eq!(d["rectified"], expected["top1"]["rescued"]);
-    assert_eq!(d["unrated"], expected["top1"]["unrated"]);
+    assert_numpy_counts(&r, &expected);
     assert!(
         (d["rectified_top1_error"].as_f64().unwrap() - expected["top1"]["rectified_error"].as_f64().unwrap()).abs()
             < 1e-12
     );
-    assert_eq!(r["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
     // Per-rater agreement with the others' majority and Cohen's κ of rater pairs, as
     // scikit-learn's cohen_kappa_score computes it on the same votes.
     let (ours, theirs) = (&d["rater_agreement"], &expected["top1"]["rater_agreement"]);
@@ -280,23 +291,19 @@ fn simulated_raters_through_the_http_api() {
     let signed_in = agent.get(&link).call().unwrap();
     let cookie =
         signed_in.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
-    let progress: serde_json::Value = agent
-        .get(&format!("{base}/api/admin/progress"))
-        .header("cookie", &cookie)
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
+    let admin_get = |path: &str| -> String {
+        agent
+            .get(&format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    let progress: serde_json::Value = serde_json::from_str(&admin_get("/api/admin/progress")).unwrap();
     // One vote export: the dashboard's download is the CLI's file, byte for byte.
-    let download = agent
-        .get(&format!("{base}/api/admin/export?format=csv"))
-        .header("cookie", &cookie)
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let download = admin_get("/api/admin/export?format=csv");
     let _ = server.kill();
     let _ = server.wait();
     let file = tmp.path().join("votes.csv");
@@ -398,10 +405,7 @@ fn mistakes(run: &std::path::Path) -> std::collections::BTreeSet<(String, String
 /// each distinct question once.
 #[test]
 fn one_study_for_two_models_from_shared_votes() {
-    let Some(shared) = rectify_testkit::shared() else { return };
-    let Some(fx) = rectify_testkit::fixtures("study") else { return };
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300.json")).unwrap()).unwrap();
+    let Some((shared, expected)) = shared_and_numpy() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, alone) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("b-alone"));
     let weights = tmp.path().join("other.safetensors");
@@ -432,11 +436,7 @@ fn one_study_for_two_models_from_shared_votes() {
     rectify_ok(&["study", "results", "--run", s(&alone)]);
     let (ra, rb, ralone) = (results(&a), results(&b), results(&alone));
     // The first model: numpy's numbers (as in real_votes_on_val1300).
-    let d = &ra["designs"]["relevance-top1"];
-    assert_eq!(d["errors"], expected["top1"]["errors"]);
-    assert_eq!(d["rectified"], expected["top1"]["rescued"]);
-    assert_eq!(d["unrated"], expected["top1"]["unrated"]);
-    assert_eq!(ra["designs"]["relevance-top5"]["histogram"], expected["top5"]["histogram"]);
+    assert_numpy_counts(&ra, &expected);
     // The second model: exactly what its own study says (Fleiss' κ included, to the bit).
     for design in ["relevance-top1", "relevance-top5"] {
         assert_eq!(
