@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/env.sh --dev
+# The fuzz workspace has its own lock file; check it first so a stale one fails in seconds,
+# not after the whole suite (`cargo update --manifest-path fuzz/Cargo.toml -w` mends it).
+cargo metadata --manifest-path fuzz/Cargo.toml --locked --format-version 1 >/dev/null
 bash scripts/fixtures.sh
 cargo fmt --all -- --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
