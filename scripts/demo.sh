@@ -5,9 +5,10 @@
 # Installs libtorch (the pinned PyTorch wheel, once) and builds rectify first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+out=${1:-runs/demo}
+set -- # env.sh reads its own arguments: give it none
 . scripts/env.sh
 cargo build --release --locked -p rectify
-out=${1:-runs/demo}
 target/release/rectify audit --images assets/sample-images --labels assets/sample-labels.csv \
   --real-labels assets/sample-real.json --votes assets/sample-real-raters.npz --out "$out"
 echo "report: $out/report/report.html (numbers in $out/report/report.json; everything else under $out/)"

@@ -10,6 +10,7 @@ const NORM_FLOOR: f64 = 1e-10;
 /// The norm that measures a perturbation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Norm {
     /// Max-norm: each step moves every pixel by ±step (the sign of the gradient).
     #[default]

@@ -2,13 +2,8 @@
 //!
 //! This file only parses flags and dispatches; each command lives in `commands/`.
 
-mod attack_outputs;
 mod commands;
 mod decode_args;
-mod model_args;
-mod outputs;
-mod pipeline;
-mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -61,14 +56,6 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Report(args) => commands::report::run(*args),
         Command::Bias(args) => commands::report::bias(*args),
     }
-}
-
-/// Runs the command a `rectify …` argument list names (the first item is the program name), as
-/// `rectify audit` does for each stage.
-pub fn run_argv(argv: &[String]) -> anyhow::Result<()> {
-    // The decoding limits stay those `main` applied from the outer command line.
-    let cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
-    dispatch(cli.command)
 }
 
 fn main() {

@@ -22,6 +22,7 @@ use crate::CriticError;
 /// The criticism regulariser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Regularizer {
     /// log-determinant diversity term (Kim et al.'s default).
     #[default]

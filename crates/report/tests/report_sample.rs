@@ -139,7 +139,11 @@ fn missing_stages_say_not_run_yet_with_the_command() {
     // A run without eval: provenance and Table 1 both point at `rectify eval`.
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("only-attack");
-    write_json(&run.join("attack/a/summary.json"), &serde_json::json!({"n": 1, "accuracy_per_step": [1.0, 0.0]}));
+    write_json(
+        &run.join("attack/a/summary.json"),
+        &serde_json::json!({"n": 1, "accuracy_per_step": [1.0, 0.0], "flipped": 1, "steps_to_flip_histogram": [0, 1],
+                            "provenance": common::provenance("rectify attack --run RUN")}),
+    );
     put(&run.join("rectify.db"), b"");
     let report = build(&[run]).unwrap();
     assert_eq!(report.runs[0].missing[0].section, Section::Provenance);

@@ -9,6 +9,7 @@
 //! Every stored result belongs to a run, and every run records how it was made
 //! ([`Provenance`]): model and weights sha256, preprocessing, parameters, seed, tool version.
 
+pub mod artifacts;
 mod attack;
 mod criticize;
 mod error;

@@ -33,6 +33,33 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// The record of a run of this process: `model`, `preprocessing`, `params`, no seed, on
+    /// the CPU, this version and this process's command line. Set `seed` and `device` where
+    /// the run has them.
+    pub fn new(model: ModelRecord, preprocessing: impl Into<String>, params: serde_json::Value) -> Self {
+        Provenance {
+            model,
+            preprocessing: preprocessing.into(),
+            params,
+            seed: None,
+            device: "cpu".into(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+        }
+    }
+
+    /// `self` with `seed`.
+    pub fn seed(mut self, seed: Option<u64>) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// `self` computed on `device`.
+    pub fn device(mut self, device: impl Into<String>) -> Self {
+        self.device = device.into();
+        self
+    }
+
     /// The first field that makes `self` and `other` produce different results, as
     /// `"field: a vs b"`; `None` when resuming one with the other is sound. Device, command
     /// line, version and the listed `volatile` parameters (batch size, limits) do not count.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// The designs of Stock & Cisse's studies (issue #6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Design {
     /// A top-1-misclassified image with the predicted class: "Is class C relevant?" yes / no.
     RelevanceTop1,

@@ -382,3 +382,17 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
         "designs": out,
     })
 }
+
+/// Per rater: (gold answers right, gold answers).
+pub fn gold_scores(items: &[Item], votes: &[Vote]) -> BTreeMap<String, (usize, usize)> {
+    let gold: HashMap<&str, &Answer> = items.iter().filter_map(|i| Some((i.key.as_str(), i.gold.as_ref()?))).collect();
+    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for v in votes {
+        if let Some(g) = gold.get(v.item.as_str()) {
+            let e = out.entry(v.rater.clone()).or_default();
+            e.0 += usize::from(**g == v.answer);
+            e.1 += 1;
+        }
+    }
+    out
+}

@@ -1,71 +1,14 @@
-//! `rectify criticize`: prototypes and criticisms per group (issue #5), by MMD-critic on the
-//! eval run's features, by the adversarial rule on an attack run's trajectories, by the
-//! true-class probability, or at random; or MMD-critic on any feature matrix (`--features`).
-//!
-//! Run mode writes `RUN_DIR/criticize/<name>/selection.json`, one gallery PNG per group
-//! (`galleries/<group>.png`: prototypes above, criticisms below) and rows in the store.
+//! `rectify criticize`: flags → [`rectify_pipeline::criticize::run`] (a run) or
+//! [`run_features`](rectify_pipeline::criticize::run_features) (a feature matrix) → counts printed.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
-use rectify_critic::gallery::{gallery, Layout};
-use rectify_critic::selection::TrajectoryStep;
-use rectify_critic::{
-    select, Adversarial, Counts, Gamma, Grouping, Item, MmdCritic, Population, Probability, Random, Regularizer,
-    Selection, Selector, Strategy,
-};
-use rectify_data::imagenet;
-use rectify_data::preprocess::Preprocess;
-use rectify_store::{CriticismRow, ImageRow, Provenance, RunStore};
-use serde_json::json;
-
-use crate::outputs::{peak_memory_mib, write_json};
-use crate::progress::Progress;
-
-/// `--method`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MethodArg {
-    /// MMD-critic (Kim et al. 2016) on the penultimate features.
-    Mmd,
-    /// Prototypes resist M IFGSM steps, criticisms flip after one (needs --attack).
-    Adversarial,
-    /// True-class probability above / below thresholds.
-    Probability,
-    /// Seeded random picks (the control).
-    Random,
-}
-
-/// `--regularizer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RegularizerArg {
-    /// log-determinant diversity term (Kim et al.'s default).
-    Logdet,
-    /// The witness function alone.
-    None,
-}
-
-/// `--kernel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KernelArg {
-    /// One RBF kernel over all rows of a group.
-    Global,
-    /// Block-diagonal by true class (Kim et al.'s "local" kernel).
-    Block,
-}
-
-/// `--strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StrategyArg {
-    /// Dense up to 4096 rows, blocked above.
-    Auto,
-    /// Materialise the n×n kernel.
-    Dense,
-    /// Blocks of --block-rows rows; never n×n.
-    Blocked,
-}
+use anyhow::Result;
+use clap::Args;
+use rectify_pipeline::criticize::{CriticizeSettings, CriticizeSummary, FeatureInput};
+use rectify_pipeline::outputs::peak_memory_mib;
+use rectify_pipeline::Console;
+use rectify_store::RunStore;
 
 /// `rectify criticize`.
 #[derive(Debug, Args)]
@@ -85,106 +28,11 @@ pub struct CriticizeArgs {
     /// With --features: the output JSON.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Selector.
-    #[arg(long, value_enum, default_value = "mmd")]
-    method: MethodArg,
-    /// The attack run whose trajectories the adversarial selector reads (default: the latest).
-    #[arg(long)]
-    attack: Option<String>,
-    /// Groups: `class` (true class), `all`, or a CSV `file,group` (rows: `row,group` with --features).
-    #[arg(long, default_value = "class")]
-    per: String,
-    /// Prototypes per group.
-    #[arg(long, default_value_t = 6)]
-    prototypes: usize,
-    /// Criticisms per group.
-    #[arg(long, default_value_t = 6)]
-    criticisms: usize,
-    /// RBF γ: `median` (1 / median squared distance, per group) or a positive number.
-    #[arg(long, default_value = "median")]
-    gamma: String,
-    /// Criticism regulariser (mmd).
-    #[arg(long, value_enum, default_value = "logdet")]
-    regularizer: RegularizerArg,
-    /// Kernel (mmd).
-    #[arg(long, value_enum, default_value = "global")]
-    kernel: KernelArg,
-    /// Column sums of the kernel (mmd).
-    #[arg(long, value_enum, default_value = "auto")]
-    strategy: StrategyArg,
-    /// Rows per kernel block with the blocked strategy.
-    #[arg(long, default_value_t = 256)]
-    block_rows: usize,
-    /// Steps a prototype must resist (adversarial).
-    #[arg(long, default_value_t = 10)]
-    resist_steps: usize,
-    /// Step by which a criticism must have flipped (adversarial).
-    #[arg(long, default_value_t = 1)]
-    flip_step: usize,
-    /// Prototypes have a true-class probability above this (probability).
-    #[arg(long, default_value_t = 0.9)]
-    above: f64,
-    /// Criticisms have a true-class probability below this (probability).
-    #[arg(long, default_value_t = 0.1)]
-    below: f64,
-    /// Seed (random selector; row sample of the median heuristic beyond 4096 rows).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Name of the criticize run (default: from the method and grouping).
-    #[arg(long)]
-    name: Option<String>,
-    /// Skip the gallery PNGs.
-    #[arg(long)]
-    no_galleries: bool,
+    #[command(flatten)]
+    settings: CriticizeSettings,
     /// libtorch threads.
     #[arg(long)]
     threads: Option<usize>,
-}
-
-impl CriticizeArgs {
-    fn selector(&self) -> Result<Box<dyn Selector>> {
-        let gamma = match self.gamma.as_str() {
-            "median" => Gamma::Median { exact_rows: 4096, seed: self.seed },
-            g => match g.parse::<f64>() {
-                Ok(v) if v.is_finite() && v > 0.0 => Gamma::Given(v),
-                _ => bail!("--gamma must be `median` or a positive number, got {g:?}"),
-            },
-        };
-        Ok(match self.method {
-            MethodArg::Mmd => Box::new(MmdCritic {
-                gamma,
-                regularizer: match self.regularizer {
-                    RegularizerArg::Logdet => Regularizer::Logdet,
-                    RegularizerArg::None => Regularizer::None,
-                },
-                block_kernel: self.kernel == KernelArg::Block,
-                strategy: match self.strategy {
-                    StrategyArg::Auto => Strategy::Auto,
-                    StrategyArg::Dense => Strategy::Dense,
-                    StrategyArg::Blocked => Strategy::Blocked { rows: self.block_rows.max(1) },
-                },
-                block_rows: self.block_rows.max(1),
-                device: None,
-            }),
-            MethodArg::Adversarial => {
-                if self.flip_step == 0 || self.flip_step > self.resist_steps {
-                    bail!("--flip-step must be between 1 and --resist-steps");
-                }
-                Box::new(Adversarial { resist_steps: self.resist_steps, flip_step: self.flip_step })
-            }
-            MethodArg::Probability => {
-                if !(0.0..=1.0).contains(&self.above) || !(0.0..=1.0).contains(&self.below) || self.below > self.above {
-                    bail!("--above and --below must lie in [0, 1] with --below ≤ --above");
-                }
-                Box::new(Probability { prototype_above: self.above, criticism_below: self.below })
-            }
-            MethodArg::Random => Box::new(Random { seed: self.seed }),
-        })
-    }
-
-    fn counts(&self) -> Counts {
-        Counts { prototypes: self.prototypes, criticisms: self.criticisms }
-    }
 }
 
 /// Runs `rectify criticize`.
@@ -192,379 +40,41 @@ pub fn run(args: CriticizeArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n as i32);
     }
-    if args.prototypes == 0 {
-        bail!("--prototypes must be at least 1");
-    }
-    let selector = args.selector()?;
-    match &args.features {
-        Some(features) => run_features(&args, features, &*selector),
-        None => run_store(&args, args.run.as_deref().expect("clap requires --run"), &*selector),
-    }
-}
-
-fn progress_select(
-    selector: &dyn Selector,
-    pop: &Population,
-    grouping: &Grouping,
-    counts: Counts,
-) -> Result<Selection> {
-    let mut progress = Progress::new("criticize", grouping.groups.len() as u64);
-    let mut last = 0;
-    let sel = select(selector, pop, grouping, counts, |done| {
-        progress.inc((done - last) as u64);
-        last = done;
-    })?;
-    progress.finish();
-    Ok(sel)
-}
-
-/// `--features X.npy`: MMD-critic (or random) on a bare matrix.
-fn run_features(args: &CriticizeArgs, path: &Path, selector: &dyn Selector) -> Result<()> {
-    if matches!(args.method, MethodArg::Adversarial | MethodArg::Probability) {
-        bail!("--features works with --method mmd or random; adversarial and probability need a run (--run)");
-    }
-    let npy = rectify_data::npy::read_f32(path).with_context(|| format!("reading {}", path.display()))?;
-    let [n, d] = npy.shape[..] else { bail!("{}: expected a 2-D matrix, found shape {:?}", path.display(), npy.shape) };
-    let labels = args.labels.as_deref().map(|l| read_labels(l, n)).transpose()?;
-    let mut rows: Vec<usize> = (0..n).collect();
-    if let Some(spec) = &args.only_labels {
-        let ranges = parse_ranges(spec)?;
-        let labels = labels.as_ref().expect("clap requires --labels");
-        rows.retain(|&r| ranges.iter().any(|(a, b)| (*a..=*b).contains(&labels[r])));
-        if rows.is_empty() {
-            bail!("--only-labels {spec}: no row has such a label");
-        }
-    }
-    let data = if rows.len() == n {
-        npy.data // every row: no copy (50,000 × 1,280 is 256 MB)
-    } else {
-        rows.iter().flat_map(|&r| npy.data[r * d..(r + 1) * d].iter().copied()).collect()
-    };
-    let pop = Population {
-        items: rows.iter().map(|&r| Item { label: labels.as_ref().map(|l| l[r]), ..Default::default() }).collect(),
-        features: Some((data, d)),
-    };
-    let grouping = match args.per.as_str() {
-        "all" => Grouping::all(rows.len()),
-        "class" if labels.is_none() => Grouping::all(rows.len()),
-        "class" => Grouping::by_key(pop.items.iter().map(|i| i.label)),
-        file => {
-            let map = read_group_csv(Path::new(file))?;
-            Grouping::by_key(rows.iter().map(|r| map.get(&r.to_string()).cloned()))
-        }
-    };
-    let start = Instant::now();
-    let mut sel = progress_select(selector, &pop, &grouping, args.counts())?;
-    // Back to the rows of the input matrix.
-    for g in &mut sel.groups {
-        g.prototypes.iter_mut().chain(g.criticisms.iter_mut()).for_each(|r| *r = rows[*r]);
-    }
-    let out = args.out.as_ref().expect("clap requires --out");
-    let doc = json!({
-        "method": sel.method,
-        "params": sel.params,
-        "groups": sel.groups,
-        "input": {"features": path, "rows": n, "dim": d, "labels": args.labels, "only_labels": args.only_labels, "per": args.per},
-        "seconds": start.elapsed().as_secs_f64(),
-        "peak_memory_mib": peak_memory_mib(),
-        "version": env!("CARGO_PKG_VERSION"),
-    });
-    write_json(out, &doc)?;
-    println!(
-        "{} groups, {} rows of {d} features -> {} ({:.1} s, peak memory {} MiB)",
-        sel.groups.len(),
-        rows.len(),
-        out.display(),
-        start.elapsed().as_secs_f64(),
-        peak_memory_mib().map_or("?".into(), |m| m.to_string())
-    );
-    Ok(())
-}
-
-/// `--run RUN_DIR`: select from the eval run's images.
-fn run_store(args: &CriticizeArgs, dir: &Path, selector: &dyn Selector) -> Result<()> {
-    let mut store = RunStore::open(dir)?;
-    let (eval_run, eval_prov) = store.run("eval", None)?;
-    let need_features = args.method == MethodArg::Mmd;
-    let preds = store.predictions(eval_run, need_features)?;
-    let images: HashMap<i64, ImageRow> = store.images()?.into_iter().map(|i| (i.id, i)).collect();
-    let mut attack_name = None;
-    let trajectories: HashMap<i64, Vec<TrajectoryStep>> = if args.method == MethodArg::Adversarial {
-        let (attack_run, attack_prov) = store.run("attack", args.attack.as_deref()).with_context(|| {
-            "the adversarial selector reads an attack run: run `rectify attack --run RUN_DIR` first".to_string()
-        })?;
-        attack_name = Some(attack_prov.params.get("name").cloned().unwrap_or(json!(args.attack)));
-        store
-            .attacks(attack_run)?
-            .into_iter()
-            .map(|a| {
-                let steps = a
-                    .steps
-                    .iter()
-                    .map(|s| TrajectoryStep { top1: s.top1, true_prob: f64::from(s.true_prob) })
-                    .collect();
-                (a.image_id, steps)
-            })
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    if args.method == MethodArg::Adversarial && trajectories.is_empty() {
-        bail!("the attack run has no trajectories yet");
-    }
-    let mut features = Vec::new();
-    let mut dim = 0;
-    if need_features {
-        if let Some(p) = preds.iter().find(|p| p.features.is_none()) {
-            bail!(
-                "the eval run stored no features for {} (and maybe others): rerun the same `rectify eval` with \
-                 --save-features; it resumes and adds them",
-                images[&p.image_id].file
+    let progress = &mut Console::new();
+    match (args.features, args.run) {
+        (Some(features), _) => {
+            let out = args.out.expect("clap requires --out");
+            let input = FeatureInput { features, labels: args.labels, only_labels: args.only_labels, out };
+            let done = rectify_pipeline::criticize::run_features(&args.settings, &input, progress)?;
+            println!(
+                "{} groups, {} rows of {} features -> {} ({:.1} s, peak memory {} MiB)",
+                done.selection.groups.len(),
+                done.rows,
+                done.dim,
+                done.out.display(),
+                done.seconds,
+                peak_memory_mib().map_or("?".into(), |m| m.to_string())
             );
         }
-        dim = preds.first().and_then(|p| p.features.as_ref()).map_or(0, Vec::len);
-        for p in &preds {
-            features.extend_from_slice(p.features.as_deref().expect("checked"));
+        (None, Some(run)) => {
+            let mut store = RunStore::open(&run)?;
+            print_picks(&rectify_pipeline::criticize::run(&mut store, &args.settings, progress)?);
         }
+        (None, None) => unreachable!("clap requires --run or --features"),
     }
-    let pop = Population {
-        items: preds
-            .iter()
-            .map(|p| Item {
-                label: images[&p.image_id].label,
-                top1: p.top5.first().copied(),
-                p_true: p.label_prob.map(f64::from),
-                trajectory: trajectories.get(&p.image_id).cloned(),
-            })
-            .collect(),
-        features: need_features.then_some((features, dim)),
-    };
-    let files: Vec<&str> = preds.iter().map(|p| images[&p.image_id].file.as_str()).collect();
-    let grouping = match args.per.as_str() {
-        "all" => Grouping::all(preds.len()),
-        "class" => {
-            let mut g = Grouping::by_key(pop.items.iter().map(|i| i.label));
-            for (name, _) in &mut g.groups {
-                let class = name.parse::<usize>().ok().and_then(|c| imagenet::classes().get(c).map(|c| c.name.clone()));
-                if let Some(class) = class {
-                    *name = format!("{name} {class}");
-                }
-            }
-            g
-        }
-        file => {
-            let map = read_group_csv(Path::new(file))?;
-            let by_name =
-                |f: &str| map.get(f).or_else(|| Path::new(f).file_name().and_then(|n| map.get(n.to_str()?))).cloned();
-            Grouping::by_key(files.iter().map(|f| by_name(f)))
-        }
-    };
-    if grouping.groups.is_empty() {
-        bail!("--per {}: no image falls into any group (are the images labelled?)", args.per);
-    }
-
-    let name = args.name.clone().unwrap_or_else(|| {
-        let per = match args.per.as_str() {
-            "class" | "all" => args.per.clone(),
-            f => Path::new(f).file_stem().map_or("groups".into(), |s| s.to_string_lossy().into_owned()),
-        };
-        format!("{}-{per}", selector.method())
-    });
-    let params = json!({
-        "method": selector.method(),
-        "selector": selector.params(),
-        "counts": args.counts(),
-        "per": args.per,
-        "attack": attack_name,
-    });
-    let prov = Provenance {
-        model: eval_prov.model.clone(),
-        preprocessing: eval_prov.preprocessing.clone(),
-        params: params.clone(),
-        seed: Some(args.seed),
-        device: "cpu".into(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-    };
-    let run = store.begin_run("criticize", &name, &prov, &[])?;
-    let start = Instant::now();
-    let sel = progress_select(selector, &pop, &grouping, args.counts())?;
-
-    let image_id = |row: usize| preds[row].image_id;
-    let mut rows = Vec::new();
-    let mut groups_json = Vec::new();
-    for g in &sel.groups {
-        for (prototype, picks, scores) in
-            [(true, &g.prototypes, &g.scores.prototypes), (false, &g.criticisms, &g.scores.criticisms)]
-        {
-            for (rank, (&row, &score)) in picks.iter().zip(scores).enumerate() {
-                rows.push(CriticismRow {
-                    group: g.group.clone(),
-                    prototype,
-                    rank: rank as i64,
-                    image_id: image_id(row),
-                    score: Some(score),
-                });
-            }
-        }
-        groups_json.push(json!({
-            "group": g.group,
-            "size": g.size,
-            "prototypes": g.prototypes.iter().map(|&r| image_id(r)).collect::<Vec<_>>(),
-            "criticisms": g.criticisms.iter().map(|&r| image_id(r)).collect::<Vec<_>>(),
-            "prototype_files": g.prototypes.iter().map(|&r| files[r]).collect::<Vec<_>>(),
-            "criticism_files": g.criticisms.iter().map(|&r| files[r]).collect::<Vec<_>>(),
-            "scores": g.scores,
-            "note": g.note,
-        }));
-    }
-    store.put_criticisms(run, &rows)?;
-    let out = dir.join("criticize").join(&name);
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let galleries = if args.no_galleries {
-        0
-    } else {
-        let root =
-            PathBuf::from(eval_prov.params["images"].as_str().context("the eval run recorded no images folder")?);
-        write_galleries(&out.join("galleries"), &root, &sel, &files)?
-    };
-    let doc = json!({
-        "method": sel.method,
-        "params": params,
-        "note": "prototypes and criticisms are image ids of the run (see the files beside them)",
-        "groups": groups_json,
-        "seconds": start.elapsed().as_secs_f64(),
-        "provenance": prov,
-    });
-    write_json(&out.join("selection.json"), &doc)?;
-    store.finish_run(run)?;
-    let with_picks = sel.groups.iter().filter(|g| !g.prototypes.is_empty() || !g.criticisms.is_empty()).count();
-    println!(
-        "{}: {} groups ({with_picks} with picks), {} prototypes, {} criticisms, {galleries} galleries -> {}",
-        sel.method,
-        sel.groups.len(),
-        sel.groups.iter().map(|g| g.prototypes.len()).sum::<usize>(),
-        sel.groups.iter().map(|g| g.criticisms.len()).sum::<usize>(),
-        out.display()
-    );
     Ok(())
 }
 
-/// One PNG per group with picks; returns how many.
-fn write_galleries(dir: &Path, root: &Path, sel: &Selection, files: &[&str]) -> Result<usize> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let pre = Preprocess::default();
-    let side = pre.crop as usize;
-    let groups: Vec<_> = sel.groups.iter().filter(|g| !g.prototypes.is_empty() || !g.criticisms.is_empty()).collect();
-    let mut progress = Progress::new("galleries", groups.len() as u64);
-    let blank = vec![255u8; side * side * 3];
-    let load = |row: usize, progress: &Progress| -> Vec<u8> {
-        pre.load(&root.join(files[row])).unwrap_or_else(|e| {
-            progress.println(&format!("rectify: {}: {e:#} (blank tile in the gallery)", files[row]));
-            blank.clone()
-        })
-    };
-    let mut written = 0;
-    for g in &groups {
-        let protos: Vec<Vec<u8>> = g.prototypes.iter().map(|&r| load(r, &progress)).collect();
-        let crits: Vec<Vec<u8>> = g.criticisms.iter().map(|&r| load(r, &progress)).collect();
-        let p: Vec<&[u8]> = protos.iter().map(Vec::as_slice).collect();
-        let c: Vec<&[u8]> = crits.iter().map(Vec::as_slice).collect();
-        let sheet = gallery(&p, &c, side, Layout::default());
-        let path = dir.join(format!("{}.png", file_safe(&g.group)));
-        image::RgbImage::from_raw(sheet.width as u32, sheet.height as u32, sheet.rgb)
-            .expect("sheet buffer")
-            .save(&path)
-            .with_context(|| format!("writing {}", path.display()))?;
-        written += 1;
-        progress.inc(1);
-    }
-    progress.finish();
-    Ok(written)
-}
-
-/// A group name as a file name: letters, digits, `-`, `_` and `.` kept, the rest `_`.
-fn file_safe(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
-}
-
-/// `key,group` rows (a header line is skipped when its second field is `group`).
-fn read_group_csv(path: &Path) -> Result<HashMap<String, String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("--per: reading {}", path.display()))?;
-    let mut map = HashMap::new();
-    for (i, rec) in reader.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 1))?;
-        if rec.len() < 2 {
-            bail!("{}: line {}: expected `file,group`", path.display(), i + 1);
-        }
-        if i == 0 && rec[1].trim().eq_ignore_ascii_case("group") {
-            continue;
-        }
-        map.insert(rec[0].trim().to_string(), rec[1].trim().to_string());
-    }
-    if map.is_empty() {
-        bail!("{}: no `file,group` rows", path.display());
-    }
-    Ok(map)
-}
-
-/// Labels from an integer `.npy` or a CSV with a `label` column; `n` of them.
-fn read_labels(path: &Path, n: usize) -> Result<Vec<i64>> {
-    let labels = if path.extension().is_some_and(|e| e == "npy") {
-        rectify_data::npy::read_i64(path).with_context(|| format!("reading {}", path.display()))?.data
-    } else {
-        let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-        let col = reader
-            .headers()?
-            .iter()
-            .position(|h| h == "label")
-            .with_context(|| format!("{}: no `label` column", path.display()))?;
-        let mut v = Vec::new();
-        for (i, rec) in reader.records().enumerate() {
-            let rec = rec?;
-            v.push(rec[col].trim().parse().with_context(|| format!("{}: row {}: bad label", path.display(), i + 1))?);
-        }
-        v
-    };
-    if labels.len() != n {
-        bail!("{}: {} labels for {n} feature rows", path.display(), labels.len());
-    }
-    Ok(labels)
-}
-
-/// `151-268` or `1,5-9` → inclusive ranges.
-fn parse_ranges(spec: &str) -> Result<Vec<(i64, i64)>> {
-    spec.split(',')
-        .map(|part| {
-            let part = part.trim();
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            match (a.trim().parse::<i64>(), b.trim().parse::<i64>()) {
-                (Ok(a), Ok(b)) if a <= b => Ok((a, b)),
-                _ => bail!("--only-labels: {part:?} is not a label or a range A-B"),
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_parse_and_reject() {
-        assert_eq!(parse_ranges("151-268").unwrap(), vec![(151, 268)]);
-        assert_eq!(parse_ranges("1, 5-9").unwrap(), vec![(1, 1), (5, 9)]);
-        assert!(parse_ranges("9-5").is_err());
-        assert!(parse_ranges("dogs").is_err());
-    }
-
-    #[test]
-    fn group_names_become_file_names() {
-        assert_eq!(file_safe("151 Chihuahua"), "151_Chihuahua");
-        assert_eq!(file_safe("a/b"), "a_b");
-    }
+fn print_picks(done: &CriticizeSummary) {
+    let groups = &done.selection.groups;
+    let with_picks = groups.iter().filter(|g| !g.prototypes.is_empty() || !g.criticisms.is_empty()).count();
+    println!(
+        "{}: {} groups ({with_picks} with picks), {} prototypes, {} criticisms, {} galleries -> {}",
+        done.selection.method,
+        groups.len(),
+        groups.iter().map(|g| g.prototypes.len()).sum::<usize>(),
+        groups.iter().map(|g| g.criticisms.len()).sum::<usize>(),
+        done.galleries,
+        done.out.display()
+    );
 }

@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use rectify_store::RunStore;
 
-use crate::commands::eval::VOLATILE;
-use crate::outputs::write_eval_outputs;
+use rectify_pipeline::eval::VOLATILE;
+use rectify_pipeline::outputs::write_eval_outputs;
 
 /// `rectify merge`.
 #[derive(Debug, Args)]

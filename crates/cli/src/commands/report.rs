@@ -9,6 +9,7 @@ use clap::Args;
 use rectify_data::imagenet;
 use rectify_report::bias::{imagenet_x, Attributes};
 use rectify_report::BiasFile;
+use rectify_store::artifacts::SelectionFile;
 use rectify_store::RunStore;
 
 /// `rectify report`.
@@ -148,17 +149,11 @@ pub fn bias(args: BiasArgs) -> Result<()> {
     for entry in std::fs::read_dir(&dir).with_context(|| format!("{}: run `rectify criticize` first", dir.display()))? {
         let path = entry?.path().join("selection.json");
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let sel: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        let sel: SelectionFile = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         let name =
             path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        for g in sel["groups"].as_array().into_iter().flatten() {
-            if g["group"].as_str().is_some_and(matches) {
-                let files = |k: &str| -> Vec<String> {
-                    g[k].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
-                };
-                picks.insert(name.clone(), (files("prototype_files"), files("criticism_files")));
-            }
+        for g in sel.groups.into_iter().filter(|g| matches(&g.group)) {
+            picks.insert(name.clone(), (g.prototype_files, g.criticism_files));
         }
     }
     if picks.is_empty() {

@@ -5,63 +5,22 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use rectify_data::real::RealLabels;
-use rectify_store::RunStore;
-use rectify_study::designs::{self, EvalImage, Top5Variant};
-use rectify_study::import;
-use rectify_study::results::{results, Aggregation};
-use rectify_study::{Answer, Design, Item, Question, Rule, Vote};
-use rectify_web::{AppState, StudyDb};
+use rectify_study::{Answer, Item, Question};
+use rectify_web::AppState;
 
-use crate::commands::recruit::{self, EnrollArgs, RecruitArgs};
-use crate::outputs::write_json;
+use rectify_pipeline::recruit::{self, EnrollArgs, RecruitArgs};
+use rectify_pipeline::votes::{self, eval_images, runtime, StudyTarget, VoteFormat};
 
 /// `rectify study …`.
 #[derive(Debug, Args)]
 pub struct StudyArgs {
     #[command(subcommand)]
     command: StudyCommand,
-}
-
-/// Where the study lives.
-#[derive(Debug, Clone, Args)]
-pub struct StudyTarget {
-    /// The run directory.
-    #[arg(long)]
-    run: PathBuf,
-    /// The study's name (several studies can share a run).
-    #[arg(long, default_value = "main")]
-    study: String,
-    /// A database other than the run's own SQLite file, e.g. `postgres://user@host/db`.
-    #[arg(long, env = "RECTIFY_DATABASE_URL")]
-    database_url: Option<String>,
-}
-
-impl StudyTarget {
-    fn url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.run.join("rectify.db").display()))
-    }
-}
-
-/// `--design`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum DesignArg {
-    /// Top-1-misclassified images with the predicted class: relevant? yes / no.
-    RelevanceTop1,
-    /// Images with the model's top 5: tick every relevant class.
-    RelevanceTop5,
-    /// Adversarial images with the adversarial class; arms whole image / LIME explanation.
-    Adversarial,
-    /// 6 classes × 6 images and a target: which class?
-    Assignment,
-    /// Does this image show the attribute?
-    Attribute,
 }
 
 /// `study simulate --platform`.
@@ -73,70 +32,14 @@ enum SimPlatform {
     Pid,
 }
 
-/// `--format` of imports and exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum FormatArg {
-    /// ReaL's raw rater votes (`real_raters.npz`).
-    RealRaters,
-    /// cleanlab's MTurk votes (`cleanlab_imagenet_mturk.json`).
-    CleanlabMturk,
-    /// `file,label,rater,answer[,seconds]` rows (relevance of a class for an image).
-    Csv,
-    /// One vote per line: `{"item", "rater", "answer", "seconds", "source"}`.
-    Jsonl,
-}
-
 #[derive(Debug, Subcommand)]
 enum StudyCommand {
     /// Adds the items of a design to the study.
     Design {
         #[command(flatten)]
         target: StudyTarget,
-        /// The design.
-        #[arg(long, value_enum)]
-        design: DesignArg,
-        /// relevance-top5: which images (`top1-misclassified` or `top5-misclassified`).
-        #[arg(long, default_value = "top1-misclassified")]
-        variant: String,
-        /// adversarial: the attack run (made with --save-images).
-        #[arg(long)]
-        attack: Option<String>,
-        /// adversarial: an explain run of that attack's images (`explain --attack`), for the
-        /// explanation arm.
-        #[arg(long)]
-        explain: Option<String>,
-        /// assignment: criticize runs, comma-separated (one condition each × 6p / 3p3c).
-        #[arg(long)]
-        criticize: Option<String>,
-        /// assignment: items per condition.
-        #[arg(long, default_value_t = 20)]
-        items: usize,
-        /// attribute: the attribute asked about.
-        #[arg(long)]
-        attribute: Option<String>,
-        /// attribute: only images of this class index.
-        #[arg(long)]
-        class: Option<i64>,
-        /// Answers per item (N).
-        #[arg(long, default_value_t = 5)]
-        answers: usize,
-        /// Seed (assignment items).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Also add this many gold items (relevance designs): questions with a known answer,
-        /// mixed into participants' batches at `serve --gold-rate` and never counted as data.
-        #[arg(long, default_value_t = 0)]
-        gold: usize,
-        /// relevance-top1: also ask about the mistakes of another model's run (repeatable), in
-        /// this one study: each (image, class) is asked once whichever models predicted it, and
-        /// `study results --model-run` gives every model its rectified error from the shared
-        /// votes (the paper's Table 1 has four models).
-        #[arg(long = "model-run", value_name = "RUN_DIR")]
-        model_runs: Vec<PathBuf>,
-        /// Also add this many attention checks (yes / no designs): a correctly classified
-        /// image with its true class and the instruction to answer No; checked like gold items.
-        #[arg(long, default_value_t = 0)]
-        attention: usize,
+        #[command(flatten)]
+        settings: votes::DesignSettings,
     },
     /// Prints invite links for new raters.
     Invite {
@@ -216,7 +119,7 @@ enum StudyCommand {
         target: StudyTarget,
         /// The format.
         #[arg(long, value_enum)]
-        format: FormatArg,
+        format: VoteFormat,
         /// The file.
         file: PathBuf,
         /// Answers per item (N).
@@ -231,28 +134,8 @@ enum StudyCommand {
     Results {
         #[command(flatten)]
         target: StudyTarget,
-        /// `k-of-n:K/N`, `majority` or `dawid-skene`.
-        #[arg(long, default_value = "k-of-n:4/5")]
-        rule: String,
-        /// Drop server votes faster than this many seconds.
-        #[arg(long)]
-        min_time: Option<f64>,
-        /// Drop server votes slower than this many seconds.
-        #[arg(long)]
-        max_time: Option<f64>,
-        /// Exclude raters whose accuracy on gold items is below this (after
-        /// --min-gold-answers of them); participants the server excluded are always excluded.
-        /// `results-all.json` keeps the results with every vote.
-        #[arg(long)]
-        min_gold_accuracy: Option<f64>,
-        /// Gold answers a rater needs before --min-gold-accuracy judges them.
-        #[arg(long, default_value_t = 2)]
-        min_gold_answers: usize,
-        /// Also the results of another model's run whose mistakes this study asks about
-        /// (repeatable; see `study design --model-run`): written to that run's
-        /// `study/results.json`, from the shared votes, with what sharing saved.
-        #[arg(long = "model-run", value_name = "RUN_DIR")]
-        model_runs: Vec<PathBuf>,
+        #[command(flatten)]
+        settings: votes::ResultsSettings,
     },
     /// Per participant from a recruitment platform: completion code, answers, gold accuracy,
     /// time and a suggested approve/reject, as CSV for the platform's bulk tools (Prolific:
@@ -275,61 +158,11 @@ enum StudyCommand {
         target: StudyTarget,
         /// csv or jsonl.
         #[arg(long, value_enum, default_value = "jsonl")]
-        format: FormatArg,
+        format: VoteFormat,
         /// Output file.
         #[arg(long)]
         out: PathBuf,
     },
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
-}
-
-async fn open(target: &StudyTarget) -> Result<StudyDb> {
-    if !target.run.join("rectify.db").exists() {
-        bail!("{}: no rectify.db here; run `rectify eval --out {}` first", target.run.display(), target.run.display());
-    }
-    StudyDb::connect(&target.url()).await.with_context(|| format!("opening the study database {}", target.url()))
-}
-
-fn eval_images(run: &Path) -> Result<Vec<EvalImage>> {
-    let store = RunStore::open(run)?;
-    Ok(designs::eval_images(&store)?)
-}
-
-/// The evaluated images of the other models' runs of a shared study, each checked to be a
-/// run with an eval and not the study's own run.
-fn model_runs(host: &Path, runs: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<EvalImage>)>> {
-    let mut out: Vec<(PathBuf, Vec<EvalImage>)> = Vec::new();
-    for run in runs {
-        if !run.join("rectify.db").exists() {
-            bail!(
-                "--model-run {}: no rectify.db here; evaluate that model with `rectify eval --out {}` first",
-                run.display(),
-                run.display()
-            );
-        }
-        let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
-        if same(run, host) || out.iter().any(|(r, _)| same(r, run)) {
-            bail!("--model-run {}: given twice (the study's own run is --run)", run.display());
-        }
-        let images = eval_images(run).with_context(|| format!("--model-run {}", run.display()))?;
-        out.push((run.clone(), images));
-    }
-    Ok(out)
-}
-
-/// `sharing` of results.json for the study's run and its model runs.
-fn sharing(
-    host: &Path,
-    images: &[EvalImage],
-    others: &[(PathBuf, Vec<EvalImage>)],
-    answers: usize,
-) -> serde_json::Value {
-    let mut runs: Vec<(String, &[EvalImage])> = vec![(host.display().to_string(), images)];
-    runs.extend(others.iter().map(|(r, i)| (r.display().to_string(), i.as_slice())));
-    rectify_study::results::sharing(&runs, answers)
 }
 
 fn print_sharing(s: &serde_json::Value) {
@@ -350,107 +183,23 @@ pub fn run(args: StudyArgs) -> Result<()> {
 
 async fn run_async(args: StudyArgs) -> Result<()> {
     match args.command {
-        StudyCommand::Design {
-            target,
-            design,
-            variant,
-            attack,
-            explain,
-            criticize,
-            items,
-            attribute,
-            class,
-            answers,
-            seed,
-            gold,
-            model_runs: others,
-            attention,
-        } => {
-            let images = eval_images(&target.run)?;
-            if !others.is_empty() && design != DesignArg::RelevanceTop1 {
-                bail!("--model-run: one study for several models is made for relevance-top1 (the paper's Table 1); import votes for the others with `study import --model-run`");
-            }
-            let others = model_runs(&target.run, &others)?;
-            let store = RunStore::open(&target.run)?;
-            let gold_items = match (gold, design) {
-                (0, _) => Vec::new(),
-                (n, DesignArg::RelevanceTop1) => designs::gold_relevance(&images, Design::RelevanceTop1, n),
-                (n, DesignArg::RelevanceTop5) => designs::gold_relevance(&images, Design::RelevanceTop5, n),
-                (_, DesignArg::Assignment) => Vec::new(), // made from the design's items below
-                _ => bail!("--gold: gold items are made for the relevance and assignment designs"),
-            };
-            let attention_items = match (attention, design) {
-                (0, _) => Vec::new(),
-                (n, DesignArg::RelevanceTop1) => designs::attention_checks(&images, Design::RelevanceTop1, n),
-                (n, DesignArg::RelevanceTop5) => designs::attention_checks(&images, Design::RelevanceTop5, n),
-                (n, DesignArg::Adversarial) => designs::attention_checks(&images, Design::Adversarial, n),
-                _ => bail!("--attention: attention checks are made for the yes / no designs (relevance, adversarial)"),
-            };
-            if attention_items.len() < attention {
-                bail!(
-                    "--attention {attention}: the run has only {} correctly classified images to make them from",
-                    attention_items.len()
-                );
-            }
-            let new: Vec<Item> = match design {
-                DesignArg::RelevanceTop1 => {
-                    let mut per_run = vec![designs::relevance_top1(&images)];
-                    per_run.extend(others.iter().map(|(_, i)| designs::relevance_top1(i)));
-                    designs::shared_items(&images, per_run)
-                }
-                DesignArg::RelevanceTop5 => {
-                    let v = match variant.as_str() {
-                        "top1-misclassified" => Top5Variant::Top1Misclassified,
-                        "top5-misclassified" => Top5Variant::Top5Misclassified,
-                        v => bail!("--variant {v:?}: top1-misclassified or top5-misclassified"),
-                    };
-                    designs::relevance_top5(&images, v)
-                }
-                DesignArg::Adversarial => designs::adversarial(&store, &images, attack.as_deref(), explain.as_deref())?,
-                DesignArg::Assignment => {
-                    let runs = criticize.context("--criticize NAME[,NAME…] names the criticize runs to compare")?;
-                    let mut all = Vec::new();
-                    for name in runs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        all.extend(designs::assignment(&store, &images, name, items, seed)?);
-                    }
-                    all
-                }
-                DesignArg::Attribute => {
-                    let a = attribute.context("--attribute names what to ask about")?;
-                    let chosen: Vec<EvalImage> =
-                        images.iter().filter(|i| class.is_none_or(|c| i.label == Some(c))).cloned().collect();
-                    designs::attribute(&chosen, &a)
-                }
-            };
-            if new.is_empty() {
-                bail!("the design has no item in this run (no misclassified image, no saved adversarial image, or too few groups)");
-            }
-            let gold_items = if design == DesignArg::Assignment && gold > 0 {
-                designs::gold_assignment(&new, gold)
-            } else {
-                gold_items
-            };
-            if gold_items.len() < gold {
-                bail!(
-                    "--gold {gold}: the run has only {} correctly classified images to make them from",
-                    gold_items.len()
-                );
-            }
-            let mut new = new;
-            new.extend(gold_items);
-            new.extend(attention_items);
-            let db = open(&target).await?;
-            db.put_study(&target.study, answers, &new).await?;
+        StudyCommand::Design { target, settings } => {
+            let done = votes::design(&target, &settings).await?;
             let mut per: HashMap<&str, usize> = HashMap::new();
-            new.iter().for_each(|i| *per.entry(i.design.name()).or_default() += 1);
-            println!("study {:?}: {} items added ({per:?}), {answers} answers each", target.study, new.len());
-            if !others.is_empty() {
-                print_sharing(&sharing(&target.run, &images, &others, answers));
+            done.items.iter().for_each(|i| *per.entry(i.design.name()).or_default() += 1);
+            println!(
+                "study {:?}: {} items added ({per:?}), {} answers each",
+                target.study,
+                done.items.len(),
+                settings.answers
+            );
+            if let Some(s) = &done.sharing {
+                print_sharing(s);
             }
             Ok(())
         }
         StudyCommand::Invite { target, count, base_url } => {
-            let db = open(&target).await?;
+            let db = target.open().await?;
             if db.study(&target.study).await?.is_none() {
                 bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
             }
@@ -460,7 +209,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             Ok(())
         }
         StudyCommand::AdminLink { target, base_url } => {
-            let db = open(&target).await?;
+            let db = target.open().await?;
             if db.study(&target.study).await?.is_none() {
                 bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
             }
@@ -473,7 +222,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             Ok(())
         }
         StudyCommand::Serve { target, addr, enroll } => {
-            let db = open(&target).await?;
+            let db = target.open().await?;
             if db.study(&target.study).await?.is_none() {
                 bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
             }
@@ -531,14 +280,14 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 bail!("--noise must lie in [0, 1] and --raters, --participants, --per-participant be at least 1");
             }
             let real = RealLabels::read(&oracle).with_context(|| format!("reading {}", oracle.display()))?;
-            let db = open(&target).await?;
+            let db = target.open().await?;
             let items = db.items(&target.study).await?;
             if items.is_empty() {
                 bail!("no items in study {:?}: add some with `rectify study design`", target.study);
             }
             let files: HashMap<i64, String> =
                 eval_images(&target.run)?.into_iter().map(|i| (i.image_id, i.base_name().to_string())).collect();
-            let attributes = attribute_oracle(&items, &files, attributes.as_deref(), imagenet_x.as_deref())?;
+            let attributes = votes::attribute_oracle(&items, &files, attributes.as_deref(), imagenet_x.as_deref())?;
             let flow = match platform {
                 SimPlatform::Invite => None,
                 SimPlatform::Prolific => Some(rectify_web::Flow::Prolific),
@@ -686,71 +435,33 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             Ok(())
         }
         StudyCommand::Import { target, format, file, answers, model_runs: others } => {
-            let images = eval_images(&target.run)?;
-            let others = model_runs(&target.run, &others)?;
-            if !others.is_empty() && format == FormatArg::Jsonl {
-                bail!("--model-run: JSONL votes name their items already; import them without it");
+            let done = votes::import(&target, format, &file, answers, &others).await?;
+            let put = done.put;
+            match done.top1_items {
+                None => println!(
+                    "{} votes: {} new, {} replaced, {} unchanged",
+                    done.votes, put.inserted, put.replaced, put.unchanged
+                ),
+                Some(top1) => println!(
+                    "{}: {} votes read; {} relevance-top1 items ({} with votes), {} relevance-top5 items; {} votes stored ({} new, {} replaced, {} unchanged)",
+                    file.display(),
+                    done.read,
+                    top1,
+                    done.top1_voted,
+                    done.top5_items,
+                    done.votes,
+                    put.inserted,
+                    put.replaced,
+                    put.unchanged
+                ),
             }
-            let (source, pair_votes) = match format {
-                FormatArg::RealRaters => ("real-raters", import::real_raters(&file)?),
-                FormatArg::CleanlabMturk => ("cleanlab-mturk", import::cleanlab_mturk(&file)?),
-                FormatArg::Csv => ("csv", import::pair_csv(&file)?),
-                FormatArg::Jsonl => {
-                    let votes = import::votes_jsonl(&file)?;
-                    let db = open(&target).await?;
-                    let known: std::collections::HashSet<String> =
-                        db.items(&target.study).await?.into_iter().map(|i| i.key).collect();
-                    if let Some(v) = votes.iter().find(|v| !known.contains(&v.item)) {
-                        bail!("{}: vote for unknown item {:?}; add the design first", file.display(), v.item);
-                    }
-                    let put = db.put_votes(&target.study, &votes).await?;
-                    println!(
-                        "{} votes: {} new, {} replaced, {} unchanged",
-                        votes.len(),
-                        put.inserted,
-                        put.replaced,
-                        put.unchanged
-                    );
-                    return Ok(());
-                }
-            };
-            let (items, votes) = {
-                let (mut items, mut votes) = (Vec::new(), Vec::new());
-                for run_images in std::iter::once(&images).chain(others.iter().map(|(_, i)| i)) {
-                    let (i, v) = designs::import_relevance(run_images, &pair_votes, source);
-                    items.push(i);
-                    votes.extend(v);
-                }
-                let items = designs::shared_items(&images, items);
-                let mut seen = std::collections::HashSet::new();
-                votes.retain(|v| seen.insert((v.item.clone(), v.rater.clone())));
-                (items, votes)
-            };
-            let db = open(&target).await?;
-            db.put_study(&target.study, answers, &items).await?;
-            let put = db.put_votes(&target.study, &votes).await?;
-            let top1 = items.iter().filter(|i| i.design == Design::RelevanceTop1).count();
-            let voted: std::collections::HashSet<&str> = votes.iter().map(|v| v.item.as_str()).collect();
-            let top1_voted =
-                items.iter().filter(|i| i.design == Design::RelevanceTop1 && voted.contains(i.key.as_str())).count();
-            println!(
-                "{}: {} votes read; {} relevance-top1 items ({top1_voted} with votes), {} relevance-top5 items; {} votes stored ({} new, {} replaced, {} unchanged)",
-                file.display(),
-                pair_votes.len(),
-                top1,
-                items.len() - top1,
-                votes.len(),
-                put.inserted,
-                put.replaced,
-                put.unchanged
-            );
-            if !others.is_empty() {
-                print_sharing(&sharing(&target.run, &images, &others, answers));
+            if let Some(s) = &done.sharing {
+                print_sharing(s);
             }
             Ok(())
         }
         StudyCommand::Payments { target, format, out } => {
-            let db = open(&target).await?;
+            let db = target.open().await?;
             let items = db.items(&target.study).await?;
             let votes = db.votes(&target.study).await?;
             let people = db.participants(&target.study).await?;
@@ -764,110 +475,41 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             }
             Ok(())
         }
-        StudyCommand::Results {
-            target,
-            rule,
-            min_time,
-            max_time,
-            min_gold_accuracy,
-            min_gold_answers,
-            model_runs: others,
-        } => {
-            let db = open(&target).await?;
-            let info =
-                db.study(&target.study).await?.with_context(|| format!("no study {:?} in this run", target.study))?;
-            let rule = Rule::parse(&rule, info.answers_per_item).map_err(|e| anyhow::anyhow!("--rule {e}"))?;
-            let items = db.items(&target.study).await?;
-            let all: Vec<Vote> = db.votes(&target.study).await?;
-            let images = eval_images(&target.run)?;
-            let agg = Aggregation { rule, min_time, max_time, ..Default::default() };
-            // Exclusions: participants the server excluded (gold, time on task), and raters
-            // below --min-gold-accuracy here; their votes stay stored and are reported without.
-            let mut reasons: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-            for p in db.participants(&target.study).await? {
-                if let Some(r) = p.excluded_reason {
-                    reasons.insert(p.rater, r);
-                }
-            }
-            if let Some(min) = min_gold_accuracy {
-                for (rater, (right, n)) in gold_scores(&items, &all) {
-                    let accuracy = right as f64 / n as f64;
-                    if n >= min_gold_answers && accuracy < min {
-                        reasons
-                            .entry(rater)
-                            .or_insert(format!("gold accuracy {accuracy:.2} < {min} ({right} of {n} right)"));
-                    }
-                }
-            }
-            let counted: Vec<Vote> = all.iter().filter(|v| !reasons.contains_key(&v.rater)).cloned().collect();
-            let others = model_runs(&target.run, &others)?;
-            let shared = (!others.is_empty()).then(|| sharing(&target.run, &images, &others, info.answers_per_item));
-            let host_name = target.run.display().to_string();
-            let runs = std::iter::once((target.run.clone(), images.clone(), true))
-                .chain(others.iter().map(|(r, i)| (r.clone(), i.clone(), false)));
-            for (run, images, host) in runs {
-                let items = rectify_study::results::for_run(&images, &items, host);
-                let dir = run.join("study");
-                let mut everyone = results(&images, &items, &all, &agg);
-                let mut res = results(&images, &items, &counted, &agg);
-                for r in [&mut everyone, &mut res] {
-                    r["study"] = serde_json::json!(target.study);
-                    r["study_run"] = serde_json::json!(host_name);
-                    r["version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
-                    if let Some(s) = &shared {
-                        r["sharing"] = s.clone();
-                    }
-                }
-                everyone["exclusion"] = serde_json::json!({"applied": false});
-                res["exclusion"] = serde_json::json!({
-                    "applied": true,
-                    "min_gold_accuracy": min_gold_accuracy,
-                    "min_gold_answers": min_gold_answers,
-                    "raters_excluded": reasons.len(),
-                    "votes_excluded": all.len() - counted.len(),
-                    "reasons": reasons,
-                    "without_exclusion": "results-all.json",
-                });
-                write_json(&dir.join("results-all.json"), &everyone)?;
-                let out = dir.join("results.json");
-                write_json(&out, &res)?;
-                if shared.is_some() {
+        StudyCommand::Results { target, settings } => {
+            let done = votes::results(&target, &settings).await?;
+            for (run, res) in &done.runs {
+                if done.sharing.is_some() {
                     println!("{}:", run.display());
                 }
-                print_results(&res);
-                println!("-> {}", out.display());
+                print_results(res);
+                println!("-> {}", run.join("study/results.json").display());
             }
-            if !reasons.is_empty() {
+            if !done.excluded.is_empty() {
                 println!(
                     "excluded {} raters ({} votes): their votes are kept but not counted; results with every vote: {}",
-                    reasons.len(),
-                    all.len() - counted.len(),
+                    done.excluded.len(),
+                    done.votes_excluded,
                     target.run.join("study/results-all.json").display()
                 );
             }
-            if let Some(s) = &shared {
+            if let Some(s) = &done.sharing {
                 print_sharing(s);
             }
             Ok(())
         }
         StudyCommand::Export { target, format, out } => {
-            let db = open(&target).await?;
+            let db = target.open().await?;
             let votes = db.votes(&target.study).await?;
             let text = match format {
-                FormatArg::Jsonl => rectify_study::export::votes_jsonl(&votes).into_bytes(),
-                FormatArg::Csv => rectify_study::export::votes_csv(&db.items(&target.study).await?, &votes),
+                VoteFormat::Jsonl => rectify_study::export::votes_jsonl(&votes).into_bytes(),
+                VoteFormat::Csv => rectify_study::export::votes_csv(&db.items(&target.study).await?, &votes),
                 _ => bail!("--format csv or jsonl"),
             };
-            crate::outputs::write_atomically(&out, |w| Ok(w.write_all(&text)?))?;
+            rectify_pipeline::outputs::write_atomically(&out, |w| Ok(w.write_all(&text)?))?;
             println!("{} votes -> {}", votes.len(), out.display());
             Ok(())
         }
     }
-}
-
-/// Per rater: (gold answers right, gold answers).
-fn gold_scores(items: &[Item], votes: &[Vote]) -> std::collections::BTreeMap<String, (usize, usize)> {
-    recruit::gold_scores(items, votes)
 }
 
 fn pct(v: &serde_json::Value) -> String {
@@ -903,54 +545,4 @@ fn print_results(res: &serde_json::Value) {
             println!("{name}: {d}");
         }
     }
-}
-
-/// The simulated raters' answer to every attribute question of `items`: `(image, attribute)` →
-/// whether the image has it, from `--attributes` or `--imagenet-x`. An error names the questions
-/// that neither annotates, or asks for a source when the study asks attribute questions.
-fn attribute_oracle(
-    items: &[Item],
-    files: &HashMap<i64, String>,
-    csv: Option<&Path>,
-    imagenet_x: Option<&Path>,
-) -> Result<HashMap<(i64, String), bool>> {
-    let asked: Vec<(i64, &str)> = items
-        .iter()
-        .filter_map(|item| match &item.question {
-            Question::Attribute { attribute, .. } => Some((item.image_id.unwrap_or(-1), attribute.as_str())),
-            _ => None,
-        })
-        .collect();
-    if asked.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let known = match (csv, imagenet_x) {
-        (Some(csv), _) => rectify_report::bias::Attributes::from_csv(csv),
-        (None, Some(x)) => rectify_report::bias::imagenet_x(x),
-        (None, None) => bail!(
-            "the study asks {} attribute questions: give their answers with --attributes FILE.csv \
-             (file,attribute,value) or --imagenet-x FILE",
-            asked.len()
-        ),
-    }
-    .map_err(anyhow::Error::msg)?;
-    let mut answers = HashMap::new();
-    let mut missing = Vec::new();
-    for (id, attribute) in asked {
-        let file = files.get(&id).map_or("?", String::as_str);
-        match known.get(file, attribute) {
-            Some(has) => {
-                answers.insert((id, attribute.to_string()), has);
-            }
-            None => missing.push(format!("{file} / {attribute}")),
-        }
-    }
-    if !missing.is_empty() {
-        bail!(
-            "{} attribute questions have no answer in the attributes given, e.g. {}",
-            missing.len(),
-            missing[..missing.len().min(5)].join(", ")
-        );
-    }
-    Ok(answers)
 }

@@ -14,14 +14,17 @@ use super::lars::lasso_path;
 /// How the K features are chosen (lime's `feature_selection`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum FeatureSelection {
     /// All features (K ignored).
     None,
     /// Greedy forward selection by weighted R² of least-squares fits (costly for large K).
     Forward,
     /// The K largest |coefficients| of a ridge (α = 0.01) fit on all features.
+    #[cfg_attr(feature = "clap", value(name = "highest"))]
     HighestWeights,
     /// The last point of the lasso path with at most K non-zero coefficients.
+    #[cfg_attr(feature = "clap", value(name = "lasso"))]
     LassoPath,
     /// `Forward` when K ≤ 6, else `HighestWeights` (lime's default).
     #[default]

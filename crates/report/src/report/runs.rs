@@ -14,7 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use rectify_store::artifacts::{layout, AttackSummary, EvalSummary, ExplainSummary, Explanation, SelectionFile};
+use rectify_store::Provenance;
 
 use super::missing::missing;
 use super::model::{
@@ -25,92 +26,6 @@ use super::Options;
 use crate::bias::BiasFile;
 use crate::error::ReportError;
 use crate::files::{files_ending, read_json, read_json_if, read_or_empty, subdirs};
-
-/// The `provenance` object every stage writes into its JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Prov {
-    model: ModelJson,
-    preprocessing: String,
-    device: String,
-    version: String,
-    command: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ModelJson {
-    arch: String,
-    weights: String,
-    weights_sha256: String,
-}
-
-/// `summary.json` of `rectify eval`.
-#[derive(Debug, Deserialize)]
-struct EvalSummary {
-    evaluated: u64,
-    labeled: u64,
-    top1: Option<f64>,
-    top5: Option<f64>,
-    real_n: Option<u64>,
-    real_top1: Option<f64>,
-    real_top5: Option<f64>,
-    provenance: Prov,
-}
-
-/// `attack/<name>/summary.json`.
-#[derive(Debug, Deserialize)]
-struct AttackSummary {
-    n: u64,
-    accuracy_per_step: Vec<Option<f64>>,
-    flipped: Option<u64>,
-    quantized_accuracy: Option<f64>,
-    #[serde(default)]
-    provenance: Prov,
-}
-
-/// `explain/<name>/summary.json`.
-#[derive(Debug, Deserialize)]
-struct ExplainSummary {
-    n: u64,
-    path_beats_random: Option<f64>,
-    auc_path_mean: Option<f64>,
-    auc_random_mean: Option<f64>,
-    #[serde(default)]
-    provenance: Prov,
-}
-
-/// `explain/<name>/<file>.json`.
-#[derive(Debug, Default, Deserialize)]
-struct Explained {
-    file: String,
-    #[serde(default)]
-    label_name: String,
-    probability: Option<f64>,
-    auc_path: Option<f64>,
-    auc_random: Option<f64>,
-    path: Vec<Option<f64>>,
-    random_path: Vec<Option<f64>>,
-}
-
-/// `criticize/<name>/selection.json`.
-#[derive(Debug, Deserialize)]
-struct Selection {
-    method: String,
-    groups: Vec<SelectedGroup>,
-    #[serde(default)]
-    provenance: Prov,
-}
-
-#[derive(Debug, Deserialize)]
-struct SelectedGroup {
-    group: String,
-    size: u64,
-    #[serde(default)]
-    prototype_files: Vec<String>,
-    #[serde(default)]
-    criticism_files: Vec<String>,
-}
 
 /// Whether `dir` is a run directory.
 pub fn is_run(dir: &Path) -> bool {
@@ -152,7 +67,12 @@ fn image(dir: &Path, path: PathBuf) -> Result<Image, ReportError> {
     Ok(Image { file: rel(dir, &path), png: read_or_empty(&path)? })
 }
 
-fn stage(stage: &str, name: String, p: &Prov) -> StageCommand {
+/// NaN (JSON's `null`) as `None`.
+fn finite(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
+}
+
+fn stage(stage: &str, name: String, p: &Provenance) -> StageCommand {
     StageCommand { stage: stage.into(), name, command: p.command.clone(), version: p.version.clone() }
 }
 
@@ -176,11 +96,11 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
         report.table1.push(Table1Row {
             run,
             arch: p.model.arch.clone(),
-            evaluated: s.evaluated,
-            labeled: s.labeled,
+            evaluated: s.evaluated as u64,
+            labeled: s.labeled as u64,
             top1: s.top1,
             top5: s.top5,
-            real_n: s.real_n,
+            real_n: s.real_n.map(|n| n as u64),
             real_top1: s.real_top1,
             real_top5: s.real_top5,
         });
@@ -195,10 +115,10 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
         report.attacks.push(AttackCurve {
             run,
             name: name_of(a),
-            n: s.n,
-            flipped: s.flipped,
+            n: s.n as u64,
+            flipped: Some(s.flipped as u64),
             quantized_accuracy: s.quantized_accuracy,
-            accuracy_per_step: s.accuracy_per_step,
+            accuracy_per_step: s.accuracy_per_step.into_iter().map(finite).collect(),
         });
     }
     if !report.attacks.iter().any(|a| a.run == run) {
@@ -215,7 +135,7 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
     }
 
     for c in subdirs(&dir.join("criticize"))? {
-        let Some(sel) = read_json_if::<Selection>(&c.join("selection.json"))? else { continue };
+        let Some(sel) = read_json_if::<SelectionFile>(&c.join("selection.json"))? else { continue };
         info.stages.push(stage("criticize", name_of(&c), &sel.provenance));
         let total = sel.groups.len() as u64;
         let mut groups = Vec::new();
@@ -223,10 +143,10 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
             if groups.len() == opts.max_groups {
                 break;
             }
-            let png = c.join("galleries").join(format!("{}.png", file_safe(&g.group)));
+            let png = layout::gallery_png(&c, &g.group);
             groups.push(GalleryGroup {
                 group: g.group,
-                size: g.size,
+                size: g.size as u64,
                 prototypes: g.prototype_files.len() as u64,
                 criticisms: g.criticism_files.len() as u64,
                 prototype_files: g.prototype_files,
@@ -260,11 +180,6 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
     Ok(())
 }
 
-/// A group name as the gallery's file name (as `rectify criticize` writes it).
-fn file_safe(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
-}
-
 fn read_explain(
     run: usize,
     dir: &Path,
@@ -282,34 +197,31 @@ fn read_explain(
     }
     let mut explained = Vec::with_capacity(files.len());
     for f in &files {
-        explained.push((f, read_json::<Explained>(f)?));
+        explained.push((f, read_json::<Explanation>(f)?));
     }
     let mut examples = Vec::new();
     for i in spread(&explained, opts.max_examples) {
-        let (f, x) = (explained[i].0, std::mem::take(&mut explained[i].1));
-        // `<file>.json` has its pictures beside it: `<file>.attention.png`, `<file>.overlay.png`.
-        let stem = f.to_string_lossy().trim_end_matches(".json").to_string();
-        let beside = |suffix: &str| PathBuf::from(format!("{stem}.{suffix}.png"));
+        let (f, x) = (explained[i].0, &explained[i].1);
         examples.push(ExplainExample {
-            attention: image(dir, beside("attention"))?,
-            overlay: image(dir, beside("overlay"))?,
-            file: x.file,
-            label_name: x.label_name,
-            probability: x.probability,
-            auc_path: x.auc_path,
-            auc_random: x.auc_random,
-            path: x.path,
-            random_path: x.random_path,
+            attention: image(dir, layout::explanation_png(f, "attention"))?,
+            overlay: image(dir, layout::explanation_png(f, "overlay"))?,
+            file: x.file.clone(),
+            label_name: x.label_name.clone(),
+            probability: finite(x.probability),
+            auc_path: finite(x.auc_path),
+            auc_random: finite(x.auc_random),
+            path: x.path.iter().copied().map(finite).collect(),
+            random_path: x.random_path.iter().copied().map(finite).collect(),
         });
     }
-    let n = summary.as_ref().map_or(files.len() as u64, |s| s.n);
+    let n = summary.as_ref().map_or(files.len() as u64, |s| s.n as u64);
     Ok(Some(ExplainSet {
         run,
         name: name_of(e),
         n,
-        path_beats_random: summary.as_ref().and_then(|s| s.path_beats_random),
-        auc_path_mean: summary.as_ref().and_then(|s| s.auc_path_mean),
-        auc_random_mean: summary.as_ref().and_then(|s| s.auc_random_mean),
+        path_beats_random: summary.as_ref().and_then(|s| finite(s.path_beats_random)),
+        auc_path_mean: summary.as_ref().and_then(|s| finite(s.auc_path_mean)),
+        auc_random_mean: summary.as_ref().and_then(|s| finite(s.auc_random_mean)),
         more: (files.len() - examples.len()) as u64,
         examples,
     }))
@@ -318,8 +230,8 @@ fn read_explain(
 /// The indices of at most `max` explained images to show: all of them when they fit, else
 /// `max` images spread evenly over their order by the gap between the explanation path's area
 /// and the random path's, from the most faithful explanation to the least (ties by file).
-fn spread(explained: &[(&PathBuf, Explained)], max: usize) -> Vec<usize> {
-    let gap = |x: &Explained| match (x.auc_path, x.auc_random) {
+fn spread(explained: &[(&PathBuf, Explanation)], max: usize) -> Vec<usize> {
+    let gap = |x: &Explanation| match (finite(x.auc_path), finite(x.auc_random)) {
         (Some(p), Some(r)) => p - r,
         _ => f64::NEG_INFINITY,
     };
@@ -372,8 +284,26 @@ fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -
 mod tests {
     use super::*;
 
-    fn explained(auc_path: Option<f64>, auc_random: f64) -> Explained {
-        Explained { auc_path, auc_random: Some(auc_random), ..Explained::default() }
+    fn explained(auc_path: Option<f64>, auc_random: f64) -> Explanation {
+        Explanation {
+            file: String::new(),
+            true_label: None,
+            label: 0,
+            label_name: String::new(),
+            probability: 1.0,
+            segments: 0,
+            weights: Vec::new(),
+            ranked: Vec::new(),
+            intercept: 0.0,
+            r2: 0.0,
+            local_pred: 0.0,
+            path: Vec::new(),
+            random_path: Vec::new(),
+            auc_path: auc_path.unwrap_or(f64::NAN),
+            auc_random,
+            seed: 0,
+            params: serde_json::Value::Null,
+        }
     }
 
     /// Examples run from the largest gap between the areas to the smallest, evenly spread, with
@@ -382,7 +312,7 @@ mod tests {
     fn examples_are_spread_over_the_gap() {
         let names: Vec<PathBuf> = (0..7).map(|i| PathBuf::from(format!("{i}.json"))).collect();
         let gaps = [Some(0.5), Some(0.1), None, Some(0.9), Some(0.3), Some(0.3), Some(0.7)];
-        let all: Vec<(&PathBuf, Explained)> = names.iter().zip(gaps).map(|(f, g)| (f, explained(g, 0.0))).collect();
+        let all: Vec<(&PathBuf, Explanation)> = names.iter().zip(gaps).map(|(f, g)| (f, explained(g, 0.0))).collect();
         // By gap: 3 (0.9), 6 (0.7), 0 (0.5), 4 (0.3), 5 (0.3), 1 (0.1), 2 (none).
         assert_eq!(spread(&all, 10), [3, 6, 0, 4, 5, 1, 2]);
         assert_eq!(spread(&all, 7), [3, 6, 0, 4, 5, 1, 2]);

@@ -27,7 +27,7 @@ pub fn write_json(path: &Path, v: &Value) {
     put(path, serde_json::to_string_pretty(v).unwrap().as_bytes());
 }
 
-fn provenance(command: &str) -> Value {
+pub fn provenance(command: &str) -> Value {
     json!({
         "model": {"arch": "resnet101", "weights": "bundled:resnet101.safetensors", "weights_sha256": "ab12cd34"},
         "preprocessing": "Resize(256), CenterCrop(224) <exact>",
@@ -42,6 +42,7 @@ pub fn eval_summary(dir: &Path, top1: f64) {
         &json!({
             "n": 4, "evaluated": 4, "failed": 0, "labeled": 4, "unlabeled": 0, "unlabeled_files": [],
             "top1": top1, "top5": 0.75, "real_n": 3, "real_top1": 2.0 / 3.0, "real_top5": 1.0, "errors": [],
+            "skipped_non_images": 0, "skipped": [],
             "provenance": provenance(&format!("rectify eval --images imgs --out {}", dir.display())),
         }),
     );
@@ -130,14 +131,17 @@ pub fn full_run(dir: &Path) {
     write_json(
         &e.join("summary.json"),
         &json!({"n": 2, "path_beats_random": 0.5, "auc_path_mean": 0.61, "auc_random_mean": 0.4, "mean_r2": 0.3,
+                "mean_segments": 3.0, "seconds": 1.5,
+                "throughput": {"images": 2, "seconds_per_image": [0.7, 0.8], "seconds_per_image_median": 0.8},
                 "provenance": provenance("rectify explain --run RUN --limit 2")}),
     );
     for (file, name) in [("img1.JPEG", "canoe & paddle"), ("img2.JPEG", "grocery <store>")] {
         write_json(
             &e.join(format!("{file}.json")),
-            &json!({"file": file, "label": 3, "label_name": name, "probability": 0.9578, "segments": 3,
-                    "path": [0.1, 0.5, 0.9, 0.95], "random_path": [0.1, 0.2, null, 0.95],
-                    "auc_path": 0.7, "auc_random": 0.31}),
+            &json!({"file": file, "true_label": 2, "label": 3, "label_name": name, "probability": 0.9578,
+                    "segments": 3, "weights": [0.5, -0.1, 0.2], "ranked": [0, 2, 1], "intercept": 0.1, "r2": 0.4,
+                    "local_pred": 0.9, "path": [0.1, 0.5, 0.9, 0.95], "random_path": [0.1, 0.2, null, 0.95],
+                    "auc_path": 0.7, "auc_random": 0.31, "seed": 0, "params": {}}),
         );
         put(&e.join(format!("{file}.attention.png")), &PNG);
     }
@@ -146,14 +150,19 @@ pub fn full_run(dir: &Path) {
         .map(|g| {
             json!({"group": format!("{g} class/{g}"), "size": 10 + g, "prototypes": [1, 2], "criticisms": [3],
                    "prototype_files": ["a.JPEG", "b.JPEG"], "criticism_files": ["c.JPEG"],
-                   "scores": {"prototypes": [0.1, 0.2], "criticisms": [0.3]}})
+                   "scores": {"prototypes": [0.1, 0.2], "criticisms": [0.3]}, "note": null})
         })
         .collect();
-    groups.insert(0, json!({"group": "empty", "size": 1, "prototypes": [], "criticisms": [], "scores": {}}));
+    groups.insert(
+        0,
+        json!({"group": "empty", "size": 1, "prototypes": [], "criticisms": [], "prototype_files": [],
+               "criticism_files": [], "scores": {}, "note": "no eligible row"}),
+    );
     let c = dir.join("criticize/mmd-class");
     write_json(
         &c.join("selection.json"),
-        &json!({"method": "mmd", "groups": groups, "params": {}, "provenance": provenance("rectify criticize --run RUN")}),
+        &json!({"method": "mmd", "groups": groups, "params": {}, "note": "image ids", "seconds": 0.5,
+                "provenance": provenance("rectify criticize --run RUN")}),
     );
     put(&c.join("galleries/0_class_0.png"), &PNG);
     study_results(dir);

@@ -5,14 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
 use rectify_study::designs::{class_ref, EvalImage};
 use rectify_study::{Answer, ImageRef, Item, Question, Vote};
 use rectify_web::{Enrollment, Participant, Platform, Practice};
-use std::collections::{BTreeMap, HashMap};
 
 /// A recruitment platform on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum PlatformArg {
     /// Prolific (`PROLIFIC_PID`, `STUDY_ID`, `SESSION_ID`; completion code and URL).
     Prolific,
@@ -34,56 +33,57 @@ impl PlatformArg {
 }
 
 /// `study serve` flags that open the study to participants from recruitment platforms.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct EnrollArgs {
     /// Open enrollment from these platforms (repeat, or comma-separate). Without it, only
     /// invite links work (and settings stored by an earlier `serve` stay in force).
-    #[arg(long = "platform", value_enum, value_delimiter = ',')]
+    #[cfg_attr(feature = "clap", arg(long = "platform", value_enum, value_delimiter = ','))]
     pub platforms: Vec<PlatformArg>,
     /// Items per participant (K): one batch.
-    #[arg(long, default_value_t = 10)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 10))]
     pub per_participant: usize,
     /// Batches one participant may do; 1 (the default) means a participant never gets a second.
-    #[arg(long, default_value_t = 1)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1))]
     pub max_batches: usize,
     /// The completion code (Prolific: the code on your study's page). Without it each
     /// participant gets their own random code.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub completion_code: Option<String>,
     /// Where finished participants go; `{code}` and `{pid}` are filled in. Default for
     /// Prolific: https://app.prolific.com/submissions/complete?cc={code}.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub completion_url: Option<String>,
     /// Keep out anyone who took part in this study (on the same database); repeatable. The
     /// paper ran its whole-image and explanation arms apart so that no worker saw both.
-    #[arg(long = "exclude-study")]
+    #[cfg_attr(feature = "clap", arg(long = "exclude-study"))]
     pub exclude_studies: Vec<String>,
     /// Instructions and consent shown before the first item, from a Markdown file you write
     /// (raw HTML in it is shown as text).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub instructions: Option<PathBuf>,
     /// No practice item (by default a correctly classified image of the run, asked about its
     /// true class, is shown first with feedback; it is not stored as data).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub no_practice: bool,
     /// Gold items per data item mixed into each batch (when the study has gold items, made
     /// by `study design --gold N`); the first comes first.
-    #[arg(long, default_value_t = 0.2)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.2))]
     pub gold_rate: f64,
     /// Exclude a participant whose gold accuracy falls below this (their answers stay stored,
     /// stop counting, and their items reopen).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub min_gold_accuracy: Option<f64>,
     /// Gold answers a participant needs before --min-gold-accuracy judges them.
-    #[arg(long, default_value_t = 2)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 2))]
     pub min_gold_answers: usize,
     /// Exclude a participant whose median time per item is below this many seconds (too fast
     /// to have looked), when they complete.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub min_median_seconds: Option<f64>,
     /// An extra MTurk origin to accept as `turkSubmitTo` and as the framing site (tests, a
     /// proxy); MTurk's own sites and the sandbox are always accepted.
-    #[arg(long = "mturk-origin")]
+    #[cfg_attr(feature = "clap", arg(long = "mturk-origin"))]
     pub mturk_origins: Vec<String>,
 }
 
@@ -161,16 +161,17 @@ pub fn practice(images: &[EvalImage]) -> Option<Practice> {
 }
 
 /// `rectify study recruit`: what to paste into the platform.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct RecruitArgs {
     /// The platform.
-    #[arg(long, value_enum)]
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub platform: PlatformArg,
     /// The server's public address (HTTPS for MTurk and Prolific).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub base_url: String,
     /// MTurk: the frame height in pixels (0 lets MTurk size the frame to the window).
-    #[arg(long, default_value_t = 0)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub frame_height: u32,
 }
 
@@ -216,7 +217,8 @@ pub fn recruit(args: &RecruitArgs) -> Result<String> {
 }
 
 /// `study payments --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum PaymentsFormat {
     /// `participant_id,session_id,completion_code,…,suggested,reason`.
     Prolific,
@@ -225,26 +227,12 @@ pub enum PaymentsFormat {
     Mturk,
 }
 
-/// Per rater: (gold answers right, gold answers).
-pub fn gold_scores(items: &[Item], votes: &[Vote]) -> BTreeMap<String, (usize, usize)> {
-    let gold: HashMap<&str, &Answer> = items.iter().filter_map(|i| Some((i.key.as_str(), i.gold.as_ref()?))).collect();
-    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for v in votes {
-        if let Some(g) = gold.get(v.item.as_str()) {
-            let e = out.entry(v.rater.clone()).or_default();
-            e.0 += usize::from(**g == v.answer);
-            e.1 += 1;
-        }
-    }
-    out
-}
-
 /// The payments CSV of the study's participants (Prolific's format lists Prolific's and
 /// panels' participants, MTurk's MTurk's; invited raters were not recruited through a platform
 /// and are not listed). Suggested: `approve` when they completed and were not
 /// excluded, `reject` (with the reason) when excluded, `pending` when not finished.
 pub fn payments_csv(format: PaymentsFormat, people: &[Participant], items: &[Item], votes: &[Vote]) -> String {
-    let gold = gold_scores(items, votes);
+    let gold = rectify_study::results::gold_scores(items, votes);
     let gold_keys: std::collections::HashSet<&str> =
         items.iter().filter(|i| i.gold.is_some()).map(|i| i.key.as_str()).collect();
     let q = |s: &str| {

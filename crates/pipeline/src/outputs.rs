@@ -10,79 +10,12 @@ use anyhow::{bail, Context, Result};
 use rectify_store::{ImageRow, PredictionRow, Provenance, RunId, RunStore};
 use serde::Serialize;
 
-/// One failed image, as listed in `summary.json`.
-#[derive(Debug, Serialize)]
-pub struct FailedImage {
-    /// File relative to the images root.
-    pub file: String,
-    /// Stage that failed.
-    pub stage: String,
-    /// Why.
-    pub message: String,
-}
+pub use rectify_store::artifacts::{EvalSummary as Summary, FailedImage, Throughput};
 
-/// `summary.json`.
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    /// Images attempted (evaluated + failed).
-    pub n: usize,
-    /// Images with a prediction.
-    pub evaluated: usize,
-    /// Images that could not be evaluated (unreadable files).
-    pub failed: usize,
-    /// Evaluated images with a true label (the denominator of top1/top5).
-    pub labeled: usize,
-    /// Evaluated images whose label was expected (a label file was given) but has no row there.
-    pub unlabeled: usize,
-    /// Those images' files.
-    pub unlabeled_files: Vec<String>,
-    /// Top-1 accuracy over labelled evaluated images.
-    pub top1: Option<f64>,
-    /// Top-5 accuracy over labelled evaluated images.
-    pub top5: Option<f64>,
-    /// Evaluated images with a non-empty ReaL label set (the denominator of real_top1/real_top5).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub real_n: Option<usize>,
-    /// ReaL top-1: the top class is in the image's ReaL set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub real_top1: Option<f64>,
-    /// ReaL top-5: any of the top 5 is in the image's ReaL set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub real_top5: Option<f64>,
-    /// Every failed image and why.
-    pub errors: Vec<FailedImage>,
-    /// Files under the images folder skipped because their extension is not an image's.
-    pub skipped_non_images: u64,
-    /// Folders that could not be listed and symbolic-link loops, skipped, with the reason.
-    pub skipped: Vec<rectify_data::dataset::Skipped>,
-    /// How the predictions were made.
-    pub provenance: Provenance,
-    /// Throughput of the invocation that wrote this file, when it evaluated images.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub throughput: Option<Throughput>,
-}
-
-/// Timing of one invocation.
-#[derive(Debug, Clone, Serialize)]
-pub struct Throughput {
-    /// Images evaluated by this invocation.
-    pub images: usize,
-    /// Wall-clock seconds of the evaluation loop.
-    pub seconds: f64,
-    /// images / seconds.
-    pub images_per_s: f64,
-    /// Wall-clock seconds of each batch, in order (benchmarks take their median).
-    pub batch_seconds: Vec<f64>,
-    /// The median of `batch_seconds`.
-    pub seconds_per_batch_median: Option<f64>,
-}
-
-impl Throughput {
-    /// The throughput of `images` images in `batch_seconds.len()` batches.
-    pub fn new(images: usize, seconds: f64, batch_seconds: Vec<f64>) -> Self {
-        let seconds_per_batch_median = median(&batch_seconds);
-        Throughput { images, seconds, images_per_s: images as f64 / seconds, batch_seconds, seconds_per_batch_median }
-    }
+/// The throughput of `images` images in `batch_seconds.len()` batches.
+pub fn throughput(images: usize, seconds: f64, batch_seconds: Vec<f64>) -> Throughput {
+    let seconds_per_batch_median = median(&batch_seconds);
+    Throughput { images, seconds, images_per_s: images as f64 / seconds, batch_seconds, seconds_per_batch_median }
 }
 
 /// The median of `xs` (the upper one of an even count), `None` when empty.

@@ -4,34 +4,12 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
+use rectify_store::artifacts::layout;
 use rectify_store::{ImageRow, Provenance, RunId, RunStore};
-use serde::Serialize;
 
-use crate::outputs::{write_atomically, write_json, Throughput};
+use crate::outputs::{throughput, write_atomically, write_json};
 
-/// `summary.json` of an attack run.
-#[derive(Debug, Serialize)]
-pub struct AttackSummary {
-    /// Images attacked.
-    pub n: usize,
-    /// Top-1 accuracy (prediction = true label) after each step; entry 0 is clean.
-    pub accuracy_per_step: Vec<f64>,
-    /// For targeted attacks: fraction predicted as the target after each step.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub success_per_step: Option<Vec<f64>>,
-    /// Images whose prediction flipped at some step (for targeted attacks: reached the target).
-    pub flipped: usize,
-    /// Histogram of steps_to_flip: entry s counts images that flipped first at step s.
-    pub steps_to_flip_histogram: Vec<usize>,
-    /// Accuracy of the saved 8-bit PNGs re-evaluated (with --save-images).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quantized_accuracy: Option<f64>,
-    /// The attack's parameters and the model's provenance.
-    pub provenance: Provenance,
-    /// Throughput of the invocation that wrote this file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub throughput: Option<Throughput>,
-}
+pub use rectify_store::artifacts::AttackSummary;
 
 /// Writes both files for attack run `run` named `name`; `images` are the attacked images in
 /// order; `work` = (images attacked by this invocation, seconds it took, seconds per batch).
@@ -43,7 +21,7 @@ pub fn write(
     images: &[ImageRow],
     work: (usize, f64, Vec<f64>),
 ) -> Result<AttackSummary> {
-    let dir = store.dir().join("attack").join(name);
+    let dir = store.dir().join(layout::attack_dir(name));
     let rows: HashMap<i64, rectify_store::AttackRow> =
         store.attacks(run)?.into_iter().map(|r| (r.image_id, r)).collect();
     let attacked: Vec<(&ImageRow, &rectify_store::AttackRow)> =
@@ -77,6 +55,7 @@ pub fn write(
     }
     let saved: Vec<_> = attacked.iter().filter_map(|(i, r)| r.quantized_top1.map(|q| Some(q) == i.label)).collect();
     let summary = AttackSummary {
+        name: name.to_string(),
         n,
         accuracy_per_step,
         success_per_step,
@@ -85,7 +64,7 @@ pub fn write(
         quantized_accuracy: (!saved.is_empty())
             .then(|| saved.iter().filter(|&&ok| ok).count() as f64 / saved.len() as f64),
         provenance: prov.clone(),
-        throughput: (work.0 > 0).then(|| Throughput::new(work.0, work.1, work.2)),
+        throughput: (work.0 > 0).then(|| throughput(work.0, work.1, work.2)),
     };
     write_json(&dir.join("summary.json"), &summary)?;
     Ok(summary)

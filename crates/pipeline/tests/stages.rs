@@ -1,0 +1,164 @@
+//! The stages called in-process on the bundled MobileNetV2 and the bundled images: each
+//! returns the summary it writes (one type for writer and reader), reports its progress to the
+//! sink it is given, and resumes. The outputs themselves are checked against PyTorch by the
+//! CLI's tests (`crates/cli/tests`), which run the same functions.
+
+use std::path::PathBuf;
+
+use rectify_pipeline::attack::AttackSettings;
+use rectify_pipeline::criticize::{CriticizeSettings, MethodArg, Per};
+use rectify_pipeline::eval::EvalSettings;
+use rectify_pipeline::explain::ExplainSettings;
+use rectify_pipeline::{ModelSpec, Progress};
+use rectify_store::artifacts::{AttackSummary, EvalSummary, ExplainSummary, Explanation, SelectionFile};
+use rectify_store::RunStore;
+use rectify_testkit::workspace_root;
+
+/// Records every call.
+#[derive(Default)]
+struct Recorder {
+    phases: Vec<(String, u64)>,
+    done: Vec<u64>,
+    messages: Vec<String>,
+    finished: usize,
+}
+
+impl Progress for Recorder {
+    fn begin(&mut self, label: &str, len: u64) {
+        self.phases.push((label.to_string(), len));
+        self.done.push(0);
+    }
+    fn inc(&mut self, n: u64) {
+        *self.done.last_mut().expect("inc after begin") += n;
+    }
+    fn message(&mut self, msg: &str) {
+        self.messages.push(msg.to_string());
+    }
+    fn finish(&mut self) {
+        self.finished += 1;
+    }
+}
+
+fn read_back<T: serde::de::DeserializeOwned>(path: PathBuf) -> T {
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json_file(path: PathBuf) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .expect("valid JSON")
+}
+
+#[test]
+fn stages_run_in_process_return_what_they_write_and_resume() {
+    let root = workspace_root();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("run");
+    let model = ModelSpec {
+        placement: rectify_pipeline::model::Placement { threads: Some(1), ..Default::default() },
+        ..ModelSpec::default()
+    }
+    .load()
+    .expect("the bundled model");
+
+    // eval: 6 images, features kept.
+    let eval = EvalSettings {
+        labels: Some(root.join("assets/sample-labels.csv")),
+        save_features: true,
+        limit: Some(6),
+        batch_size: 4,
+        workers: Some(1),
+        ..EvalSettings::new(root.join("assets/sample-images"))
+    };
+    let mut progress = Recorder::default();
+    let summary = rectify_pipeline::eval::run(&out, &*model, &eval, &mut progress).expect("eval");
+    assert_eq!((summary.evaluated, summary.failed, summary.labeled), (6, 0, 6));
+    assert_eq!(progress.phases, vec![("eval".to_string(), 6)]);
+    assert_eq!(progress.done, vec![6]);
+    assert_eq!(progress.finished, 1);
+    assert!(progress.messages.iter().any(|m| m.contains("6 to evaluate")), "{:?}", progress.messages);
+    // The returned summary is the file, field for field.
+    assert_eq!(serde_json::to_value(&summary).expect("serialize"), json_file(out.join("summary.json")));
+    assert_eq!(read_back::<EvalSummary>(out.join("summary.json")), summary);
+
+    // Rerunning resumes: nothing left to evaluate, the same accuracy.
+    let mut again = Recorder::default();
+    let resumed = rectify_pipeline::eval::run(&out, &*model, &eval, &mut again).expect("resume");
+    assert_eq!(again.phases, vec![("eval".to_string(), 0)]);
+    assert_eq!((resumed.evaluated, resumed.top1, resumed.top5), (6, summary.top1, summary.top5));
+    assert!(resumed.throughput.is_none());
+
+    // attack: 2 steps of the paper's IFGSM.
+    let mut store = RunStore::open(&out).expect("store");
+    let attack = AttackSettings { steps: 2, batch_size: 4, workers: Some(1), ..AttackSettings::paper() };
+    let mut progress = Recorder::default();
+    let attacked = rectify_pipeline::attack::run(&mut store, &*model, &attack, &mut progress).expect("attack");
+    assert_eq!((attacked.n, attacked.accuracy_per_step.len()), (6, 3));
+    assert_eq!(attacked.accuracy_per_step[0], summary.top1.expect("labelled"), "step 0 is the clean prediction");
+    assert_eq!(attacked.name, "ifgsm");
+    let dir = out.join("attack/ifgsm");
+    assert_eq!(serde_json::to_value(&attacked).expect("serialize"), json_file(dir.join("summary.json")));
+    // The report reads the file with the same type.
+    let read: AttackSummary = read_back(dir.join("summary.json"));
+    assert_eq!(read, AttackSummary { name: String::new(), ..attacked.clone() });
+    assert_eq!(progress.done, vec![6]);
+    assert_eq!(std::fs::read_dir(dir.join("images")).expect("images").count(), 6);
+
+    // explain one adversarial image, few samples.
+    let explain = ExplainSettings {
+        attack: Some("ifgsm".into()),
+        limit: Some(1),
+        batch_size: 25,
+        ..ExplainSettings::paper(50, "adversarial")
+    };
+    let explained =
+        rectify_pipeline::explain::run(&mut store, &*model, &explain, &mut Recorder::default()).expect("explain");
+    assert_eq!(explained.summary.n, 1);
+    assert_eq!(read_back::<ExplainSummary>(explained.dir.join("summary.json")), explained.summary);
+    let files: Vec<PathBuf> = std::fs::read_dir(&explained.dir)
+        .expect("explain dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("summary.json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let one: Explanation = read_back(files[0].clone());
+    assert_eq!(
+        (one.segments, one.path.len()),
+        (one.weights.len(), one.segments + 1),
+        "a path point per superpixel shown, and none"
+    );
+    assert_eq!(store.explanations(store.run("explain", Some("adversarial")).expect("run").0).expect("rows").len(), 1);
+
+    // criticize: the probability rule and MMD-critic, all images together.
+    for method in [MethodArg::Probability, MethodArg::Mmd] {
+        let settings = CriticizeSettings {
+            no_galleries: true,
+            prototypes: 2,
+            criticisms: 2,
+            ..CriticizeSettings::new(method, Per::All)
+        };
+        let picked =
+            rectify_pipeline::criticize::run(&mut store, &settings, &mut Recorder::default()).expect("criticize");
+        assert_eq!((picked.rows, picked.selection.groups.len()), (6, 1));
+        let doc: SelectionFile = read_back(picked.out.join("selection.json"));
+        let (group, picks) = (&doc.groups[0], &picked.selection.groups[0]);
+        assert_eq!((group.prototypes.len(), group.criticisms.len()), (picks.prototypes.len(), picks.criticisms.len()));
+        assert_eq!(group.prototype_files.len(), group.prototypes.len());
+        if method == MethodArg::Mmd {
+            assert_eq!(group.prototypes.len(), 2, "MMD-critic always finds its prototypes");
+            assert_eq!(picked.dim, 1280, "MobileNetV2's penultimate features");
+        }
+    }
+}
+
+#[test]
+fn settings_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = EvalSettings { batch_size: 0, ..EvalSettings::new(dir.path()) };
+    assert!(bad.check().unwrap_err().to_string().contains("--batch-size"));
+    let bad = ExplainSettings { samples: 1, ..ExplainSettings::default() };
+    assert!(bad.check().unwrap_err().to_string().contains("--samples"));
+    assert_eq!("all".parse::<Per>(), Ok(Per::All));
+    assert_eq!("groups.csv".parse::<Per>(), Ok(Per::File("groups.csv".into())));
+    assert!("0".parse::<rectify_pipeline::criticize::GammaChoice>().is_err());
+}
