@@ -24,7 +24,7 @@ use rectify_store::RunStore;
 
 use crate::attack::AttackSettings;
 use crate::criticize::{CriticizeSettings, MethodArg, Per};
-use crate::eval::EvalSettings;
+use crate::eval::{EvalSettings, ImageInputs};
 use crate::explain::ExplainSettings;
 use crate::model::ModelSpec;
 use crate::progress::Progress;
@@ -56,16 +56,9 @@ impl std::str::FromStr for AuditPer {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct AuditSettings {
-    /// A folder of images (ImageNet validation images, or any classes the model knows).
-    #[cfg_attr(feature = "clap", arg(long))]
-    pub images: PathBuf,
-    /// Labels: a CSV `file,label` or a text file `file label` (default: the folder's own labels
-    /// when the images are ImageNet validation files and no labels are given, none otherwise).
-    #[cfg_attr(feature = "clap", arg(long))]
-    pub labels: Option<PathBuf>,
-    /// ReaL labels (`real.json`), for ReaL accuracy.
-    #[cfg_attr(feature = "clap", arg(long))]
-    pub real_labels: Option<PathBuf>,
+    /// The images (ImageNet validation images, or any classes the model knows) and labels.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub inputs: ImageInputs,
     /// Adversarial images to explain.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 8))]
     pub adversarial_explanations: usize,
@@ -93,13 +86,11 @@ pub struct AuditSettings {
 }
 
 impl AuditSettings {
-    /// The paper's audit of `images`: 20 misclassified and 8 adversarial images explained with
+    /// The paper's audit of `inputs`: 20 misclassified and 8 adversarial images explained with
     /// 1000 LIME samples, no votes, grouping `auto`.
-    pub fn paper(images: impl Into<PathBuf>) -> Self {
+    pub fn paper(inputs: ImageInputs) -> Self {
         AuditSettings {
-            images: images.into(),
-            labels: None,
-            real_labels: None,
+            inputs,
             adversarial_explanations: 8,
             misclassified_explanations: 20,
             samples: 1000,
@@ -148,12 +139,7 @@ pub fn run(
     let model = spec.load()?;
 
     // 1. eval
-    let eval = EvalSettings {
-        labels: settings.labels.clone(),
-        real_labels: settings.real_labels.clone(),
-        save_features: true,
-        ..EvalSettings::new(&settings.images)
-    };
+    let eval = EvalSettings { save_features: true, ..EvalSettings::new(settings.inputs.clone()) };
     stage(progress, 1, "eval", |p| crate::eval::run(out, &*model, &eval, p))?;
 
     let mut store = RunStore::open(out)?;

@@ -38,15 +38,9 @@ pub const VOLATILE: &[&str] = &[
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct EvalSettings {
-    /// Folder of images (searched recursively), or an ImageFolder (`DIR/<wnid>/*.JPEG`).
-    #[cfg_attr(feature = "clap", arg(long))]
-    pub images: PathBuf,
-    /// Labels: a CSV whose header has `file,label` (other columns ignored) or `file label` lines.
-    #[cfg_attr(feature = "clap", arg(long))]
-    pub labels: Option<PathBuf>,
-    /// ReaL labels (`real.json`, or a JSON object {file: [labels]}) for ReaL accuracy.
-    #[cfg_attr(feature = "clap", arg(long))]
-    pub real_labels: Option<PathBuf>,
+    /// The images and their labels.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub inputs: ImageInputs,
     /// Images per forward pass.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 32))]
     pub batch_size: usize,
@@ -67,13 +61,35 @@ pub struct EvalSettings {
     pub workers: Option<usize>,
 }
 
-impl EvalSettings {
-    /// Every image of `images`, 32 a batch, nothing but predictions kept.
+/// The images a stage runs on: `--images`, `--labels`, `--real-labels`.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ImageInputs {
+    /// Folder of images (searched recursively), or an ImageFolder (`DIR/<wnid>/*.JPEG`).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub images: PathBuf,
+    /// Labels: a CSV whose header has `file,label` (other columns ignored) or `file label`
+    /// lines (default: the folder's own labels when the images are ImageNet validation files
+    /// and no labels are given, none otherwise).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub labels: Option<PathBuf>,
+    /// ReaL labels (`real.json`, or a JSON object {file: [labels]}) for ReaL accuracy.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub real_labels: Option<PathBuf>,
+}
+
+impl ImageInputs {
+    /// The images of `images`, with the labels the folder implies.
     pub fn new(images: impl Into<PathBuf>) -> Self {
+        ImageInputs { images: images.into(), labels: None, real_labels: None }
+    }
+}
+
+impl EvalSettings {
+    /// Every image of `inputs`, 32 a batch, nothing but predictions kept.
+    pub fn new(inputs: ImageInputs) -> Self {
         EvalSettings {
-            images: images.into(),
-            labels: None,
-            real_labels: None,
+            inputs,
             batch_size: 32,
             save_logits: false,
             save_features: false,
@@ -117,8 +133,8 @@ pub fn run(
     if args.save_features && model.info().arch == "torchscript" {
         bail!("--save-features needs a zoo architecture (--arch); a TorchScript model only exposes logits");
     }
-    let images = canonical(&args.images, "--images")?;
-    let labels = args.labels.as_deref().map(|p| canonical(p, "--labels")).transpose()?;
+    let images = canonical(&args.inputs.images, "--images")?;
+    let labels = args.inputs.labels.as_deref().map(|p| canonical(p, "--labels")).transpose()?;
     let mut ds = Dataset::open(&images, labels.as_deref())?;
     let total = ds.samples.len();
     if let Some((i, n)) = args.shard {
@@ -127,7 +143,7 @@ pub fn run(
     if let Some(limit) = args.limit {
         ds.samples.truncate(limit);
     }
-    let real = args.real_labels.as_deref().map(RealLabels::read).transpose()?;
+    let real = args.inputs.real_labels.as_deref().map(RealLabels::read).transpose()?;
 
     let info = model.info().clone();
     if let Some(bad) = ds.samples.iter().find(|s| s.label.is_some_and(|l| l >= info.num_classes)) {
@@ -150,7 +166,7 @@ pub fn run(
         serde_json::json!({
             "images": images,
             "labels": labels,
-            "real_labels": args.real_labels.as_deref().map(|p| canonical(p, "--real-labels")).transpose()?,
+            "real_labels": args.inputs.real_labels.as_deref().map(|p| canonical(p, "--real-labels")).transpose()?,
             "batch_size": args.batch_size,
             "shard": args.shard.map(|(i, n)| format!("{i}/{n}")),
             "limit": args.limit,

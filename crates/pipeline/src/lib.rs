@@ -12,10 +12,13 @@
 //! - [`audit`]: all of them with the paper's settings, then the votes and the report.
 //!
 //! ```no_run
-//! use rectify_pipeline::{attack::AttackSettings, eval::EvalSettings, ModelSpec, Silent};
+//! use rectify_pipeline::attack::AttackSettings;
+//! use rectify_pipeline::eval::{EvalSettings, ImageInputs};
+//! use rectify_pipeline::{ModelSpec, Silent};
 //! # fn main() -> anyhow::Result<()> {
 //! let model = ModelSpec::default().load()?; // the bundled MobileNetV2
-//! let settings = EvalSettings { labels: Some("labels.csv".into()), ..EvalSettings::new("images/") };
+//! let images = ImageInputs { labels: Some("labels.csv".into()), ..ImageInputs::new("images/") };
+//! let settings = EvalSettings::new(images);
 //! let summary = rectify_pipeline::eval::run("runs/x".as_ref(), &*model, &settings, &mut Silent)?;
 //! println!("top-1 {:?}", summary.top1);
 //! let mut store = rectify_store::RunStore::open("runs/x".as_ref())?;

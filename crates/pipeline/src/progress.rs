@@ -1,6 +1,7 @@
-//! Where a stage reports its progress: a sink the caller chooses. The binary shows a bar with
-//! rate and ETA on a terminal and periodic log lines otherwise ([`Console`]); tests and the
-//! Python package pass [`Silent`] or their own.
+//! Where a stage reports its progress: a sink the caller chooses, shaped like ripgrep's
+//! `Sink` (`crates/searcher/src/sink.rs`: one required method, defaulted hooks). The binary
+//! shows a bar with rate and ETA on a terminal and periodic log lines otherwise ([`Console`]);
+//! tests and the Python package pass [`Silent`] or their own.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -11,14 +12,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// [`inc`](Progress::inc) as items finish, [`message`](Progress::message) for notes and
 /// per-item problems, and [`finish`](Progress::finish) at the end of the phase.
 pub trait Progress {
-    /// A phase of `len` items named `label` starts.
-    fn begin(&mut self, label: &str, len: u64);
     /// `n` more items of the phase are done.
     fn inc(&mut self, n: u64);
+    /// A phase of `len` items named `label` starts.
+    fn begin(&mut self, _label: &str, _len: u64) {}
     /// A line for the user: a warning, a per-item problem, what is about to run.
-    fn message(&mut self, msg: &str);
+    fn message(&mut self, _msg: &str) {}
     /// The phase is over.
-    fn finish(&mut self);
+    fn finish(&mut self) {}
 }
 
 /// Drops everything.
@@ -26,10 +27,7 @@ pub trait Progress {
 pub struct Silent;
 
 impl Progress for Silent {
-    fn begin(&mut self, _: &str, _: u64) {}
     fn inc(&mut self, _: u64) {}
-    fn message(&mut self, _: &str) {}
-    fn finish(&mut self) {}
 }
 
 /// Standard error: a bar on a terminal, a line every 10 s (and at the end) otherwise.

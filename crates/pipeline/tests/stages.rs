@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use rectify_pipeline::attack::AttackSettings;
 use rectify_pipeline::criticize::{CriticizeSettings, MethodArg, Per};
-use rectify_pipeline::eval::EvalSettings;
+use rectify_pipeline::eval::{EvalSettings, ImageInputs};
 use rectify_pipeline::explain::ExplainSettings;
 use rectify_pipeline::{ModelSpec, Progress};
 use rectify_store::artifacts::{AttackSummary, EvalSummary, ExplainSummary, Explanation, SelectionFile};
@@ -44,6 +44,43 @@ fn read_back<T: serde::de::DeserializeOwned>(path: PathBuf) -> T {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `value` for a snapshot of the artifact's shape: what changes from run to run or machine to
+/// machine taken out (timings, command lines, paths of this checkout, the version), every
+/// float as `"float"` (the fast numerics agree with PyTorch within ~2e-5, not to the bit, and
+/// other tests check the values), long number lists cut to their length. Integers (counts,
+/// classes, image ids) stay.
+fn normalized(value: &impl serde::Serialize) -> serde_json::Value {
+    use serde_json::Value;
+    const VOLATILE: &[&str] = &["seconds", "command", "throughput", "images", "labels", "version", "device"];
+    fn walk(v: Value, key: &str) -> Value {
+        match v {
+            _ if VOLATILE.contains(&key) && !v.is_null() => Value::String(format!("[{key}]")),
+            Value::Number(n) if n.is_f64() => Value::String("float".into()),
+            // A selector's note carries the γ it used: a float in words.
+            Value::String(text) if key == "note" => Value::String(
+                text.split(' ')
+                    .map(|w| if w.contains('.') && w.parse::<f64>().is_ok() { "float" } else { w })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Value::Array(a) if a.len() > 12 && a.iter().all(Value::is_number) => {
+                Value::String(format!("[{} numbers]", a.len()))
+            }
+            Value::Array(a) => Value::Array(a.into_iter().map(|x| walk(x, "")).collect()),
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, x)| {
+                        let x = walk(x, &k);
+                        (k, x)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    walk(serde_json::to_value(value).expect("serialize"), "")
+}
+
 fn json_file(path: PathBuf) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .expect("valid JSON")
@@ -62,13 +99,16 @@ fn stages_run_in_process_return_what_they_write_and_resume() {
     .expect("the bundled model");
 
     // eval: 6 images, features kept.
-    let eval = EvalSettings {
+    let inputs = ImageInputs {
         labels: Some(root.join("assets/sample-labels.csv")),
+        ..ImageInputs::new(root.join("assets/sample-images"))
+    };
+    let eval = EvalSettings {
         save_features: true,
         limit: Some(6),
         batch_size: 4,
         workers: Some(1),
-        ..EvalSettings::new(root.join("assets/sample-images"))
+        ..EvalSettings::new(inputs)
     };
     let mut progress = Recorder::default();
     let summary = rectify_pipeline::eval::run(&out, &*model, &eval, &mut progress).expect("eval");
@@ -80,6 +120,7 @@ fn stages_run_in_process_return_what_they_write_and_resume() {
     // The returned summary is the file, field for field.
     assert_eq!(serde_json::to_value(&summary).expect("serialize"), json_file(out.join("summary.json")));
     assert_eq!(read_back::<EvalSummary>(out.join("summary.json")), summary);
+    insta::assert_json_snapshot!("eval_summary", normalized(&summary));
 
     // Rerunning resumes: nothing left to evaluate, the same accuracy.
     let mut again = Recorder::default();
@@ -101,6 +142,7 @@ fn stages_run_in_process_return_what_they_write_and_resume() {
     // The report reads the file with the same type.
     let read: AttackSummary = read_back(dir.join("summary.json"));
     assert_eq!(read, AttackSummary { name: String::new(), ..attacked.clone() });
+    insta::assert_json_snapshot!("attack_summary", normalized(&attacked));
     assert_eq!(progress.done, vec![6]);
     assert_eq!(std::fs::read_dir(dir.join("images")).expect("images").count(), 6);
 
@@ -122,6 +164,7 @@ fn stages_run_in_process_return_what_they_write_and_resume() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let one: Explanation = read_back(files[0].clone());
+    insta::assert_json_snapshot!("explain_summary", normalized(&explained.summary));
     assert_eq!(
         (one.segments, one.path.len()),
         (one.weights.len(), one.segments + 1),
@@ -141,6 +184,7 @@ fn stages_run_in_process_return_what_they_write_and_resume() {
             rectify_pipeline::criticize::run(&mut store, &settings, &mut Recorder::default()).expect("criticize");
         assert_eq!((picked.rows, picked.selection.groups.len()), (6, 1));
         let doc: SelectionFile = read_back(picked.out.join("selection.json"));
+        insta::assert_json_snapshot!(format!("selection_{method:?}").to_lowercase(), normalized(&doc));
         let (group, picks) = (&doc.groups[0], &picked.selection.groups[0]);
         assert_eq!((group.prototypes.len(), group.criticisms.len()), (picks.prototypes.len(), picks.criticisms.len()));
         assert_eq!(group.prototype_files.len(), group.prototypes.len());
@@ -154,7 +198,7 @@ fn stages_run_in_process_return_what_they_write_and_resume() {
 #[test]
 fn settings_are_checked_before_any_work() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let bad = EvalSettings { batch_size: 0, ..EvalSettings::new(dir.path()) };
+    let bad = EvalSettings { batch_size: 0, ..EvalSettings::new(ImageInputs::new(dir.path())) };
     assert!(bad.check().unwrap_err().to_string().contains("--batch-size"));
     let bad = ExplainSettings { samples: 1, ..ExplainSettings::default() };
     assert!(bad.check().unwrap_err().to_string().contains("--samples"));

@@ -3,9 +3,8 @@
 //! PNGs). Every number goes through [`Ctx`].
 
 use super::base64::png_uri;
-use super::html::{esc, table, Ctx, Fmt};
+use super::html::{esc, notes, table, Ctx, Fmt};
 use super::model::{Image, Report, Section};
-use super::render::notes;
 use super::svg::{bars, lines, Series};
 
 fn run_name(ctx: &Ctx, run: usize) -> String {

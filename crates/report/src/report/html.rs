@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::model::Report;
+use super::model::{Report, Section};
 
 /// How a value is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +203,19 @@ pub fn page(title: &str, body: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         esc(title)
     )
+}
+
+/// "Not run yet" notes of every run for the given sections.
+pub fn notes(ctx: &Ctx, report: &Report, sections: &[Section]) -> String {
+    let mut s = String::new();
+    for (r, run) in report.runs.iter().enumerate() {
+        for (m, missing) in run.missing.iter().enumerate() {
+            if sections.contains(&missing.section) {
+                s.push_str(&not_run(ctx, r, m));
+            }
+        }
+    }
+    s
 }
 
 #[cfg(test)]

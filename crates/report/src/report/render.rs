@@ -3,7 +3,7 @@
 //! [`super::figures`]. Every number goes through [`Ctx::show`].
 
 use super::figures;
-use super::html::{esc, not_run, page, table, Ctx, Fmt};
+use super::html::{esc, notes, page, table, Ctx, Fmt};
 use super::model::{Report, Section};
 
 /// The report as an HTML page: inline CSS and SVG, images as `data:` URIs, no scripts, no
@@ -37,19 +37,6 @@ pub fn render(report: &Report) -> String {
         body.push_str(&format!("<section id=\"{id}\">\n<h2>{}</h2>\n{content}</section>\n", esc(title)));
     }
     page("rectify audit report", &body)
-}
-
-/// "Not run yet" notes of every run for the given sections.
-pub fn notes(ctx: &Ctx, report: &Report, sections: &[Section]) -> String {
-    let mut s = String::new();
-    for (r, run) in report.runs.iter().enumerate() {
-        for (m, missing) in run.missing.iter().enumerate() {
-            if sections.contains(&missing.section) {
-                s.push_str(&not_run(ctx, r, m));
-            }
-        }
-    }
-    s
 }
 
 fn run_name(ctx: &Ctx, run: usize) -> String {
