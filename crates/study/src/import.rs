@@ -12,7 +12,7 @@
 //!   round trips with other tools.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use rectify_data::npy::read_header;
@@ -42,16 +42,16 @@ fn err(path: &Path, message: impl std::fmt::Display) -> StudyError {
 
 /// One member of an `.npz`: its header, a reader at its first data byte, and how many data bytes it holds (its
 /// declared size less the header, itself checked against the archive's real length).
-type Member<'a> = (rectify_data::npy::NpyHeader, BufReader<zip::read::ZipFile<'a, std::fs::File>>, u64);
+type Member<'a, R> = (rectify_data::npy::NpyHeader, BufReader<zip::read::ZipFile<'a, R>>, u64);
 
 /// Opens one member of an `.npz` and reads its header. The member's declared sizes are checked against the
 /// archive's length first: nothing is allocated from a size the file cannot back.
-fn member<'a>(
-    zip: &'a mut zip::ZipArchive<std::fs::File>,
+fn member<'a, R: Read + Seek>(
+    zip: &'a mut zip::ZipArchive<R>,
     name: &str,
     path: &Path,
     archive_len: u64,
-) -> Result<Member<'a>, StudyError> {
+) -> Result<Member<'a, R>, StudyError> {
     let file = zip.by_name(name).map_err(|e| err(path, format!("{name}: {e}")))?;
     let (size, compressed) = (file.size(), file.compressed_size());
     // Deflate expands at most ~1032:1; a stored member is as long as its data.
@@ -97,8 +97,16 @@ fn declared(
 /// skipped).
 pub fn real_raters(path: &Path) -> Result<Vec<PairVote>, StudyError> {
     let file = std::fs::File::open(path).map_err(|e| err(path, e))?;
-    let archive_len = file.metadata().map_err(|e| err(path, e))?.len();
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| err(path, e))?;
+    real_raters_from(file, path)
+}
+
+/// [`real_raters`] from any seekable source (bytes in memory: `std::io::Cursor`); `name` names it in
+/// errors.
+pub fn real_raters_from(mut source: impl Read + Seek, name: &Path) -> Result<Vec<PairVote>, StudyError> {
+    let path = name;
+    let archive_len = source.seek(SeekFrom::End(0)).map_err(|e| err(path, e))?;
+    source.seek(SeekFrom::Start(0)).map_err(|e| err(path, e))?;
+    let mut zip = zip::ZipArchive::new(source).map_err(|e| err(path, e))?;
 
     let (h, mut r, size) = member(&mut zip, "ids.npy", path, archive_len)?;
     if h.descr != "<i8" || h.shape.len() != 1 {

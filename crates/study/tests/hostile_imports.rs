@@ -3,7 +3,7 @@
 //! `.npz` whose `ids.npy` declared 10^12 raters, or whose header declared 4 GiB, aborted the
 //! importer ("memory allocation of … failed" / "capacity overflow").
 
-use rectify_study::import::{cleanlab_mturk, real_raters};
+use rectify_study::import::{cleanlab_mturk, real_raters, real_raters_from};
 use rectify_testkit::craft::npy;
 
 fn npz(dir: &std::path::Path, members: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
@@ -63,6 +63,9 @@ fn npz_members_declaring_more_than_they_hold_are_refused() {
         let start = std::time::Instant::now();
         let err = real_raters(&path).expect_err(what).to_string();
         assert!(err.contains(want), "{what}: {err}");
+        // The same bytes in memory (what the fuzz target feeds) are refused with the same message.
+        let bytes = std::io::Cursor::new(std::fs::read(&path).unwrap());
+        assert_eq!(real_raters_from(bytes, &path).expect_err(what).to_string(), err, "{what}");
         assert!(start.elapsed().as_secs_f64() < 1.0, "{what}: {:?}", start.elapsed());
     }
 }
