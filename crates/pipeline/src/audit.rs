@@ -24,6 +24,7 @@ use rectify_store::RunStore;
 
 use crate::attack::AttackSettings;
 use crate::criticize::{CriticizeSettings, MethodArg, Per};
+use crate::describe;
 use crate::eval::{EvalSettings, ImageInputs};
 use crate::explain::ExplainSettings;
 use crate::model::ModelSpec;
@@ -140,7 +141,8 @@ pub fn run(
 
     // 1. eval
     let eval = EvalSettings { save_features: true, ..EvalSettings::new(settings.inputs.clone()) };
-    stage(progress, 1, "eval", |p| crate::eval::run(out, &*model, &eval, p))?;
+    let evaluated = stage(progress, 1, "eval", |p| crate::eval::run(out, &*model, &eval, p))?;
+    progress.message(&describe::eval(&evaluated, out));
 
     let mut store = RunStore::open(out)?;
     let (eval_run, _) = store.run("eval", None)?;
@@ -154,9 +156,10 @@ pub fn run(
 
     // 2. attack (needs labels)
     if labelled > 0 {
-        stage(progress, 2, "attack (IFGSM, 10 steps of 0.001)", |p| {
+        let attacked = stage(progress, 2, "attack (IFGSM, 10 steps of 0.001)", |p| {
             crate::attack::run(&mut store, &*model, &AttackSettings::paper(), p)
         })?;
+        progress.message(&describe::attack(&attacked, out));
     } else {
         progress.message("rectify audit: stage 2/7 skipped: no labelled image to attack (give --labels)");
     }
@@ -168,9 +171,10 @@ pub fn run(
             limit: Some(settings.misclassified_explanations),
             ..ExplainSettings::paper(settings.samples, "misclassified")
         };
-        stage(progress, 3, "explain the misclassified images (LIME, paper preset)", |p| {
+        let explained = stage(progress, 3, "explain the misclassified images (LIME, paper preset)", |p| {
             crate::explain::run(&mut store, &*model, &explain, p)
         })?;
+        progress.message(&describe::explain(&explained));
     } else {
         progress.message("rectify audit: stage 3/7 skipped: no misclassified labelled image");
     }
@@ -182,9 +186,10 @@ pub fn run(
             limit: Some(settings.adversarial_explanations),
             ..ExplainSettings::paper(settings.samples, "adversarial")
         };
-        stage(progress, 4, "explain adversarial images (LIME, paper preset)", |p| {
+        let explained = stage(progress, 4, "explain adversarial images (LIME, paper preset)", |p| {
             crate::explain::run(&mut store, &*model, &explain, p)
         })?;
+        progress.message(&describe::explain(&explained));
     } else {
         progress.message("rectify audit: stage 4/7 skipped");
     }
@@ -209,7 +214,8 @@ pub fn run(
                 criticize.attack = Some("ifgsm".into());
             }
             let name = format!("criticize ({}, per {per})", format!("{method:?}").to_lowercase());
-            stage(progress, 5, &name, |p| crate::criticize::run(&mut store, &criticize, p))?;
+            let picked = stage(progress, 5, &name, |p| crate::criticize::run(&mut store, &criticize, p))?;
+            progress.message(&describe::picks(&picked));
         }
     } else {
         progress.message("rectify audit: stage 5/7 skipped: prototypes and criticisms need labels");
@@ -221,12 +227,14 @@ pub fn run(
         Some(file) if labelled > 0 => {
             let target = StudyTarget { database_url: settings.database_url.clone(), ..StudyTarget::of_run(out) };
             let rt = votes::runtime()?;
-            stage(progress, 6, "import human votes", |_| {
+            let imported = stage(progress, 6, "import human votes", |_| {
                 rt.block_on(votes::import(&target, settings.votes_format, file, 5, &[]))
             })?;
-            stage(progress, 6, "aggregate the votes (4 yes of 5: rectified error)", |_| {
+            progress.message(&describe::imported(&imported, file));
+            let results = stage(progress, 6, "aggregate the votes (4 yes of 5: rectified error)", |_| {
                 rt.block_on(votes::results(&target, &ResultsSettings::paper()))
             })?;
+            progress.message(&describe::results(&results, out));
         }
         Some(_) => progress.message("rectify audit: stage 6/7 skipped: votes rectify errors, which need labels"),
         None => progress.message(

@@ -37,6 +37,7 @@ pub mod attack_outputs;
 pub mod audit;
 pub mod criticize;
 pub mod decode;
+pub mod describe;
 pub mod eval;
 pub mod explain;
 pub mod model;

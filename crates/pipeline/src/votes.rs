@@ -9,10 +9,11 @@ use anyhow::{bail, Context, Result};
 use rectify_store::RunStore;
 use rectify_study::designs::{self, EvalImage, Top5Variant};
 use rectify_study::import;
-use rectify_study::results::{gold_scores, results as aggregate, Aggregation};
+use rectify_study::results::{
+    gold_scores, results as aggregate, Aggregation, Exclusion, ExclusionDetails, ResultsFile, Sharing,
+};
 use rectify_study::{Design, Item, Question, Rule, Vote};
 use rectify_web::StudyDb;
-use serde_json::{json, Value};
 
 use crate::outputs::write_json;
 
@@ -101,7 +102,7 @@ pub fn model_runs(host: &Path, runs: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<Eva
 }
 
 /// `sharing` of results.json for the study's run and its model runs.
-pub fn sharing(host: &Path, images: &[EvalImage], others: &[(PathBuf, Vec<EvalImage>)], answers: usize) -> Value {
+pub fn sharing(host: &Path, images: &[EvalImage], others: &[(PathBuf, Vec<EvalImage>)], answers: usize) -> Sharing {
     let mut runs: Vec<(String, &[EvalImage])> = vec![(host.display().to_string(), images)];
     runs.extend(others.iter().map(|(r, i)| (r.display().to_string(), i.as_slice())));
     rectify_study::results::sharing(&runs, answers)
@@ -123,7 +124,7 @@ pub struct ImportSummary {
     /// New, replaced, unchanged.
     pub put: rectify_web::PutVotes,
     /// With model runs: what sharing the questions saved.
-    pub sharing: Option<Value>,
+    pub sharing: Option<Sharing>,
 }
 
 /// Imports the votes of `file` (in `format`) as relevance questions of the run's images
@@ -237,13 +238,13 @@ impl ResultsSettings {
 #[derive(Debug, Clone)]
 pub struct ResultsSummary {
     /// Per run (the study's own first): the run and its `results.json`, as written.
-    pub runs: Vec<(PathBuf, Value)>,
+    pub runs: Vec<(PathBuf, ResultsFile)>,
     /// Excluded raters and why.
     pub excluded: BTreeMap<String, String>,
     /// Votes not counted.
     pub votes_excluded: usize,
     /// With model runs: what sharing the questions saved.
-    pub sharing: Option<Value>,
+    pub sharing: Option<Sharing>,
 }
 
 /// Aggregates the study's votes into `RUN_DIR/study/results.json` (with `settings`'
@@ -285,22 +286,22 @@ pub async fn results(target: &StudyTarget, settings: &ResultsSettings) -> Result
         let mut everyone = aggregate(images, &items, &all, &agg);
         let mut res = aggregate(images, &items, &counted, &agg);
         for r in [&mut everyone, &mut res] {
-            r["study"] = json!(target.study);
-            r["study_run"] = json!(host_name);
-            r["version"] = json!(env!("CARGO_PKG_VERSION"));
-            if let Some(s) = &shared {
-                r["sharing"] = s.clone();
-            }
+            r.study = Some(target.study.clone());
+            r.study_run = Some(host_name.clone());
+            r.version = Some(env!("CARGO_PKG_VERSION").into());
+            r.sharing = shared.clone();
         }
-        everyone["exclusion"] = json!({"applied": false});
-        res["exclusion"] = json!({
-            "applied": true,
-            "min_gold_accuracy": settings.min_gold_accuracy,
-            "min_gold_answers": settings.min_gold_answers,
-            "raters_excluded": reasons.len(),
-            "votes_excluded": all.len() - counted.len(),
-            "reasons": reasons,
-            "without_exclusion": "results-all.json",
+        everyone.exclusion = Some(Exclusion { applied: false, details: None });
+        res.exclusion = Some(Exclusion {
+            applied: true,
+            details: Some(ExclusionDetails {
+                min_gold_accuracy: settings.min_gold_accuracy,
+                min_gold_answers: settings.min_gold_answers,
+                raters_excluded: reasons.len(),
+                votes_excluded: all.len() - counted.len(),
+                reasons: reasons.clone(),
+                without_exclusion: "results-all.json".into(),
+            }),
         });
         write_json(&dir.join("results-all.json"), &everyone)?;
         write_json(&dir.join("results.json"), &res)?;
@@ -387,7 +388,7 @@ pub struct Designed {
     /// The items added (data, gold and attention items).
     pub items: Vec<Item>,
     /// With model runs: what sharing the questions saved.
-    pub sharing: Option<Value>,
+    pub sharing: Option<Sharing>,
 }
 
 /// Adds the items of a design to the study (with its gold items and attention checks).

@@ -11,18 +11,35 @@
 //! | `explain/<name>/<file>.json` | [`Explanation`] |
 //! | `criticize/<name>/selection.json` | [`SelectionFile`] |
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::provenance::Provenance;
 
-/// `f64` that reads `null` (how JSON writes NaN) as NaN.
-fn nan_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
+/// Readers for `#[serde(deserialize_with = ..)]` of floats that may be NaN, which serde_json writes
+/// as `null`: they read `null` back as NaN (here and in the other crates' artifact types).
+pub mod nan {
+    use serde::{Deserialize, Deserializer};
 
-/// `Vec<f64>` whose `null`s read as NaN.
-fn nan_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-    Ok(Vec::<Option<f64>>::deserialize(d)?.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    /// `f64`.
+    pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    /// `Vec<f64>`.
+    pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    }
+
+    /// `[f64; 2]` (an interval).
+    pub fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<[f64; 2], D::Error> {
+        let [a, b] = <[Option<f64>; 2]>::deserialize(d)?;
+        Ok([a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN)])
+    }
+
+    /// `Option<[f64; 2]>`: `null` is `None`.
+    pub fn option_pair<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+        Ok(Option::<[Option<f64>; 2]>::deserialize(d)?.map(|[a, b]| [a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN)]))
+    }
 }
 
 /// One failed image, as listed in `summary.json`.
@@ -110,7 +127,7 @@ pub struct AttackSummary {
     /// Images attacked.
     pub n: usize,
     /// Top-1 accuracy (prediction = true label) after each step; entry 0 is clean.
-    #[serde(deserialize_with = "nan_vec")]
+    #[serde(deserialize_with = "nan::vec")]
     pub accuracy_per_step: Vec<f64>,
     /// For targeted attacks: fraction predicted as the target after each step.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -144,21 +161,21 @@ pub struct ExplainTiming {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExplainSummary {
     /// Mean area under the explanation paths.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub auc_path_mean: f64,
     /// Mean area under the random orders' paths.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub auc_random_mean: f64,
     /// Mean R² of the surrogates.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub mean_r2: f64,
     /// Mean superpixels per image.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub mean_segments: f64,
     /// Images explained (this and earlier invocations).
     pub n: usize,
     /// Fraction of them whose explanation path's area exceeds the random order's.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub path_beats_random: f64,
     /// The explanations' parameters and the model's provenance.
     pub provenance: Provenance,
@@ -180,35 +197,35 @@ pub struct Explanation {
     /// Its name.
     pub label_name: String,
     /// The model's probability of it.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub probability: f64,
     /// Superpixels.
     pub segments: usize,
     /// The surrogate's weight of every superpixel.
-    #[serde(deserialize_with = "nan_vec")]
+    #[serde(deserialize_with = "nan::vec")]
     pub weights: Vec<f64>,
     /// Superpixels by decreasing weight (the explanation).
     pub ranked: Vec<usize>,
     /// The surrogate's intercept.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub intercept: f64,
     /// Its weighted R².
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub r2: f64,
     /// Its prediction on the whole image.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub local_pred: f64,
     /// The class probability as superpixels are shown in the explanation's order.
-    #[serde(deserialize_with = "nan_vec")]
+    #[serde(deserialize_with = "nan::vec")]
     pub path: Vec<f64>,
     /// The same in a random order.
-    #[serde(deserialize_with = "nan_vec")]
+    #[serde(deserialize_with = "nan::vec")]
     pub random_path: Vec<f64>,
     /// Area under `path`.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub auc_path: f64,
     /// Area under `random_path`.
-    #[serde(deserialize_with = "nan_f64")]
+    #[serde(deserialize_with = "nan::f64")]
     pub auc_random: f64,
     /// Seed of the masks and the random order.
     pub seed: u64,
@@ -220,10 +237,10 @@ pub struct Explanation {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PickScores {
     /// One per prototype.
-    #[serde(deserialize_with = "nan_vec", default)]
+    #[serde(deserialize_with = "nan::vec", default)]
     pub prototypes: Vec<f64>,
     /// One per criticism.
-    #[serde(deserialize_with = "nan_vec", default)]
+    #[serde(deserialize_with = "nan::vec", default)]
     pub criticisms: Vec<f64>,
 }
 

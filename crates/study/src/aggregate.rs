@@ -284,7 +284,7 @@ pub fn cohen_kappa(pairs: &[(usize, usize)], cats: usize) -> Option<f64> {
 pub fn rater_agreement<K: Eq + std::hash::Hash>(
     answers: &HashMap<K, Vec<(String, Answer)>>,
     min_overlap: usize,
-) -> serde_json::Value {
+) -> RaterAgreement {
     let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut by_rater: BTreeMap<&str, HashMap<usize, usize>> = BTreeMap::new();
     for (q, list) in answers.values().enumerate() {
@@ -305,12 +305,12 @@ pub fn rater_agreement<K: Eq + std::hash::Hash>(
         }
     }
     let mut rates: Vec<f64> = Vec::new();
-    let raters: serde_json::Map<String, serde_json::Value> = per
+    let raters: BTreeMap<String, RaterScore> = per
         .iter()
         .map(|(r, &(ok, n))| {
             let x = ok as f64 / n as f64;
             rates.push(x);
-            (r.to_string(), serde_json::json!({"questions": n, "agreement_with_majority": x}))
+            (r.to_string(), RaterScore { questions: n, agreement_with_majority: x })
         })
         .collect();
     let ids: Vec<&&str> = by_rater.keys().collect();
@@ -325,16 +325,53 @@ pub fn rater_agreement<K: Eq + std::hash::Hash>(
             }
             let k = cohen_kappa(&common, 3);
             kappas.extend(k);
-            pairs.push(serde_json::json!({"a": a, "b": b, "overlap": common.len(), "cohen_kappa": k}));
+            pairs.push(PairKappa { a: a.to_string(), b: b.to_string(), overlap: common.len(), cohen_kappa: k });
         }
     }
-    serde_json::json!({
-        "raters": raters,
-        "median_agreement": median(&mut rates),
-        "min_overlap": min_overlap,
-        "pairs": pairs,
-        "median_pair_kappa": median(&mut kappas),
-    })
+    RaterAgreement {
+        median_agreement: median(&mut rates),
+        median_pair_kappa: median(&mut kappas),
+        raters,
+        min_overlap,
+        pairs,
+    }
+}
+
+/// [`rater_agreement`]'s result (`rater_agreement` in `results.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaterAgreement {
+    /// Per rater.
+    pub raters: BTreeMap<String, RaterScore>,
+    /// The median over raters of their agreement with the majority.
+    pub median_agreement: Option<f64>,
+    /// Questions a pair shares before its κ is reported.
+    pub min_overlap: usize,
+    /// Pairs of raters with enough questions in common (ids in order).
+    pub pairs: Vec<PairKappa>,
+    /// The median over pairs of Cohen's κ.
+    pub median_pair_kappa: Option<f64>,
+}
+
+/// One rater's agreement with the majority of the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaterScore {
+    /// Questions counted (at least 2 other answers, a single most frequent one).
+    pub questions: usize,
+    /// The share of those where the rater answered as that majority.
+    pub agreement_with_majority: f64,
+}
+
+/// Cohen's κ of one pair of raters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairKappa {
+    /// The first rater.
+    pub a: String,
+    /// The second rater.
+    pub b: String,
+    /// Questions both answered.
+    pub overlap: usize,
+    /// κ (`None` when undefined: every answer the same).
+    pub cohen_kappa: Option<f64>,
 }
 
 /// The median (the mean of the middle two for an even count); sorts `xs`. `None` when empty.
@@ -426,11 +463,10 @@ mod tests {
         }
         let v = rater_agreement(&answers, 10);
         // a's others are (yes, no): a tie, never judged; likewise b; c's others say yes twice.
-        assert_eq!(v["raters"]["c"]["agreement_with_majority"], 0.0);
-        assert_eq!(v["raters"]["c"]["questions"], 10);
-        assert!(v["raters"]["a"].is_null());
-        assert_eq!(v["pairs"].as_array().unwrap().len(), 3);
-        assert!(v["pairs"][0]["cohen_kappa"].is_null(), "a and b always say yes: κ undefined");
+        assert_eq!(v.raters["c"], RaterScore { questions: 10, agreement_with_majority: 0.0 });
+        assert!(!v.raters.contains_key("a"));
+        assert_eq!(v.pairs.len(), 3);
+        assert_eq!(v.pairs[0].cohen_kappa, None, "a and b always say yes: κ undefined");
     }
     use super::*;
 

@@ -21,9 +21,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Value};
+use rectify_store::artifacts::nan;
+use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{bootstrap_means, decide, kappa_of, rater_agreement, Decision, Rule};
+use crate::aggregate::{bootstrap_means, decide, kappa_of, rater_agreement, Decision, RaterAgreement, Rule};
 use crate::designs::EvalImage;
 use crate::model::{Answer, Design, Item, Question, Vote};
 
@@ -46,6 +47,330 @@ impl Default for Aggregation {
     fn default() -> Self {
         Self { rule: Rule::default(), min_time: None, max_time: None, bootstrap: 2000, seed: 0 }
     }
+}
+
+/// `results.json` (and `results-all.json`, every vote counted): what [`results`] computes, with
+/// what the pipeline stamps on it (`study`, `study_run`, `version`, `sharing`, `exclusion`). One
+/// type for the writer (`rectify study results`) and the readers (the report, `rectify study`'s
+/// summary lines). Rates that no image backs are NaN, written `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// The decision rule.
+    pub rule: Rule,
+    /// Votes dropped for their time on task.
+    pub time_filter: TimeFilter,
+    /// Votes read (before the time filter).
+    pub votes: usize,
+    /// Votes per source (`server`, `real-raters`, `cleanlab-mturk`, `csv`, …).
+    pub sources: BTreeMap<String, usize>,
+    /// Per design (`design` or `design/variant`), and `gold` when the study has gold items.
+    pub designs: BTreeMap<String, DesignResults>,
+    /// The study's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<String>,
+    /// The run that holds the study (it may be shared by several models' runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study_run: Option<String>,
+    /// rectify's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// What sharing the study between models' runs saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<Sharing>,
+    /// Which raters quality control left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclusion: Option<Exclusion>,
+}
+
+/// `time_filter` of [`ResultsFile`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeFilter {
+    /// Votes faster than this were dropped.
+    pub min_seconds: Option<f64>,
+    /// Votes slower than this were dropped.
+    pub max_seconds: Option<f64>,
+    /// How many.
+    pub votes_dropped: usize,
+}
+
+/// One design's results (a value of `designs`). Told apart by their fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DesignResults {
+    /// `relevance-top1`.
+    Top1 {
+        /// The errors.
+        #[serde(flatten)]
+        result: Top1Result,
+        /// Items.
+        #[serde(flatten)]
+        items: ItemCounts,
+    },
+    /// `relevance-top5`.
+    Top5 {
+        /// The errors.
+        #[serde(flatten)]
+        result: Top5Result,
+        /// Items.
+        #[serde(flatten)]
+        items: ItemCounts,
+    },
+    /// `adversarial`: per arm (`whole`, `explanation`).
+    Adversarial {
+        /// Per arm.
+        arms: BTreeMap<String, ArmResult>,
+        /// Items.
+        #[serde(flatten)]
+        items: ItemCounts,
+    },
+    /// `attribute`: per attribute.
+    Attribute {
+        /// Per attribute.
+        attributes: BTreeMap<String, ArmResult>,
+        /// Items.
+        #[serde(flatten)]
+        items: ItemCounts,
+    },
+    /// `assignment`.
+    Assignment {
+        /// Success rates.
+        #[serde(flatten)]
+        result: AssignmentResult,
+        /// Items.
+        #[serde(flatten)]
+        items: ItemCounts,
+    },
+    /// `gold`: per rater, their accuracy on gold items.
+    Gold(GoldResults),
+}
+
+impl DesignResults {
+    /// The item counts (none for `gold`).
+    pub fn items(&self) -> Option<&ItemCounts> {
+        match self {
+            DesignResults::Top1 { items, .. }
+            | DesignResults::Top5 { items, .. }
+            | DesignResults::Adversarial { items, .. }
+            | DesignResults::Attribute { items, .. }
+            | DesignResults::Assignment { items, .. } => Some(items),
+            DesignResults::Gold(_) => None,
+        }
+    }
+}
+
+/// Items of one design, and how many have every answer the rule needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemCounts {
+    /// Items (gold items aside).
+    pub items: usize,
+    /// With as many answers as the rule needs.
+    pub items_complete: usize,
+    /// With fewer.
+    pub items_incomplete: usize,
+    /// The design's variant, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// What a relevance design counts, top-1 or top-5 alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelevanceCounts {
+    /// Labelled images.
+    pub n: usize,
+    /// Standard errors.
+    pub errors: usize,
+    /// Errors whose class people called relevant (rectified).
+    pub rectified: usize,
+    /// Errors asked about.
+    pub asked: usize,
+    /// Of them, decided.
+    pub rated: usize,
+    /// Of them, with fewer answers than the rule needs (still errors).
+    pub unrated: usize,
+    /// Errors not asked about (still errors).
+    pub not_asked: usize,
+    /// Questions by number of yes answers (Fig. 2).
+    pub histogram: Vec<usize>,
+    /// Fleiss' κ over the questions.
+    pub fleiss_kappa: Option<f64>,
+    /// Per rater and pair.
+    pub rater_agreement: RaterAgreement,
+}
+
+/// `relevance-top1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Top1Result {
+    /// Top-1 error.
+    #[serde(deserialize_with = "nan::f64")]
+    pub top1_error: f64,
+    /// Rectified top-1 error.
+    #[serde(deserialize_with = "nan::f64")]
+    pub rectified_top1_error: f64,
+    /// 95 % bootstrap intervals.
+    pub ci: Top1Ci,
+    /// ReaL top-1 accuracy over the images with ReaL labels.
+    #[serde(deserialize_with = "nan::f64")]
+    pub real_top1_accuracy: f64,
+    /// Images with ReaL labels.
+    pub real_n: usize,
+    /// Counts.
+    #[serde(flatten)]
+    pub counts: RelevanceCounts,
+}
+
+/// `ci` of [`Top1Result`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Top1Ci {
+    /// Of the top-1 error.
+    #[serde(deserialize_with = "nan::pair")]
+    pub top1_error: [f64; 2],
+    /// Of the rectified top-1 error.
+    #[serde(deserialize_with = "nan::pair")]
+    pub rectified_top1_error: [f64; 2],
+}
+
+/// `relevance-top5`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Top5Result {
+    /// Top-5 error.
+    #[serde(deserialize_with = "nan::f64")]
+    pub top5_error: f64,
+    /// Rectified top-5 error.
+    #[serde(deserialize_with = "nan::f64")]
+    pub rectified_top5_error: f64,
+    /// 95 % bootstrap intervals.
+    pub ci: Top5Ci,
+    /// Counts.
+    #[serde(flatten)]
+    pub counts: RelevanceCounts,
+}
+
+/// `ci` of [`Top5Result`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Top5Ci {
+    /// Of the top-5 error.
+    #[serde(deserialize_with = "nan::pair")]
+    pub top5_error: [f64; 2],
+    /// Of the rectified top-5 error.
+    #[serde(deserialize_with = "nan::pair")]
+    pub rectified_top5_error: [f64; 2],
+}
+
+/// One arm of `adversarial` (Table 2) or one attribute of `attribute`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmResult {
+    /// Questions.
+    pub items: usize,
+    /// Decided.
+    pub rated: usize,
+    /// With fewer answers than the rule needs.
+    pub unrated: usize,
+    /// The share of decided questions answered yes.
+    #[serde(deserialize_with = "nan::f64")]
+    pub yes_rate: f64,
+    /// Its 95 % bootstrap interval (`None` without a decided question).
+    #[serde(deserialize_with = "nan::option_pair")]
+    pub ci: Option<[f64; 2]>,
+    /// Questions by number of yes answers.
+    pub histogram: Vec<usize>,
+    /// Fleiss' κ.
+    pub fleiss_kappa: Option<f64>,
+    /// Per rater and pair.
+    pub rater_agreement: RaterAgreement,
+}
+
+/// `assignment` (Table 3): success rate over raters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentResult {
+    /// Mean over raters.
+    #[serde(deserialize_with = "nan::f64")]
+    pub success_mean: f64,
+    /// Standard deviation over raters.
+    #[serde(deserialize_with = "nan::f64")]
+    pub success_std: f64,
+    /// Raters.
+    pub raters: usize,
+    /// Answers.
+    pub answers: usize,
+}
+
+/// `gold`: gold items and each rater's score on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldResults {
+    /// Gold items.
+    pub items: usize,
+    /// Of them, attention checks.
+    pub attention_checks: usize,
+    /// Per rater.
+    pub raters: BTreeMap<String, GoldScore>,
+}
+
+/// One rater's gold score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldScore {
+    /// Gold items answered.
+    pub gold_answers: usize,
+    /// The share right.
+    pub gold_accuracy: f64,
+    /// Attention checks answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention_checks: Option<usize>,
+    /// Of them, passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention_passed: Option<usize>,
+}
+
+/// `sharing`: what one `relevance-top1` study shared by several models' runs saves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sharing {
+    /// Always `relevance-top1`.
+    pub design: String,
+    /// Per run (the study's own first): its questions.
+    pub runs: Vec<SharedRun>,
+    /// Distinct (image file, class) questions asked.
+    pub questions_shared: usize,
+    /// Questions separate studies would ask.
+    pub questions_separate: usize,
+    /// Answers saved.
+    pub answers_saved: usize,
+    /// 1 − shared / separate.
+    pub saving: f64,
+}
+
+/// One run of [`Sharing`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedRun {
+    /// The run directory.
+    pub run: String,
+    /// Its top-1 mistakes.
+    pub questions: usize,
+}
+
+/// `exclusion`: raters quality control left out (their votes stay stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exclusion {
+    /// Whether this file leaves them out (`results.json`) or counts every vote (`results-all.json`).
+    pub applied: bool,
+    /// When applied: the thresholds and who.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<ExclusionDetails>,
+}
+
+/// [`Exclusion`] when applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExclusionDetails {
+    /// `--min-gold-accuracy`.
+    pub min_gold_accuracy: Option<f64>,
+    /// `--min-gold-answers`.
+    pub min_gold_answers: usize,
+    /// Raters left out.
+    pub raters_excluded: usize,
+    /// Their votes.
+    pub votes_excluded: usize,
+    /// Per rater, why.
+    pub reasons: BTreeMap<String, String>,
+    /// The file that counts every vote.
+    pub without_exclusion: String,
 }
 
 /// Questions two raters must share before their Cohen's κ is reported.
@@ -127,7 +452,7 @@ fn wanted(img: &EvalImage, class: i64, top5: bool) -> bool {
 /// alone would ask one question per top-1 mistake (image, predicted class); the shared study
 /// asks each distinct (image file, class) once. `runs` are (name, evaluated images), the
 /// study's own run first.
-pub fn sharing(runs: &[(String, &[EvalImage])], answers_per_item: usize) -> Value {
+pub fn sharing(runs: &[(String, &[EvalImage])], answers_per_item: usize) -> Sharing {
     let mut distinct = std::collections::HashSet::new();
     let mut separate = 0usize;
     let mut per = Vec::new();
@@ -135,18 +460,18 @@ pub fn sharing(runs: &[(String, &[EvalImage])], answers_per_item: usize) -> Valu
         let mine: Vec<(&str, i64)> =
             images.iter().filter(|i| i.top1_wrong()).map(|i| (i.file.as_str(), i.top5[0])).collect();
         separate += mine.len();
-        per.push(json!({"run": name, "questions": mine.len()}));
+        per.push(SharedRun { run: name.clone(), questions: mine.len() });
         distinct.extend(mine);
     }
     let shared = distinct.len();
-    json!({
-        "design": "relevance-top1",
-        "runs": per,
-        "questions_shared": shared,
-        "questions_separate": separate,
-        "answers_saved": (separate - shared) * answers_per_item,
-        "saving": if separate == 0 { 0.0 } else { 1.0 - shared as f64 / separate as f64 },
-    })
+    Sharing {
+        design: "relevance-top1".into(),
+        runs: per,
+        questions_shared: shared,
+        questions_separate: separate,
+        answers_saved: (separate - shared) * answers_per_item,
+        saving: if separate == 0 { 0.0 } else { 1.0 - shared as f64 / separate as f64 },
+    }
 }
 
 fn histogram(decisions: &BTreeMap<(i64, i64), Decision>, n: usize) -> Vec<usize> {
@@ -165,15 +490,16 @@ fn rate(x: usize, n: usize) -> f64 {
     }
 }
 
-/// Standard and rectified error over the labelled images; `wrong(img)` = standard error,
-/// `classes(img)` = the classes whose relevance rectifies it.
+/// Standard and rectified error over the labelled images (top-1, or top-5 with `top5`), for a
+/// design whose items `items` counts.
 fn rectified(
     images: &[EvalImage],
     decisions: &BTreeMap<(i64, i64), Decision>,
     answers: &Answers,
     agg: &Aggregation,
     top5: bool,
-) -> Value {
+    items: ItemCounts,
+) -> DesignResults {
     let labelled: Vec<&EvalImage> = images.iter().filter(|i| i.label.is_some()).collect();
     // In a study shared by several models, other runs' questions are not this run's histogram.
     let by_id: HashMap<i64, &EvalImage> = images.iter().map(|i| (i.image_id, i)).collect();
@@ -206,31 +532,43 @@ fn rectified(
     let n = labelled.len();
     let errors = rows.iter().filter(|r| r[0]).count();
     let remaining = rows.iter().filter(|r| r[1]).count();
+    // No labelled image: no row, hence no interval.
     let ci = bootstrap_means(&rows, agg.bootstrap, agg.seed);
-    let (e, r) = if top5 { ("top5_error", "rectified_top5_error") } else { ("top1_error", "rectified_top1_error") };
-    let mut v = json!({
-        "n": n,
-        e: rate(errors, n),
-        r: rate(remaining, n),
-        "ci": {e: ci[0], r: ci[1]},
-        "errors": errors,
-        "rectified": rescued,
-        "asked": asked,
-        "rated": rated,
-        "unrated": unrated,
-        "not_asked": errors - asked,
-        "histogram": histogram(decisions, agg.rule.needs()),
-        "fleiss_kappa": kappa_of(answers, agg.rule.needs()),
-        "rater_agreement": rater_agreement(answers, MIN_PAIR_OVERLAP),
-    });
-    if !top5 {
+    let ci = |c: usize| ci.get(c).copied().unwrap_or([f64::NAN; 2]);
+    let counts = RelevanceCounts {
+        n,
+        errors,
+        rectified: rescued,
+        asked,
+        rated,
+        unrated,
+        not_asked: errors - asked,
+        histogram: histogram(decisions, agg.rule.needs()),
+        fleiss_kappa: kappa_of(answers, agg.rule.needs()),
+        rater_agreement: rater_agreement(answers, MIN_PAIR_OVERLAP),
+    };
+    if top5 {
+        let result = Top5Result {
+            top5_error: rate(errors, n),
+            rectified_top5_error: rate(remaining, n),
+            ci: Top5Ci { top5_error: ci(0), rectified_top5_error: ci(1) },
+            counts,
+        };
+        DesignResults::Top5 { result, items }
+    } else {
         let with_real: Vec<&&EvalImage> =
             labelled.iter().filter(|i| i.real.as_ref().is_some_and(|r| !r.is_empty())).collect();
         let ok = with_real.iter().filter(|i| i.real.as_ref().is_some_and(|r| r.contains(&i.top5[0]))).count();
-        v["real_top1_accuracy"] = json!(rate(ok, with_real.len()));
-        v["real_n"] = json!(with_real.len());
+        let result = Top1Result {
+            top1_error: rate(errors, n),
+            rectified_top1_error: rate(remaining, n),
+            ci: Top1Ci { top1_error: ci(0), rectified_top1_error: ci(1) },
+            real_top1_accuracy: rate(ok, with_real.len()),
+            real_n: with_real.len(),
+            counts,
+        };
+        DesignResults::Top1 { result, items }
     }
-    v
 }
 
 fn keep(v: &Vote, agg: &Aggregation) -> bool {
@@ -248,7 +586,7 @@ fn mean_std(xs: &[f64]) -> (f64, f64) {
 }
 
 /// Every design's results, keyed `design` (or `design/variant` when a design has several).
-pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggregation) -> Value {
+pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggregation) -> ResultsFile {
     let dropped = votes.iter().filter(|v| !keep(v, agg)).count();
     let mut by_item: HashMap<&str, Vec<&Vote>> = HashMap::new();
     for v in votes.iter().filter(|v| keep(v, agg)) {
@@ -260,20 +598,25 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
         groups.entry((item.design, item.variant.clone())).or_default().push(item);
     }
     let variants_of = |d: Design| groups.keys().filter(|(g, _)| *g == d).count();
-    let mut out = serde_json::Map::new();
+    let mut out = BTreeMap::new();
     for ((design, variant), group) in &groups {
         let key = match variant {
             Some(v) if variants_of(*design) > 1 => format!("{}/{v}", design.name()),
             _ => design.name().to_string(),
         };
-        let n_items = group.len();
         let complete =
             group.iter().filter(|i| by_item.get(i.key.as_str()).map_or(0, Vec::len) >= agg.rule.needs()).count();
-        let mut v = match design {
+        let items = ItemCounts {
+            items: group.len(),
+            items_complete: complete,
+            items_incomplete: group.len() - complete,
+            variant: variant.clone(),
+        };
+        let v = match design {
             Design::RelevanceTop1 | Design::RelevanceTop5 => {
                 let answers = judgments(group, &by_item);
                 let decisions = decide(agg.rule, &answers);
-                rectified(images, &decisions, &answers, agg, *design == Design::RelevanceTop5)
+                rectified(images, &decisions, &answers, agg, *design == Design::RelevanceTop5, items)
             }
             Design::Adversarial | Design::Attribute => {
                 let mut arms: BTreeMap<String, Answers> = BTreeMap::new();
@@ -289,26 +632,30 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
                         list.push((v.rater.clone(), v.answer.clone()));
                     }
                 }
-                let mut per = serde_json::Map::new();
+                let mut per = BTreeMap::new();
                 for (arm, answers) in &arms {
                     let decisions = decide(agg.rule, answers);
                     let rows: Vec<Vec<bool>> = decisions.values().map(|d| vec![d.yes]).collect();
                     let yes = rows.iter().filter(|r| r[0]).count();
                     per.insert(
                         arm.clone(),
-                        json!({
-                            "items": answers.len(),
-                            "rated": decisions.len(),
-                            "unrated": answers.len() - decisions.len(),
-                            "yes_rate": rate(yes, rows.len()),
-                            "ci": bootstrap_means(&rows, agg.bootstrap, agg.seed).first(),
-                            "histogram": histogram(&decisions, agg.rule.needs()),
-                            "fleiss_kappa": kappa_of(answers, agg.rule.needs()),
-                            "rater_agreement": rater_agreement(answers, MIN_PAIR_OVERLAP),
-                        }),
+                        ArmResult {
+                            items: answers.len(),
+                            rated: decisions.len(),
+                            unrated: answers.len() - decisions.len(),
+                            yes_rate: rate(yes, rows.len()),
+                            ci: bootstrap_means(&rows, agg.bootstrap, agg.seed).first().copied(),
+                            histogram: histogram(&decisions, agg.rule.needs()),
+                            fleiss_kappa: kappa_of(answers, agg.rule.needs()),
+                            rater_agreement: rater_agreement(answers, MIN_PAIR_OVERLAP),
+                        },
                     );
                 }
-                json!({ if *design == Design::Adversarial { "arms" } else { "attributes" }: per })
+                if *design == Design::Adversarial {
+                    DesignResults::Adversarial { arms: per, items }
+                } else {
+                    DesignResults::Attribute { attributes: per, items }
+                }
             }
             Design::Assignment => {
                 let mut per_rater: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -322,15 +669,10 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
                 let rates: Vec<f64> = per_rater.values().map(|&(ok, n)| ok as f64 / n as f64).collect();
                 let answers: usize = per_rater.values().map(|p| p.1).sum();
                 let (mean, std) = if rates.is_empty() { (f64::NAN, f64::NAN) } else { mean_std(&rates) };
-                json!({"success_mean": mean, "success_std": std, "raters": rates.len(), "answers": answers})
+                let result = AssignmentResult { success_mean: mean, success_std: std, raters: rates.len(), answers };
+                DesignResults::Assignment { result, items }
             }
         };
-        v["items"] = json!(n_items);
-        v["items_complete"] = json!(complete);
-        v["items_incomplete"] = json!(n_items - complete);
-        if let Some(var) = variant {
-            v["variant"] = json!(var);
-        }
         out.insert(key, v);
     }
     // Gold items: per-rater accuracy.
@@ -355,32 +697,41 @@ pub fn results(images: &[EvalImage], items: &[Item], votes: &[Vote], agg: &Aggre
                 }
             }
         }
-        let raters: serde_json::Map<String, Value> = per
+        let raters = per
             .into_iter()
             .map(|(r, (ok, n, passed, checks))| {
-                let mut v = json!({"gold_answers": n, "gold_accuracy": ok as f64 / n as f64});
-                if checks > 0 {
-                    v["attention_checks"] = json!(checks);
-                    v["attention_passed"] = json!(passed);
-                }
-                (r.to_string(), v)
+                let score = GoldScore {
+                    gold_answers: n,
+                    gold_accuracy: ok as f64 / n as f64,
+                    attention_checks: (checks > 0).then_some(checks),
+                    attention_passed: (checks > 0).then_some(passed),
+                };
+                (r.to_string(), score)
             })
             .collect();
-        out.insert("gold".into(), json!({"items": gold.len(), "attention_checks": attention.len(), "raters": raters}));
+        out.insert(
+            "gold".into(),
+            DesignResults::Gold(GoldResults { items: gold.len(), attention_checks: attention.len(), raters }),
+        );
     }
     // Where the votes come from (`server`, `real-raters`, `cleanlab-mturk`, `csv`, …), so that a
     // report can say whose judgement the rectified error rests on.
-    let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut sources: BTreeMap<String, usize> = BTreeMap::new();
     for v in votes {
-        *sources.entry(v.source.as_str()).or_default() += 1;
+        *sources.entry(v.source.clone()).or_default() += 1;
     }
-    json!({
-        "rule": agg.rule,
-        "time_filter": {"min_seconds": agg.min_time, "max_seconds": agg.max_time, "votes_dropped": dropped},
-        "votes": votes.len(),
-        "sources": sources,
-        "designs": out,
-    })
+    ResultsFile {
+        rule: agg.rule,
+        time_filter: TimeFilter { min_seconds: agg.min_time, max_seconds: agg.max_time, votes_dropped: dropped },
+        votes: votes.len(),
+        sources,
+        designs: out,
+        study: None,
+        study_run: None,
+        version: None,
+        sharing: None,
+        exclusion: None,
+    }
 }
 
 /// Per rater: (gold answers right, gold answers).

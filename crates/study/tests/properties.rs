@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use rectify_study::aggregate::{decide, Rule};
 use rectify_study::designs::{relevance_top1, shared_items, EvalImage};
-use rectify_study::results::{for_run, results, sharing, Aggregation};
+use rectify_study::results::{for_run, results, sharing, Aggregation, ResultsFile};
 use rectify_study::{Answer, Vote};
 use std::collections::HashMap;
 
@@ -60,7 +60,11 @@ proptest! {
                 source: "test".into(),
             })
             .collect();
-        let r = results(&images, &items, &votes, &Aggregation { bootstrap: 50, ..Default::default() });
+        let typed = results(&images, &items, &votes, &Aggregation { bootstrap: 50, ..Default::default() });
+        let r = serde_json::to_value(&typed).unwrap();
+        // results.json's codec is lossless: read back and written again, the same JSON.
+        let back: ResultsFile = serde_json::from_value(r.clone()).unwrap();
+        prop_assert_eq!(&serde_json::to_value(&back).unwrap(), &r);
         if items.is_empty() {
             prop_assert!(r["designs"]["relevance-top1"].is_null());
         } else {
@@ -126,13 +130,14 @@ proptest! {
         let votes: Vec<Vote> = votes.into_iter().filter(|v| seen.insert((v.item.clone(), v.rater.clone()))).collect();
         let agg = Aggregation { bootstrap: 50, ..Default::default() };
         for (model, images) in [&a, &b].into_iter().enumerate() {
-            let alone = results(images, &own[model], &votes, &agg);
-            let together = results(images, &for_run(images, &shared, model == 0), &votes, &agg);
+            let alone = serde_json::to_value(results(images, &own[model], &votes, &agg)).unwrap();
+            let together =
+                serde_json::to_value(results(images, &for_run(images, &shared, model == 0), &votes, &agg)).unwrap();
             let (x, y) = (&alone["designs"]["relevance-top1"], &together["designs"]["relevance-top1"]);
             prop_assert_eq!(x, y, "model {}", model);
         }
         let s = sharing(&[("a".into(), &a[..]), ("b".into(), &b[..])], 5);
-        prop_assert_eq!(s["questions_shared"].as_u64().unwrap() as usize, shared.len());
-        prop_assert_eq!(s["questions_separate"].as_u64().unwrap() as usize, own[0].len() + own[1].len());
+        prop_assert_eq!(s.questions_shared, shared.len());
+        prop_assert_eq!(s.questions_separate, own[0].len() + own[1].len());
     }
 }

@@ -51,7 +51,8 @@ fn attention_checks_ask_to_answer_no_about_a_plainly_right_class() {
     for i in &items[..data] {
         votes.push(vote(&i.key, "careless", Answer::Yes));
     }
-    let r = results(&imgs, &items, &votes, &Aggregation { bootstrap: 10, ..Default::default() });
+    let r = serde_json::to_value(results(&imgs, &items, &votes, &Aggregation { bootstrap: 10, ..Default::default() }))
+        .unwrap();
     let g = &r["designs"]["gold"];
     assert_eq!(g["attention_checks"], 2);
     assert_eq!(g["raters"]["careless"]["attention_passed"], 0);
@@ -96,7 +97,8 @@ fn assignment_gold_items_show_the_target_among_the_right_class_examples() {
     let mut all = items.clone();
     all.extend(gold.clone());
     let votes: Vec<Vote> = gold.iter().map(|g| vote(&g.key, "r", Answer::Option(0))).collect();
-    let r = results(&[], &all, &votes, &Aggregation { bootstrap: 10, ..Default::default() });
+    let r =
+        serde_json::to_value(results(&[], &all, &votes, &Aggregation { bootstrap: 10, ..Default::default() })).unwrap();
     assert_eq!(r["designs"]["assignment"]["answers"], 0);
     assert!(r["designs"]["gold"]["raters"]["r"]["gold_answers"].as_u64().unwrap() == 5);
 }

@@ -46,7 +46,7 @@ fn rectified_errors_equal_numpys() {
 
     let (items, item_votes) = import_relevance(&images, &votes, "real-raters");
     let agg = Aggregation { rule: Rule::KOfN { k: 4, n: 5 }, ..Default::default() };
-    let res = results(&images, &items, &item_votes, &agg);
+    let res = serde_json::to_value(results(&images, &items, &item_votes, &agg)).unwrap();
     for (design, key, err) in [("relevance-top1", "top1", "top1_error"), ("relevance-top5", "top5", "top5_error")] {
         let got = &res["designs"][design];
         let want = &expected[key];

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use rectify_pipeline::criticize::{CriticizeSettings, CriticizeSummary, FeatureInput};
+use rectify_pipeline::criticize::{CriticizeSettings, FeatureInput};
 use rectify_pipeline::outputs::peak_memory_mib;
 use rectify_pipeline::Console;
 use rectify_store::RunStore;
@@ -58,23 +58,10 @@ pub fn run(args: CriticizeArgs) -> Result<()> {
         }
         (None, Some(run)) => {
             let mut store = RunStore::open(&run)?;
-            print_picks(&rectify_pipeline::criticize::run(&mut store, &args.settings, progress)?);
+            let done = rectify_pipeline::criticize::run(&mut store, &args.settings, progress)?;
+            println!("{}", rectify_pipeline::describe::picks(&done));
         }
         (None, None) => unreachable!("clap requires --run or --features"),
     }
     Ok(())
-}
-
-fn print_picks(done: &CriticizeSummary) {
-    let groups = &done.selection.groups;
-    let with_picks = groups.iter().filter(|g| !g.prototypes.is_empty() || !g.criticisms.is_empty()).count();
-    println!(
-        "{}: {} groups ({with_picks} with picks), {} prototypes, {} criticisms, {} galleries -> {}",
-        done.selection.method,
-        groups.len(),
-        groups.iter().map(|g| g.prototypes.len()).sum::<usize>(),
-        groups.iter().map(|g| g.criticisms.len()).sum::<usize>(),
-        done.galleries,
-        done.out.display()
-    );
 }

@@ -21,8 +21,6 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     args.settings.check()?;
     let (mut store, model) = args.on.open()?;
     let done = rectify_pipeline::explain::run(&mut store, &*model, &args.settings, &mut Console::new())?;
-    let n = done.summary.n;
-    println!("explained {n} images -> {}", done.dir.display());
-    println!("explanation path above the random order's on {}/{n} images", done.path_beats_random);
+    println!("{}", rectify_pipeline::describe::explain(&done));
     Ok(())
 }

@@ -13,6 +13,7 @@ use rectify_data::real::RealLabels;
 use rectify_study::{Answer, Item, Question};
 use rectify_web::AppState;
 
+use rectify_pipeline::describe;
 use rectify_pipeline::recruit::{self, EnrollArgs, RecruitArgs};
 use rectify_pipeline::votes::{self, eval_images, runtime, StudyTarget, VoteFormat};
 
@@ -165,17 +166,6 @@ enum StudyCommand {
     },
 }
 
-fn print_sharing(s: &serde_json::Value) {
-    println!(
-        "shared by {} models: {} distinct questions instead of {} in separate studies ({:.1} % fewer, {} answers saved)",
-        s["runs"].as_array().map_or(0, Vec::len),
-        s["questions_shared"],
-        s["questions_separate"],
-        100.0 * s["saving"].as_f64().unwrap_or(0.0),
-        s["answers_saved"]
-    );
-}
-
 /// Runs `rectify study`.
 pub fn run(args: StudyArgs) -> Result<()> {
     runtime()?.block_on(run_async(args))
@@ -194,7 +184,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 settings.answers
             );
             if let Some(s) = &done.sharing {
-                print_sharing(s);
+                println!("{}", describe::sharing(s));
             }
             Ok(())
         }
@@ -436,28 +426,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
         }
         StudyCommand::Import { target, format, file, answers, model_runs: others } => {
             let done = votes::import(&target, format, &file, answers, &others).await?;
-            let put = done.put;
-            match done.top1_items {
-                None => println!(
-                    "{} votes: {} new, {} replaced, {} unchanged",
-                    done.votes, put.inserted, put.replaced, put.unchanged
-                ),
-                Some(top1) => println!(
-                    "{}: {} votes read; {} relevance-top1 items ({} with votes), {} relevance-top5 items; {} votes stored ({} new, {} replaced, {} unchanged)",
-                    file.display(),
-                    done.read,
-                    top1,
-                    done.top1_voted,
-                    done.top5_items,
-                    done.votes,
-                    put.inserted,
-                    put.replaced,
-                    put.unchanged
-                ),
-            }
-            if let Some(s) = &done.sharing {
-                print_sharing(s);
-            }
+            println!("{}", describe::imported(&done, &file));
             Ok(())
         }
         StudyCommand::Payments { target, format, out } => {
@@ -477,24 +446,7 @@ async fn run_async(args: StudyArgs) -> Result<()> {
         }
         StudyCommand::Results { target, settings } => {
             let done = votes::results(&target, &settings).await?;
-            for (run, res) in &done.runs {
-                if done.sharing.is_some() {
-                    println!("{}:", run.display());
-                }
-                print_results(res);
-                println!("-> {}", run.join("study/results.json").display());
-            }
-            if !done.excluded.is_empty() {
-                println!(
-                    "excluded {} raters ({} votes): their votes are kept but not counted; results with every vote: {}",
-                    done.excluded.len(),
-                    done.votes_excluded,
-                    target.run.join("study/results-all.json").display()
-                );
-            }
-            if let Some(s) = &done.sharing {
-                print_sharing(s);
-            }
+            println!("{}", describe::results(&done, &target.run));
             Ok(())
         }
         StudyCommand::Export { target, format, out } => {
@@ -508,41 +460,6 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             rectify_pipeline::outputs::write_atomically(&out, |w| Ok(w.write_all(&text)?))?;
             println!("{} votes -> {}", votes.len(), out.display());
             Ok(())
-        }
-    }
-}
-
-fn pct(v: &serde_json::Value) -> String {
-    v.as_f64().map_or("-".into(), |x| format!("{:.2} %", 100.0 * x))
-}
-
-fn print_results(res: &serde_json::Value) {
-    let Some(designs) = res["designs"].as_object() else { return };
-    for (name, d) in designs {
-        if let Some(e) = d.get("top1_error") {
-            println!(
-                "{name}: top-1 error {} -> rectified {} (95 % CI {}–{}); {} misclassified, {} rated, {} unrated; ReaL top-1 accuracy {}",
-                pct(e),
-                pct(&d["rectified_top1_error"]),
-                pct(&d["ci"]["rectified_top1_error"][0]),
-                pct(&d["ci"]["rectified_top1_error"][1]),
-                d["errors"],
-                d["rated"],
-                d["unrated"],
-                pct(&d["real_top1_accuracy"]),
-            );
-        } else if let Some(e) = d.get("top5_error") {
-            println!(
-                "{name}: top-5 error {} -> rectified {} (95 % CI {}–{}); {} rated, {} unrated",
-                pct(e),
-                pct(&d["rectified_top5_error"]),
-                pct(&d["ci"]["rectified_top5_error"][0]),
-                pct(&d["ci"]["rectified_top5_error"][1]),
-                d["rated"],
-                d["unrated"],
-            );
-        } else {
-            println!("{name}: {d}");
         }
     }
 }

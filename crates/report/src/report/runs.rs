@@ -252,15 +252,12 @@ fn spread(explained: &[(&PathBuf, Explanation)], max: usize) -> Vec<usize> {
 fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -> Result<(), ReportError> {
     let shown = info.dir.clone();
     let path = dir.join("study").join("results.json");
-    let Some(results) = read_json_if::<serde_json::Value>(&path)? else {
+    let Some(results) = read_json_if::<rectify_study::results::ResultsFile>(&path)? else {
         for s in [Section::Table1, Section::Histograms, Section::Table2, Section::Table3] {
             info.missing.push(missing(s, &shown));
         }
         return Ok(());
     };
-    if !results["designs"].is_object() {
-        return Err(ReportError::Format { path, what: "no \"designs\" object".into() });
-    }
     let rows = super::study::rows(run, &results);
     for (empty, s) in [
         (rows.rectified.is_empty(), Section::Table1),

@@ -5,7 +5,10 @@
 //! The file is keyed by design, `design` or `design/variant` when a design has several
 //! variants; values the study could not compute are `null`.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use rectify_study::results::{DesignResults, Exclusion, ResultsFile, Sharing};
+use rectify_study::Rule;
 
 use super::model::{Histogram, Interval, RectifiedRow, StudyInfo, Table2Row, Table3Row};
 
@@ -24,30 +27,25 @@ pub struct StudyRows {
     pub table3: Vec<Table3Row>,
 }
 
-fn f(v: &Value) -> Option<f64> {
-    v.as_f64()
+/// NaN (nothing to count) → `None`.
+fn f(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
 }
 
-fn u(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
+fn interval([lo, hi]: [f64; 2]) -> Interval {
+    Interval { lo: f(lo), hi: f(hi) }
 }
 
-fn interval(v: &Value) -> Interval {
-    Interval { lo: f(&v[0]), hi: f(&v[1]) }
-}
-
-fn counts(v: &Value) -> Vec<u64> {
-    v.as_array().map(|a| a.iter().map(u).collect()).unwrap_or_default()
+fn counts(h: &[usize]) -> Vec<u64> {
+    h.iter().map(|&c| c as u64).collect()
 }
 
 /// The rule in words: `k-of-n 4/5`, `majority of 5`, `dawid-skene over 5`.
-fn rule_text(rule: &Value) -> String {
-    let n = u(&rule["n"]);
-    match rule["rule"].as_str() {
-        Some("k-of-n") => format!("k-of-n {}/{n}", u(&rule["k"])),
-        Some("majority") => format!("majority of {n}"),
-        Some(other) => format!("{other} over {n}"),
-        None => rule.to_string(),
+fn rule_text(rule: &Rule) -> String {
+    match *rule {
+        Rule::KOfN { k, n } => format!("k-of-n {k}/{n}"),
+        Rule::Majority { n } => format!("majority of {n}"),
+        Rule::DawidSkene { n } => format!("dawid-skene over {n}"),
     }
 }
 
@@ -62,9 +60,8 @@ fn source_text(source: &str) -> String {
 }
 
 /// `results.json`'s `sources` in words: `ReaL raters (…): 85; raters of this study's server: 10`.
-fn sources_text(sources: &Value) -> String {
-    let parts: Vec<String> =
-        sources.as_object().into_iter().flatten().map(|(k, n)| format!("{}: {}", source_text(k), u(n))).collect();
+fn sources_text(sources: &BTreeMap<String, usize>) -> String {
+    let parts: Vec<String> = sources.iter().map(|(k, n)| format!("{}: {n}", source_text(k))).collect();
     if parts.is_empty() {
         "none".into()
     } else {
@@ -74,39 +71,39 @@ fn sources_text(sources: &Value) -> String {
 
 /// `results.json`'s `exclusion` in words: how many raters and votes quality control left out,
 /// and why (reasons grouped by their rule).
-fn exclusions_text(e: &Value) -> String {
-    let raters = u(&e["raters_excluded"]);
-    if e["applied"] != true || raters == 0 {
+fn exclusions_text(e: Option<&Exclusion>) -> String {
+    let Some(d) = e.filter(|e| e.applied).and_then(|e| e.details.as_ref()).filter(|d| d.raters_excluded > 0) else {
         return "none".into();
-    }
-    let mut why: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for reason in e["reasons"].as_object().into_iter().flatten().filter_map(|(_, r)| r.as_str()) {
+    };
+    let mut why: BTreeMap<String, usize> = BTreeMap::new();
+    for reason in d.reasons.values() {
         let rule = reason.split([':', '<', '(']).next().unwrap_or(reason).trim();
         let rule = rule.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
         *why.entry(rule.to_string()).or_default() += 1;
     }
     let why: Vec<String> = why.into_iter().map(|(r, n)| format!("{r}: {n}")).collect();
     format!(
-        "{raters} raters and {} votes excluded ({}); their votes are kept, and results with every vote are in study/{}",
-        u(&e["votes_excluded"]),
+        "{} raters and {} votes excluded ({}); their votes are kept, and results with every vote are in study/{}",
+        d.raters_excluded,
+        d.votes_excluded,
         why.join("; "),
-        e["without_exclusion"].as_str().unwrap_or("results-all.json")
+        d.without_exclusion
     )
 }
 
 /// `results.json`'s `sharing` in words: the study is shared by N models' runs and asks D
 /// distinct questions instead of S (empty when there is no sharing).
-fn sharing_text(s: &Value, study_run: &Value) -> String {
-    let Some(runs) = s["runs"].as_array() else { return String::new() };
+fn sharing_text(s: Option<&Sharing>, study_run: Option<&str>) -> String {
+    let Some(s) = s else { return String::new() };
     format!(
         "one study ({}) asks about the top-1 mistakes of {} models: {} distinct questions (image, predicted class) \
          instead of {} in separate studies, {:.1} % fewer ({} answers saved)",
-        study_run.as_str().unwrap_or("?"),
-        runs.len(),
-        u(&s["questions_shared"]),
-        u(&s["questions_separate"]),
-        100.0 * f(&s["saving"]).unwrap_or(0.0),
-        u(&s["answers_saved"])
+        study_run.unwrap_or("?"),
+        s.runs.len(),
+        s.questions_shared,
+        s.questions_separate,
+        100.0 * s.saving,
+        s.answers_saved
     )
 }
 
@@ -119,73 +116,88 @@ fn design_of(key: &str) -> (&str, Option<&str>) {
 }
 
 /// Reads the rows of run `run` from a parsed `results.json`.
-pub fn rows(run: usize, results: &Value) -> StudyRows {
+pub fn rows(run: usize, results: &ResultsFile) -> StudyRows {
     let mut out = StudyRows {
         info: StudyInfo {
             run,
-            rule: rule_text(&results["rule"]),
-            votes: u(&results["votes"]),
-            votes_dropped: u(&results["time_filter"]["votes_dropped"]),
-            sources: sources_text(&results["sources"]),
-            exclusions: exclusions_text(&results["exclusion"]),
-            sharing: sharing_text(&results["sharing"], &results["study_run"]),
+            rule: rule_text(&results.rule),
+            votes: results.votes as u64,
+            votes_dropped: results.time_filter.votes_dropped as u64,
+            sources: sources_text(&results.sources),
+            exclusions: exclusions_text(results.exclusion.as_ref()),
+            sharing: sharing_text(results.sharing.as_ref(), results.study_run.as_deref()),
         },
         ..StudyRows::default()
     };
-    let Some(designs) = results["designs"].as_object() else { return out };
-    for (key, d) in designs {
-        match design_of(key) {
-            ("relevance-top1", _) | ("relevance-top5", _) => {
-                let m = if key.starts_with("relevance-top1") { "top1" } else { "top5" };
-                let (e, r) = (format!("{m}_error"), format!("rectified_{m}_error"));
-                out.rectified.push(RectifiedRow {
-                    run,
-                    design: key.clone(),
-                    metric: if m == "top1" { "top-1" } else { "top-5" }.into(),
-                    n: u(&d["n"]),
-                    error: f(&d[&e]),
-                    error_ci: interval(&d["ci"][&e]),
-                    rectified_error: f(&d[&r]),
-                    rectified_ci: interval(&d["ci"][&r]),
-                    errors: u(&d["errors"]),
-                    rectified: u(&d["rectified"]),
-                    rated: u(&d["rated"]),
-                    unrated: u(&d["unrated"]),
-                    fleiss_kappa: f(&d["fleiss_kappa"]),
-                    median_rater_agreement: f(&d["rater_agreement"]["median_agreement"]),
-                    median_pair_kappa: f(&d["rater_agreement"]["median_pair_kappa"]),
-                });
-                out.histograms.push(Histogram { run, design: key.clone(), counts: counts(&d["histogram"]) });
-            }
-            ("adversarial", variant) => {
-                // The variant names the attack (`adversarial/<attack>`, or a field when alone).
-                let attack = variant.or_else(|| d["variant"].as_str());
-                for (arm, a) in d["arms"].as_object().into_iter().flatten() {
+    for (key, d) in &results.designs {
+        let (_, variant) = design_of(key);
+        // The variant names the attack or condition (`design/variant`, or a field when alone).
+        let variant = variant.map(str::to_string).or_else(|| d.items().and_then(|i| i.variant.clone()));
+        let (metric, n, error, error_ci, rectified_error, rectified_ci, c) = match d {
+            DesignResults::Top1 { result: r, .. } => (
+                "top-1",
+                r.counts.n,
+                r.top1_error,
+                r.ci.top1_error,
+                r.rectified_top1_error,
+                r.ci.rectified_top1_error,
+                &r.counts,
+            ),
+            DesignResults::Top5 { result: r, .. } => (
+                "top-5",
+                r.counts.n,
+                r.top5_error,
+                r.ci.top5_error,
+                r.rectified_top5_error,
+                r.ci.rectified_top5_error,
+                &r.counts,
+            ),
+            DesignResults::Adversarial { arms, .. } => {
+                for (arm, a) in arms {
                     out.table2.push(Table2Row {
                         run,
-                        arm: attack.map_or(arm.clone(), |v| format!("{v}/{arm}")),
-                        items: u(&a["items"]),
-                        rated: u(&a["rated"]),
-                        unrated: u(&a["unrated"]),
-                        yes_rate: f(&a["yes_rate"]),
-                        ci: interval(&a["ci"]),
-                        fleiss_kappa: f(&a["fleiss_kappa"]),
+                        arm: variant.as_ref().map_or(arm.clone(), |v| format!("{v}/{arm}")),
+                        items: a.items as u64,
+                        rated: a.rated as u64,
+                        unrated: a.unrated as u64,
+                        yes_rate: f(a.yes_rate),
+                        ci: a.ci.map(interval).unwrap_or_default(),
+                        fleiss_kappa: a.fleiss_kappa,
                     });
                 }
+                continue;
             }
-            ("assignment", variant) => out.table3.push(Table3Row {
-                run,
-                condition: variant
-                    .map(str::to_string)
-                    .or_else(|| d["variant"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| "all".into()),
-                success_mean: f(&d["success_mean"]),
-                success_std: f(&d["success_std"]),
-                raters: u(&d["raters"]),
-                answers: u(&d["answers"]),
-            }),
-            _ => {}
-        }
+            DesignResults::Assignment { result: a, .. } => {
+                out.table3.push(Table3Row {
+                    run,
+                    condition: variant.unwrap_or_else(|| "all".into()),
+                    success_mean: f(a.success_mean),
+                    success_std: f(a.success_std),
+                    raters: a.raters as u64,
+                    answers: a.answers as u64,
+                });
+                continue;
+            }
+            DesignResults::Attribute { .. } | DesignResults::Gold(_) => continue,
+        };
+        out.rectified.push(RectifiedRow {
+            run,
+            design: key.to_string(),
+            metric: metric.into(),
+            n: n as u64,
+            error: f(error),
+            error_ci: interval(error_ci),
+            rectified_error: f(rectified_error),
+            rectified_ci: interval(rectified_ci),
+            errors: c.errors as u64,
+            rectified: c.rectified as u64,
+            rated: c.rated as u64,
+            unrated: c.unrated as u64,
+            fleiss_kappa: c.fleiss_kappa,
+            median_rater_agreement: c.rater_agreement.median_agreement,
+            median_pair_kappa: c.rater_agreement.median_pair_kappa,
+        });
+        out.histograms.push(Histogram { run, design: key.to_string(), counts: counts(&c.histogram) });
     }
     out
 }
@@ -195,34 +207,83 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn designs_and_variants_become_rows() {
-        let results = json!({
+    /// Merges the objects `parts` into one.
+    fn merged(parts: &[serde_json::Value]) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for p in parts {
+            out.extend(p.as_object().unwrap().clone());
+        }
+        out.into()
+    }
+
+    /// Parsed as `results.json` is, with the fields each test leaves alone filled in.
+    fn file(designs: serde_json::Value, extra: serde_json::Value) -> ResultsFile {
+        let base = json!({
             "rule": {"rule": "k-of-n", "k": 4, "n": 5},
             "time_filter": {"min_seconds": null, "max_seconds": null, "votes_dropped": 3},
             "votes": 40,
             "sources": {"real-raters": 35, "server": 5},
-            "designs": {
-                "relevance-top1": {"n": 10, "top1_error": 0.3, "rectified_top1_error": 0.1,
-                    "ci": {"top1_error": [0.1, 0.6], "rectified_top1_error": [0.0, null]},
-                    "errors": 3, "rectified": 2, "rated": 3, "unrated": 0, "histogram": [1, 0, 0, 0, 1, 1],
-                    "fleiss_kappa": null},
-                "relevance-top5/top5-misclassified": {"n": 10, "top5_error": 0.2, "rectified_top5_error": 0.1,
-                    "ci": {"top5_error": [0.0, 0.4], "rectified_top5_error": [0.0, 0.3]}, "histogram": [2]},
-                "adversarial": {"arms": {"whole": {"items": 4, "rated": 4, "unrated": 0, "yes_rate": 0.25,
-                    "ci": [0.0, 0.75]}, "explanation": {"items": 4, "yes_rate": null, "ci": null}}},
-                "assignment/mmd-class/3p3c": {"success_mean": 0.5, "success_std": 0.1, "raters": 2, "answers": 12},
-                "assignment": {"success_mean": 0.7, "raters": 1, "variant": "random/6p"},
-                "attribute": {"attributes": {}}
-            }
+            "designs": designs,
         });
+        serde_json::from_value(merged(&[base, extra])).unwrap()
+    }
+
+    #[test]
+    fn designs_and_variants_become_rows() {
+        let agreement =
+            json!({"raters": {}, "median_agreement": null, "min_overlap": 10, "pairs": [], "median_pair_kappa": null});
+        let counts = |n: u64, errors: u64, rectified: u64, rated: u64, histogram: Vec<u64>| {
+            json!({"n": n, "errors": errors, "rectified": rectified, "asked": rated, "rated": rated, "unrated": 0,
+                "not_asked": errors - rated, "histogram": histogram, "fleiss_kappa": null, "rater_agreement": agreement})
+        };
+        let items = |n: u64| json!({"items": n, "items_complete": n, "items_incomplete": 0});
+        let arm = |yes_rate: serde_json::Value, ci: serde_json::Value| {
+            json!({"items": 4, "rated": 4, "unrated": 0, "yes_rate": yes_rate, "ci": ci, "histogram": [],
+                "fleiss_kappa": null, "rater_agreement": agreement})
+        };
+        let results = file(
+            json!({
+                "relevance-top1": merged(&[
+                    json!({"top1_error": 0.3, "rectified_top1_error": 0.1, "real_top1_accuracy": null, "real_n": 0,
+                        "ci": {"top1_error": [0.1, 0.6], "rectified_top1_error": [0.0, null]}}),
+                    counts(10, 3, 2, 3, vec![1, 0, 0, 0, 1, 1]),
+                    items(3),
+                ]),
+                "relevance-top5/top5-misclassified": merged(&[
+                    json!({"top5_error": 0.2, "rectified_top5_error": 0.1,
+                        "ci": {"top5_error": [0.0, 0.4], "rectified_top5_error": [0.0, 0.3]}}),
+                    counts(10, 2, 1, 2, vec![2]),
+                    items(2),
+                ]),
+                "adversarial": merged(&[
+                    json!({"arms": {"whole": arm(json!(0.25), json!([0.0, 0.75])), "explanation": arm(json!(null), json!(null))}}),
+                    items(8),
+                ]),
+                "assignment/mmd-class/3p3c": merged(&[
+                    json!({"success_mean": 0.5, "success_std": 0.1, "raters": 2, "answers": 12}),
+                    items(6),
+                ]),
+                "assignment": merged(&[
+                    json!({"success_mean": 0.7, "success_std": null, "raters": 1, "answers": 6, "variant": "random/6p"}),
+                    items(6),
+                ]),
+                "attribute": merged(&[json!({"attributes": {}}), items(0)]),
+                "gold": {"items": 2, "attention_checks": 0, "raters": {}}
+            }),
+            json!({}),
+        );
         let r = rows(1, &results);
         assert_eq!((r.info.rule.as_str(), r.info.votes, r.info.votes_dropped), ("k-of-n 4/5", 40, 3));
         assert_eq!(r.info.sources, "ReaL raters (Beyer et al. 2020, imported): 35; raters of this study's server: 5");
-        assert_eq!(rows(1, &json!({})).info.sources, "none");
-        assert_eq!(rows(1, &json!({})).info.exclusions, "none");
-        let e = json!({"exclusion": {"applied": true, "raters_excluded": 2, "votes_excluded": 7,
-            "reasons": {"a": "gold accuracy 0.50 < 0.75 (1 of 2 right)", "b": "too fast: median 0.40 s per item < 1 s"}}});
+        let empty = file(json!({}), json!({"sources": {}}));
+        assert_eq!(rows(1, &empty).info.sources, "none");
+        assert_eq!(rows(1, &empty).info.exclusions, "none");
+        let e = file(
+            json!({}),
+            json!({"exclusion": {"applied": true, "min_gold_accuracy": 0.75, "min_gold_answers": 2,
+                "raters_excluded": 2, "votes_excluded": 7, "without_exclusion": "results-all.json",
+                "reasons": {"a": "gold accuracy 0.50 < 0.75 (1 of 2 right)", "b": "too fast: median 0.40 s per item < 1 s"}}}),
+        );
         assert_eq!(
             rows(1, &e).info.exclusions,
             "2 raters and 7 votes excluded (gold accuracy: 1; too fast: 1); their votes are kept, and results \

@@ -114,7 +114,7 @@ pub fn study_results(dir: &Path) {
     votes.push(vote("as1", 1, Answer::Option(0)));
     votes.push(vote("as2", 1, Answer::Option(3)));
     let r = results(&images, &items, &votes, &Aggregation { bootstrap: 200, ..Aggregation::default() });
-    write_json(&dir.join("study/results.json"), &r);
+    write_json(&dir.join("study/results.json"), &serde_json::to_value(r).unwrap());
 }
 
 /// A full run: eval, an attack, an explanation (overlay PNG missing on purpose), a selection of
