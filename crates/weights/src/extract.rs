@@ -3,8 +3,8 @@
 //! bytes, as `torch._utils._rebuild_tensor_v2` + `.contiguous()` would
 //! (<https://github.com/pytorch/pytorch/blob/main/torch/_utils.py>).
 
-use crate::pickle::{Object, Pickle, Value};
-use crate::rebuild::TensorRef;
+use crate::objects::TensorRef;
+use crate::objects::{Object, Pickle, Value};
 use crate::tensor::gather;
 use crate::{TensorData, WeightsError};
 use std::borrow::Cow;

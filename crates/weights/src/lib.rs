@@ -20,6 +20,7 @@
 
 mod error;
 mod extract;
+mod objects;
 mod pickle;
 mod rebuild;
 mod safetensors_file;

@@ -1,69 +1,31 @@
 //! A small pickle virtual machine: enough of protocols 2–5 to read what `torch.save` writes for state dicts and
 //! nested dicts. Opcodes as documented in CPython's `Lib/pickletools.py`
 //! (<https://github.com/python/cpython/blob/main/Lib/pickletools.py>); the torch-specific meaning of globals,
-//! `REDUCE` and persistent ids lives in [`crate::rebuild`].
+//! `REDUCE` and persistent ids is a [`Resolver`]'s ([`crate::rebuild::Torch`]), so this module never imports it.
 //!
 //! Nothing is ever executed: globals resolve against a fixed allow-list, and `REDUCE` only knows those. Objects live
 //! in a flat arena and values refer to them by index, so memoised containers that are filled after `BINPUT` stay
 //! shared (as in Python), and no deeply nested input can overflow the stack when dropped.
 
-use crate::rebuild::{self, Global, Reduced, StorageRef, TensorRef};
+use crate::objects::{Global, Malformed, Object, Pickle, Reduced, StorageRef, Value};
 use crate::WeightsError;
 use std::collections::HashMap;
-use std::rc::Rc;
 
-/// A value on the pickle stack. Containers and torch objects are [`Value::Obj`] indices into [`Pickle::objects`].
-#[derive(Debug, Clone)]
-pub(crate) enum Value {
-    None,
-    Bool(bool),
-    Int(i64),
-    /// An integer that does not fit in i64: little-endian two's-complement bytes, as `LONG1`/`LONG4` store them.
-    BigInt(Rc<[u8]>),
-    Float(f64),
-    Str(Rc<str>),
-    Bytes(Rc<[u8]>),
-    Obj(usize),
-}
-
-/// An object in the arena.
-#[derive(Debug)]
-pub(crate) enum Object {
-    Tuple(Vec<Value>),
-    List(Vec<Value>),
-    /// A dict or `OrderedDict`, in insertion order.
-    Dict(Vec<(Value, Value)>),
-    Global(Global),
-    Storage(StorageRef),
-    Tensor(TensorRef),
-}
-
-/// The result of unpickling: the arena and the root value.
-#[derive(Debug)]
-pub(crate) struct Pickle {
-    pub objects: Vec<Object>,
-    pub root: Value,
-}
-
-impl Pickle {
-    /// The object `value` refers to, if it is one.
-    pub fn object(&self, value: &Value) -> Option<&Object> {
-        match value {
-            Value::Obj(i) => self.objects.get(*i),
-            _ => None,
-        }
-    }
-
-    /// Adds an object to the arena and returns a value referring to it.
-    pub fn alloc(&mut self, object: Object) -> Value {
-        self.objects.push(object);
-        Value::Obj(self.objects.len() - 1)
-    }
+/// What the VM asks about the torch-specific opcodes. The VM knows the pickle format; what a global, a `REDUCE`
+/// call or a persistent id means is the resolver's (torch's: [`crate::rebuild::Torch`]).
+pub(crate) trait Resolver {
+    /// `GLOBAL` / `STACK_GLOBAL`: `module.name`, or an error for anything not allow-listed.
+    fn global(&self, module: &str, name: &str) -> Result<Global, WeightsError>;
+    /// `REDUCE` / `NEWOBJ`: `global(*args)`, the arguments read in place in the arena `p`.
+    fn reduce(&self, p: &Pickle, global: Global, args: &[Value]) -> Result<Reduced, Malformed>;
+    /// `BINPERSID`: the storage a persistent id names.
+    fn persistent_load(&self, p: &Pickle, pid: &Value) -> Result<StorageRef, Malformed>;
 }
 
 /// Runs the pickle that starts at `data[start]` up to its `STOP`; returns it and the offset just after `STOP`.
-pub(crate) fn load(data: &[u8], start: usize) -> Result<(Pickle, usize), WeightsError> {
+pub(crate) fn load(data: &[u8], start: usize, resolver: &dyn Resolver) -> Result<(Pickle, usize), WeightsError> {
     let mut vm = Vm {
+        resolver,
         data,
         pos: start,
         at: start,
@@ -85,6 +47,7 @@ pub(crate) fn load(data: &[u8], start: usize) -> Result<(Pickle, usize), Weights
 }
 
 struct Vm<'a> {
+    resolver: &'a dyn Resolver,
     data: &'a [u8],
     pos: usize,
     /// Offset of the opcode being run, for error messages.
@@ -212,7 +175,7 @@ impl<'a> Vm<'a> {
                         _ => return Err(self.fail("STACK_GLOBAL needs two strings")),
                     }
                 };
-                let global = rebuild::global(&module, &name)?;
+                let global = self.resolver.global(&module, &name)?;
                 self.push_obj(Object::Global(global));
             }
             b'R' | 0x81 => {
@@ -225,7 +188,7 @@ impl<'a> Vm<'a> {
                 };
                 // The arguments are read in place, never copied: a pickle that applies REDUCE to the
                 // same large memoised tuple over and over costs the same as reading it once.
-                let made = rebuild::reduce(&self.arena, *global, items).map_err(|r| self.fail(r))?;
+                let made = self.resolver.reduce(&self.arena, *global, items).map_err(|r| self.fail(r.0))?;
                 let v = match made {
                     Reduced::Value(v) => v,
                     Reduced::Object(o) => self.arena.alloc(o),
@@ -239,7 +202,7 @@ impl<'a> Vm<'a> {
             }
             b'Q' => {
                 let pid = self.pop()?;
-                let storage = rebuild::persistent_load(&self.arena, &pid).map_err(|r| self.fail(r))?;
+                let storage = self.resolver.persistent_load(&self.arena, &pid).map_err(|r| self.fail(r.0))?;
                 self.push_obj(Object::Storage(storage));
             }
             _ => return Err(WeightsError::UnsupportedOpcode { opcode: op, name: opcode_name(op), offset: self.at }),
@@ -384,7 +347,7 @@ mod tests {
         let mut p = vec![0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0, b']', 0x94, b'(', 0x8a, 1, 0xfe]; // FRAME, LONG1 -2
         p.extend([0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, b'G']); // LONG1 2**70, BINFLOAT
         p.extend(1.5f64.to_be_bytes().into_iter().chain(*b"C\x01x\x8c\x02\xc3\xa9\x94\x88Nh\x01e."));
-        let (pickle, end) = load(&p, 0).unwrap();
+        let (pickle, end) = load(&p, 0, &crate::rebuild::Torch).unwrap();
         assert_eq!(end, p.len());
         let Some(Object::List(items)) = pickle.object(&pickle.root) else { panic!("not a list") };
         let text: Vec<String> = items.iter().map(|v| format!("{v:?}")).collect();
@@ -396,7 +359,7 @@ mod tests {
     fn malformed_pickles_are_errors_with_offsets() {
         for (bytes, offset) in [(&b"\x80\x02t."[..], 2), (b"\x80\x02h\x05.", 2), (b"\x80\x02N", 3), (b"\x80\x02Na.", 3)]
         {
-            let result = load(bytes, 0);
+            let result = load(bytes, 0, &crate::rebuild::Torch);
             assert!(matches!(result, Err(WeightsError::Pickle { offset: at, .. }) if at == offset), "{result:?}");
         }
     }

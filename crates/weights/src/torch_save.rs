@@ -11,7 +11,9 @@
 //! The pre-0.4 tar format and TorchScript archives are recognised and refused with advice.
 
 use crate::extract::{materialize, materialize_limit, state_dict_refs};
-use crate::pickle::{self, Object, Value};
+use crate::objects::{Object, Value};
+use crate::pickle;
+use crate::rebuild::Torch;
 use crate::{TensorData, WeightsError};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -63,7 +65,7 @@ pub(crate) fn read_zip(bytes: &[u8]) -> Result<Loaded, WeightsError> {
         Err(WeightsError::Missing { .. }) => false,
         Err(e) => return Err(e),
     };
-    let (pickle, _) = pickle::load(&entry(&mut archive, bytes, &pkl)?, 0)?;
+    let (pickle, _) = pickle::load(&entry(&mut archive, bytes, &pkl)?, 0, &Torch)?;
     let (refs, unwrapped_from) = state_dict_refs(&pickle, bytes.len())?;
     let mut storages = HashMap::new();
     for (_, t) in &refs {
@@ -141,29 +143,29 @@ fn swap_bytes(data: &mut [u8], elem: usize) {
 
 /// Reads a legacy (non-zip) `torch.save` stream.
 pub(crate) fn read_legacy(bytes: &[u8]) -> Result<Loaded, WeightsError> {
-    let (magic, pos) = pickle::load(bytes, 0)?;
+    let (magic, pos) = pickle::load(bytes, 0, &Torch)?;
     if !matches!(&magic.root, Value::BigInt(b) if **b == LEGACY_MAGIC) {
         return Err(WeightsError::Unsupported {
             format: "a plain Python pickle (no torch.save magic number)",
             advice: "save the tensors with torch.save(model.state_dict(), path) or as safetensors",
         });
     }
-    let (version, pos) = pickle::load(bytes, pos)?;
+    let (version, pos) = pickle::load(bytes, pos, &Torch)?;
     if !matches!(version.root, Value::Int(1001)) {
         return Err(WeightsError::Pickle {
             offset: pos,
             reason: format!("legacy protocol version {:?}, expected 1001", version.root),
         });
     }
-    let (sys_info, pos) = pickle::load(bytes, pos)?;
+    let (sys_info, pos) = pickle::load(bytes, pos, &Torch)?;
     let big_endian = match sys_info.object(&sys_info.root) {
         Some(Object::Dict(items)) => {
             items.iter().any(|(k, v)| matches!((k, v), (Value::Str(k), Value::Bool(false)) if &**k == "little_endian"))
         }
         _ => false,
     };
-    let (object, pos) = pickle::load(bytes, pos)?;
-    let (keys, mut pos) = pickle::load(bytes, pos)?;
+    let (object, pos) = pickle::load(bytes, pos, &Torch)?;
+    let (keys, mut pos) = pickle::load(bytes, pos, &Torch)?;
     let (refs, unwrapped_from) = state_dict_refs(&object, bytes.len())?;
 
     let declared: HashMap<&str, _> = object
@@ -179,7 +181,7 @@ pub(crate) fn read_legacy(bytes: &[u8]) -> Result<Loaded, WeightsError> {
     };
     let mut storages = HashMap::new();
     for key in keys {
-        let key = crate::rebuild::key_string(key).map_err(|reason| WeightsError::Pickle { offset: pos, reason })?;
+        let key = crate::rebuild::key_string(key).map_err(|r| WeightsError::Pickle { offset: pos, reason: r.0 })?;
         let s = declared.get(&*key).ok_or_else(|| WeightsError::Missing {
             what: format!("storage {key}: listed after the pickle but never referenced in it"),
         })?;
