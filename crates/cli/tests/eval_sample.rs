@@ -170,3 +170,24 @@ fn model_flag_errors_are_clear() {
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("missing: ") && err.contains("try --arch mobilenet_v2"), "{err}");
 }
+
+/// `--device` and `--rule` are parsed once, when the flags are: a bad value is a usage error
+/// (exit 2) that names it, before any image is read or any run directory is made.
+#[test]
+fn bad_device_and_rule_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let mut args = sample_args(s(&out), &[]);
+    let at = args.iter().position(|a| *a == "--device").expect("sample args name a device");
+    args[at + 1] = "tpu";
+    let res = rectify(&args);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(err.contains("tpu") && err.contains("--device"), "{err}");
+    assert!(!out.exists(), "nothing is made");
+    let res = rectify(&["study", "results", "--run", s(&out), "--rule", "k-of-n:6/5"]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(err.contains("need 1 ≤ K ≤ N") && err.contains("--rule"), "{err}");
+    assert!(!out.exists(), "nothing is made");
+}

@@ -12,7 +12,7 @@ use rectify_store::{Provenance, RunStore};
 pub struct Placement {
     /// cpu, cuda, cuda:N or auto (CUDA when available).
     #[cfg_attr(feature = "clap", arg(long, default_value = "auto"))]
-    pub device: String,
+    pub device: DeviceChoice,
     /// libtorch threads for the model (default: all cores).
     #[cfg_attr(feature = "clap", arg(long))]
     pub threads: Option<usize>,
@@ -26,7 +26,7 @@ pub struct Placement {
 
 impl Default for Placement {
     fn default() -> Self {
-        Placement { device: "auto".into(), threads: None, exact: false }
+        Placement { device: DeviceChoice::Auto, threads: None, exact: false }
     }
 }
 
@@ -73,7 +73,7 @@ impl ModelSpec {
         if let Some(n) = self.placement.threads {
             tch::set_num_threads(n as i32);
         }
-        let device = self.placement.device.parse::<DeviceChoice>()?.resolve()?;
+        let device = self.placement.device.resolve()?;
         if let Some(ts) = &self.torchscript {
             return Ok(Box::new(TorchScriptModel::load(ts, device)?));
         }

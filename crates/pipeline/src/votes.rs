@@ -12,7 +12,7 @@ use rectify_study::import;
 use rectify_study::results::{
     gold_scores, results as aggregate, Aggregation, Exclusion, ExclusionDetails, ResultsFile, Sharing,
 };
-use rectify_study::{Design, Item, Question, Rule, Vote};
+use rectify_study::{Design, Item, Question, RuleSpec, Vote};
 use rectify_web::StudyDb;
 
 use crate::outputs::write_json;
@@ -198,7 +198,7 @@ pub async fn import(
 pub struct ResultsSettings {
     /// `k-of-n:K/N`, `majority` or `dawid-skene`.
     #[cfg_attr(feature = "clap", arg(long, default_value = "k-of-n:4/5"))]
-    pub rule: String,
+    pub rule: RuleSpec,
     /// Drop server votes faster than this many seconds.
     #[cfg_attr(feature = "clap", arg(long))]
     pub min_time: Option<f64>,
@@ -224,7 +224,7 @@ impl ResultsSettings {
     /// The paper's rule: at least 4 yes of 5 answers.
     pub fn paper() -> Self {
         ResultsSettings {
-            rule: "k-of-n:4/5".into(),
+            rule: RuleSpec::KOfN { k: 4, n: 5 },
             min_time: None,
             max_time: None,
             min_gold_accuracy: None,
@@ -252,7 +252,7 @@ pub struct ResultsSummary {
 pub async fn results(target: &StudyTarget, settings: &ResultsSettings) -> Result<ResultsSummary> {
     let db = target.open().await?;
     let info = db.study(&target.study).await?.with_context(|| format!("no study {:?} in this run", target.study))?;
-    let rule = Rule::parse(&settings.rule, info.answers_per_item).map_err(|e| anyhow::anyhow!("--rule {e}"))?;
+    let rule = settings.rule.resolve(info.answers_per_item);
     let items = db.items(&target.study).await?;
     let all: Vec<Vote> = db.votes(&target.study).await?;
     let images = eval_images(&target.run)?;

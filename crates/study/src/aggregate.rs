@@ -41,33 +41,81 @@ impl Default for Rule {
 
 impl Rule {
     /// Parses `k-of-n:4/5`, `majority[:5]` or `dawid-skene[:5]`; `n` defaults to `answers`.
-    pub fn parse(s: &str, answers: usize) -> Result<Rule, String> {
-        let (name, arg) = s.split_once(':').map_or((s, None), |(a, b)| (a, Some(b)));
-        let n = |arg: Option<&str>| -> Result<usize, String> {
-            arg.map_or(Ok(answers), |a| a.parse().map_err(|_| format!("{s:?}: {a:?} is not a count")))
-        };
-        let rule = match name {
-            "k-of-n" => {
-                let (k, n) = arg
-                    .and_then(|a| a.split_once('/'))
-                    .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
-                    .ok_or(format!("{s:?}: write k-of-n:K/N, e.g. k-of-n:4/5"))?;
-                if k == 0 || k > n {
-                    return Err(format!("{s:?}: need 1 ≤ K ≤ N"));
-                }
-                Rule::KOfN { k, n }
-            }
-            "majority" => Rule::Majority { n: n(arg)? },
-            "dawid-skene" => Rule::DawidSkene { n: n(arg)? },
-            _ => return Err(format!("unknown rule {s:?} (k-of-n:K/N, majority, dawid-skene)")),
-        };
-        Ok(rule)
+    pub fn parse(s: &str, answers: usize) -> Result<Rule, crate::StudyError> {
+        Ok(s.parse::<RuleSpec>()?.resolve(answers))
     }
 
     /// Answers a question needs before it is decided.
     pub fn needs(self) -> usize {
         match self {
             Rule::KOfN { n, .. } | Rule::Majority { n } | Rule::DawidSkene { n } => n.max(1),
+        }
+    }
+}
+
+/// `--rule`: a [`Rule`] as written, `k-of-n:K/N`, `majority[:N]` or `dawid-skene[:N]`, parsed once;
+/// an `N` left out is the study's answers per item, filled in by [`RuleSpec::resolve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleSpec {
+    /// `k-of-n:K/N`.
+    KOfN {
+        /// Yes answers needed.
+        k: usize,
+        /// Answers needed.
+        n: usize,
+    },
+    /// `majority[:N]`.
+    Majority(Option<usize>),
+    /// `dawid-skene[:N]`.
+    DawidSkene(Option<usize>),
+}
+
+impl std::str::FromStr for RuleSpec {
+    type Err = crate::StudyError;
+
+    fn from_str(s: &str) -> Result<RuleSpec, crate::StudyError> {
+        let bad = |why: String| crate::StudyError::Rule { rule: s.to_string(), why };
+        let (name, arg) = s.split_once(':').map_or((s, None), |(a, b)| (a, Some(b)));
+        let n = |arg: Option<&str>| -> Result<Option<usize>, crate::StudyError> {
+            arg.map(|a| a.parse().map_err(|_| bad(format!("{a:?} is not a count")))).transpose()
+        };
+        Ok(match name {
+            "k-of-n" => {
+                let (k, n) = arg
+                    .and_then(|a| a.split_once('/'))
+                    .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+                    .ok_or_else(|| bad("write k-of-n:K/N, e.g. k-of-n:4/5".into()))?;
+                if k == 0 || k > n {
+                    return Err(bad("need 1 ≤ K ≤ N".into()));
+                }
+                RuleSpec::KOfN { k, n }
+            }
+            "majority" => RuleSpec::Majority(n(arg)?),
+            "dawid-skene" => RuleSpec::DawidSkene(n(arg)?),
+            _ => return Err(bad("unknown rule (k-of-n:K/N, majority, dawid-skene)".into())),
+        })
+    }
+}
+
+impl std::fmt::Display for RuleSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSpec::KOfN { k, n } => write!(f, "k-of-n:{k}/{n}"),
+            RuleSpec::Majority(None) => write!(f, "majority"),
+            RuleSpec::Majority(Some(n)) => write!(f, "majority:{n}"),
+            RuleSpec::DawidSkene(None) => write!(f, "dawid-skene"),
+            RuleSpec::DawidSkene(Some(n)) => write!(f, "dawid-skene:{n}"),
+        }
+    }
+}
+
+impl RuleSpec {
+    /// The rule, with `answers` for an `N` left out.
+    pub fn resolve(self, answers: usize) -> Rule {
+        match self {
+            RuleSpec::KOfN { k, n } => Rule::KOfN { k, n },
+            RuleSpec::Majority(n) => Rule::Majority { n: n.unwrap_or(answers) },
+            RuleSpec::DawidSkene(n) => Rule::DawidSkene { n: n.unwrap_or(answers) },
         }
     }
 }
@@ -509,6 +557,13 @@ mod tests {
         assert_eq!(Rule::parse("dawid-skene:5", 3).unwrap(), Rule::DawidSkene { n: 5 });
         assert!(Rule::parse("k-of-n:6/5", 5).is_err());
         assert!(Rule::parse("vote", 5).is_err());
+        assert_eq!(
+            Rule::parse("majority:x", 5).unwrap_err().to_string(),
+            "--rule \"majority:x\": \"x\" is not a count"
+        );
+        for written in ["k-of-n:4/5", "majority", "majority:3", "dawid-skene", "dawid-skene:7"] {
+            assert_eq!(written.parse::<RuleSpec>().unwrap().to_string(), written);
+        }
     }
 
     #[test]

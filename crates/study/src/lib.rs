@@ -16,7 +16,7 @@ pub mod import;
 pub mod model;
 pub mod results;
 
-pub use aggregate::Rule;
+pub use aggregate::{Rule, RuleSpec};
 pub use model::{Answer, AssignOption, ClassRef, Design, ImageRef, Item, Question, Vote};
 
 /// What can go wrong in a study.
@@ -29,6 +29,14 @@ pub enum StudyError {
         path: std::path::PathBuf,
         /// What is wrong with it.
         message: String,
+    },
+    /// A decision rule that does not parse.
+    #[error("--rule {rule:?}: {why}")]
+    Rule {
+        /// As written.
+        rule: String,
+        /// What is wrong with it.
+        why: String,
     },
     /// The run store.
     #[error(transparent)]

@@ -66,7 +66,7 @@ pub struct BiasArgs {
     study: String,
     /// How answers decide an image's attribute (with --from-study).
     #[arg(long, default_value = "majority")]
-    rule: String,
+    rule: rectify_study::RuleSpec,
 }
 
 /// Attributes decided from the `attribute` design's answers.
@@ -79,8 +79,7 @@ fn study_attributes(args: &BiasArgs) -> Result<Attributes> {
         anyhow::Ok((info, db.items(&args.study).await?, db.votes(&args.study).await?))
     })?;
     let info = info.with_context(|| format!("no study {:?} in this run", args.study))?;
-    let rule =
-        rectify_study::Rule::parse(&args.rule, info.answers_per_item).map_err(|e| anyhow::anyhow!("--rule {e}"))?;
+    let rule = args.rule.resolve(info.answers_per_item);
     let files: std::collections::HashMap<&str, &str> = items
         .iter()
         .filter_map(|i| match &i.question {
