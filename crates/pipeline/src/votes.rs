@@ -488,15 +488,14 @@ pub fn attribute_oracle(
         return Ok(HashMap::new());
     }
     let known = match (csv, imagenet_x) {
-        (Some(csv), _) => rectify_report::bias::Attributes::from_csv(csv),
-        (None, Some(x)) => rectify_report::bias::imagenet_x(x),
+        (Some(csv), _) => rectify_data::attributes::Attributes::from_csv(csv),
+        (None, Some(x)) => rectify_data::attributes::imagenet_x(x),
         (None, None) => bail!(
             "the study asks {} attribute questions: give their answers with --attributes FILE.csv \
              (file,attribute,value) or --imagenet-x FILE",
             asked.len()
         ),
-    }
-    .map_err(anyhow::Error::msg)?;
+    }?;
     let mut answers = HashMap::new();
     let mut missing = Vec::new();
     for (id, attribute) in asked {

@@ -8,8 +8,7 @@
 //! `rectify bias` stores each table as a [`BiasFile`] in `RUN_DIR/bias/<group>--<attribute>.json`;
 //! the audit report reads every `bias/*.json` back.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -18,83 +17,7 @@ use crate::error::ReportError;
 use crate::files::{read_json, write_atomic};
 use crate::stats::{fisher_exact, wilson, Proportion};
 
-/// Which attributes each image has (by file name without folders).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attributes {
-    /// file name → attributes it has.
-    pub has: HashMap<String, BTreeSet<String>>,
-    /// file name → attributes it was annotated for (has or has not).
-    pub annotated: HashMap<String, BTreeSet<String>>,
-}
-
-fn truthy(v: &str) -> bool {
-    !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "no" | "false" | "n")
-}
-
-fn base(file: &str) -> String {
-    Path::new(file).file_name().and_then(|n| n.to_str()).unwrap_or(file).to_string()
-}
-
-impl Attributes {
-    /// Records that `file` has (or has not) `attribute`.
-    pub fn set(&mut self, file: &str, attribute: &str, has: bool) {
-        let f = base(file);
-        self.annotated.entry(f.clone()).or_default().insert(attribute.to_string());
-        if has {
-            self.has.entry(f).or_default().insert(attribute.to_string());
-        }
-    }
-
-    /// Whether `file` was annotated for `attribute`, and if so whether it has it.
-    pub fn get(&self, file: &str, attribute: &str) -> Option<bool> {
-        let f = base(file);
-        self.annotated.get(&f)?.contains(attribute).then(|| self.has.get(&f).is_some_and(|s| s.contains(attribute)))
-    }
-
-    /// Reads `file,attribute,value` rows (a header line starting with `file` is skipped).
-    pub fn from_csv(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut a = Attributes::default();
-        for (i, line) in text.lines().enumerate() {
-            let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            if line.trim().is_empty() || (i == 0 && f[0] == "file") {
-                continue;
-            }
-            if f.len() < 3 {
-                return Err(format!("{}: line {}: expected file,attribute,value", path.display(), i + 1));
-            }
-            a.set(f[0], f[1], truthy(f[2]));
-        }
-        Ok(a)
-    }
-}
-
-/// ImageNet-X's factor annotations (`imagenet_x_val_multi_factor.jsonl.gz`): each line a JSON
-/// object with `file_name` and 0/1 factors (`pose`, `background`, `color` …).
-pub fn imagenet_x(path: &Path) -> Result<Attributes, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut a = Attributes::default();
-    for (i, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| format!("{}: line {}: {e}", path.display(), i + 1))?;
-        let name = v["file_name"].as_str().ok_or(format!("{}: line {}: no file_name", path.display(), i + 1))?;
-        for (k, val) in v.as_object().into_iter().flatten() {
-            if let Some(x) = val.as_i64().filter(|_| k != "class") {
-                a.set(name, k, x != 0);
-            }
-        }
-    }
-    Ok(a)
-}
+pub use rectify_data::attributes::{imagenet_x, Attributes};
 
 /// Prevalence of one attribute in a group and in one selector's picks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

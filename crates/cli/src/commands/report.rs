@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use rectify_data::attributes::{imagenet_x, Attributes};
 use rectify_data::imagenet;
-use rectify_report::bias::{imagenet_x, Attributes};
 use rectify_report::BiasFile;
 use rectify_store::artifacts::SelectionFile;
 use rectify_store::RunStore;
@@ -109,8 +109,8 @@ fn study_attributes(args: &BiasArgs) -> Result<Attributes> {
 /// Runs `rectify bias`.
 pub fn bias(args: BiasArgs) -> Result<()> {
     let (attrs, source): (Attributes, String) = match (&args.attributes, &args.imagenet_x) {
-        (Some(csv), _) => (Attributes::from_csv(csv).map_err(anyhow::Error::msg)?, csv.display().to_string()),
-        (None, Some(x)) => (imagenet_x(x).map_err(anyhow::Error::msg)?, "imagenet-x".into()),
+        (Some(csv), _) => (Attributes::from_csv(csv)?, csv.display().to_string()),
+        (None, Some(x)) => (imagenet_x(x)?, "imagenet-x".into()),
         (None, None) if args.from_study => (study_attributes(&args)?, format!("study {} ({})", args.study, args.rule)),
         (None, None) => bail!("give the attributes: --attributes FILE.csv, --imagenet-x FILE or --from-study"),
     };
