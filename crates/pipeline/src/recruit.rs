@@ -112,7 +112,7 @@ impl EnrollArgs {
                 e.mturk_origins.push(o);
             }
         }
-        e.check().map_err(|m| anyhow::anyhow!(m))?;
+        e.check()?;
         Ok(Some(e))
     }
 }

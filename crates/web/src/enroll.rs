@@ -140,35 +140,36 @@ impl Enrollment {
     }
 
     /// Checks the settings: a batch size, a completion code for Prolific, URLs that are http(s).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), DbError> {
+        let bad = |why: String| Err(DbError::BadSettings(why));
         if self.platforms.is_empty() {
-            return Err("no platform is open".to_string());
+            return bad("no platform is open".into());
         }
         if self.per_participant == 0 || self.max_batches == 0 {
-            return Err("--per-participant and --max-batches must be at least 1".to_string());
+            return bad("--per-participant and --max-batches must be at least 1".into());
         }
         if self.platforms.contains(&Platform::Prolific) && self.completion_code.is_none() {
-            return Err("Prolific needs --completion-code (the code on your Prolific study's page)".to_string());
+            return bad("Prolific needs --completion-code (the code on your Prolific study's page)".into());
         }
         if let Some(code) = &self.completion_code {
             if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(format!("--completion-code {code:?}: 1 to 64 letters and digits"));
+                return bad(format!("--completion-code {code:?}: 1 to 64 letters and digits"));
             }
         }
         if let Some(url) = &self.completion_url {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(format!("--completion-url {url:?} must start with https:// or http://"));
+                return bad(format!("--completion-url {url:?} must start with https:// or http://"));
             }
         }
         if !(0.0..=1.0).contains(&self.gold_rate) || self.min_gold_accuracy.is_some_and(|a| !(0.0..=1.0).contains(&a)) {
-            return Err("--gold-rate and --min-gold-accuracy lie in [0, 1]".to_string());
+            return bad("--gold-rate and --min-gold-accuracy lie in [0, 1]".into());
         }
         if self.min_median_seconds.is_some_and(|t| t.is_nan() || t < 0.0) {
-            return Err("--min-median-seconds must be at least 0".to_string());
+            return bad("--min-median-seconds must be at least 0".into());
         }
         for o in &self.mturk_origins {
             if origin(o).as_deref() != Some(o.as_str()) {
-                return Err(format!("MTurk origin {o:?} must be scheme://host[:port] without a path"));
+                return bad(format!("MTurk origin {o:?} must be scheme://host[:port] without a path"));
             }
         }
         Ok(())
@@ -345,7 +346,7 @@ impl StudyDb {
     /// Stores the study's enrollment settings (every server on the database reads them).
     pub async fn put_enrollment(&self, study: &str, enrollment: &Enrollment) -> Result<(), DbError> {
         self.answers_per_item(study).await?;
-        enrollment.check().map_err(DbError::BadSettings)?;
+        enrollment.check()?;
         sqlx::query(
             "INSERT INTO study_enrollment (study, settings, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (study) DO UPDATE SET settings = $2, updated_at = $3",
@@ -692,7 +693,7 @@ mod tests {
             "https://lab.example/done?id=a%20b%26c"
         );
         let mut p = Enrollment::new(vec![Platform::Prolific], 5);
-        assert!(p.check().unwrap_err().contains("--completion-code"));
+        assert!(p.check().unwrap_err().to_string().contains("--completion-code"));
         p.completion_code = Some("C1X2".into());
         p.check().unwrap();
     }
