@@ -7,9 +7,14 @@
 //! * [`import`]: ReaL's raw rater votes, cleanlab's MTurk votes, CSV and JSONL;
 //! * [`aggregate`]: k-of-n, majority and Dawid–Skene decisions, Fleiss' κ, Cohen's κ, bootstrap;
 //! * [`export`]: the votes as CSV or JSONL (CLI and dashboard);
-//! * [`results`]: `results.json`, per design.
+//! * [`results`]: `results.json`, per design;
+//! * [`db`]: the study database ([`db::StudyDb`], SQLite or PostgreSQL, its migrations):
+//!   items, raters, leases, votes, enrollment from recruitment platforms, the dashboard's
+//!   progress. `rectify-web` serves it over HTTP.
 
 pub mod aggregate;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod designs;
 pub mod export;
 pub mod import;

@@ -55,7 +55,7 @@ impl AppState {
 }
 
 /// The whole application: rater pages and API, admin dashboard and API. Every response gets the
-/// headers of [`secure`], and every error the documented `{"error": …}` body.
+/// headers of `secure`, and every error the documented `{"error": …}` body.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", axum::routing::get(index))

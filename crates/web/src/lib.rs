@@ -111,21 +111,19 @@
 
 pub mod admin;
 pub mod app;
-pub mod assign;
-pub mod db;
-pub mod enroll;
 pub mod error;
 pub mod join;
 pub mod rater;
 pub mod serve;
 pub mod simulate;
-pub mod stats;
-mod tokens;
+
+/// The study database this server serves (it lives in `rectify_study::db`; re-exported so that
+/// `rectify_web::StudyDb` and friends keep their paths).
+pub use rectify_study::db::{self, assign, enroll, stats};
+pub use rectify_study::db::{Answered, PutVotes, StoredItem, StudyDb, StudyInfo};
+pub use rectify_study::db::{Completion, Enrollment, Joined, Participant, Platform, Practice, Visit};
 
 pub use app::{app, AppState};
-pub use assign::Answered;
-pub use db::{PutVotes, StoredItem, StudyDb, StudyInfo};
-pub use enroll::{Completion, Enrollment, Joined, Participant, Platform, Practice, Visit};
 pub use error::{AppError, DbError};
 pub use serve::{ctrl_c, serve, serve_on};
 pub use simulate::{mturk_submit_server, simulate, simulate_participants, Flow, ParticipantsReport, SimReport};

@@ -26,9 +26,9 @@
 //! Answers are idempotent: the same answer again succeeds without counting twice; a different
 //! one is a conflict.
 
+use crate::db::error::DbError;
 use crate::db::{now_ms, StoredItem, StudyDb};
-use crate::error::DbError;
-use rectify_study::{Answer, Question};
+use crate::{Answer, Question};
 use sqlx::Row;
 
 /// What [`StudyDb::answer`] did.
@@ -178,7 +178,7 @@ impl StudyDb {
             .fetch_optional(&mut **tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let e: crate::enroll::Enrollment = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
+        let e: crate::db::enroll::Enrollment = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
         if e.gold_rate <= 0.0 {
             return Ok(None);
         }

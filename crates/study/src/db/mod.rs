@@ -6,11 +6,20 @@
 //! migrations (`migrations/*.sql`) recorded in `study_migrations`, so the file can be a run's
 //! `rectify.db`, whose own tables and `PRAGMA user_version` are never touched.
 //!
-//! Assignment and answering live in [`crate::assign`].
+//! Assignment and answering live in [`crate::db::assign`].
 
-use crate::error::DbError;
-use crate::tokens::{hash_token, new_token, random_hex};
-use rectify_study::{Answer, Item, Vote};
+pub mod assign;
+pub mod enroll;
+pub mod error;
+pub mod stats;
+mod tokens;
+
+pub use assign::Answered;
+pub use enroll::{Completion, Enrollment, Joined, Participant, Platform, Practice, Visit};
+pub use error::DbError;
+
+use crate::db::tokens::{hash_token, new_token, random_hex};
+use crate::{Answer, Item, Vote};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use sqlx::{AssertSqlSafe, Row};
@@ -20,9 +29,9 @@ use std::time::Duration;
 
 /// The embedded migrations: (version, SQL). Statements are separated by `;`.
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_init.sql")),
-    (2, include_str!("../migrations/0002_admin_sessions.sql")),
-    (3, include_str!("../migrations/0003_participants.sql")),
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_admin_sessions.sql")),
+    (3, include_str!("../../migrations/0003_participants.sql")),
 ];
 
 /// How long a one-time admin login code stays valid (milliseconds).
@@ -38,7 +47,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
 pub struct StudyDb {
     pub(crate) pool: AnyPool,
     /// Serialises this process's imports and token writes. Assignment and answers do not rely
-    /// on it: they lock rows in the database (see [`crate::assign`]), which holds across servers.
+    /// on it: they lock rows in the database (see [`crate::db::assign`]), which holds across servers.
     pub(crate) lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) lease_ms: i64,
     /// PostgreSQL (rather than SQLite).

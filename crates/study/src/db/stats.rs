@@ -5,9 +5,9 @@
 //! (Fleiss 1971, generalised to a varying number of ratings per item) over the items with at
 //! least two answers.
 
+use crate::db::error::DbError;
 use crate::db::StudyDb;
-use crate::error::DbError;
-use rectify_study::Answer;
+use crate::Answer;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -133,7 +133,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         d.items += 1;
         d.answers += answers.len();
         d.open_leases += leases;
-        let relevance = matches!(item.question, rectify_study::Question::Relevance { .. });
+        let relevance = matches!(item.question, crate::Question::Relevance { .. });
         if relevance {
             d.called_relevant.get_or_insert(0);
         }
@@ -141,7 +141,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
             d.complete += 1;
             if relevance && answers.iter().filter(|a| ***a == Answer::Yes).count() >= need {
                 *d.called_relevant.get_or_insert(0) += 1;
-                if item.design == rectify_study::Design::RelevanceTop1 {
+                if item.design == crate::Design::RelevanceTop1 {
                     relevant_keys.insert(item.key.clone());
                 }
             }
@@ -153,7 +153,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         answers_by_design.entry(name).or_default().push(answers);
     }
     for (name, d) in designs.iter_mut() {
-        d.fleiss_kappa = rectify_study::aggregate::fleiss_kappa_of(&answers_by_design[name]);
+        d.fleiss_kappa = crate::aggregate::fleiss_kappa_of(&answers_by_design[name]);
     }
     let mut raters: BTreeMap<String, (usize, usize, Vec<f64>, String)> = BTreeMap::new();
     for id in db.raters(study).await? {
@@ -177,7 +177,8 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         }
     }
     let people = db.participants(study).await?;
-    let by_rater: HashMap<&str, &crate::enroll::Participant> = people.iter().map(|p| (p.rater.as_str(), p)).collect();
+    let by_rater: HashMap<&str, &crate::db::enroll::Participant> =
+        people.iter().map(|p| (p.rater.as_str(), p)).collect();
     let raters = raters
         .into_iter()
         .map(|(rater, (answered, open_leases, mut secs, source))| {
@@ -186,7 +187,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
             RaterStats {
                 answered,
                 open_leases,
-                median_seconds: rectify_study::aggregate::median(&mut secs),
+                median_seconds: crate::aggregate::median(&mut secs),
                 source,
                 gold_answers,
                 gold_accuracy: (gold_answers > 0).then(|| right as f64 / gold_answers as f64),
@@ -240,7 +241,7 @@ pub async fn progress_for_run(db: &StudyDb, study: &str, run_dir: &std::path::Pa
 /// its store (`None` when the run has none).
 fn run_mistakes(run_dir: &std::path::Path) -> Option<(usize, Vec<(String, i64)>)> {
     let store = rectify_store::RunStore::open(run_dir).ok()?;
-    let images = rectify_study::designs::eval_images(&store).ok()?;
+    let images = crate::designs::eval_images(&store).ok()?;
     let labelled = images.iter().filter(|i| i.label.is_some()).count();
     let mistakes = images.iter().filter(|i| i.top1_wrong()).map(|i| (i.file.clone(), i.top5[0])).collect();
     Some((labelled, mistakes))

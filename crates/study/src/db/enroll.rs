@@ -10,10 +10,10 @@
 //! database) is turned away before anything is created — the paper ran its two arms three days
 //! apart so that no worker saw both.
 
+use crate::db::error::DbError;
+use crate::db::tokens::{hash_token, new_token, random_hex};
 use crate::db::{now_ms, StudyDb};
-use crate::error::DbError;
-use crate::tokens::{hash_token, new_token, random_hex};
-use rectify_study::{Answer, Question};
+use crate::{Answer, Question};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -530,8 +530,8 @@ impl StudyDb {
     pub async fn complete(&self, study: &str, enrollment: &Enrollment, rater: &str) -> Result<Completion, DbError> {
         let p = self.participant(study, rater).await?.ok_or_else(|| DbError::NotParticipant(rater.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        crate::assign::lock_rater(self, &mut tx, study, rater).await?;
-        let answered = crate::assign::data_answered_in(&mut tx, study, rater).await?;
+        crate::db::assign::lock_rater(self, &mut tx, study, rater).await?;
+        let answered = crate::db::assign::data_answered_in(&mut tx, study, rater).await?;
         if p.completed_at.is_none() && p.excluded_at.is_none() && answered < p.item_cap {
             let open: i64 = sqlx::query(
                 "SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased'",
@@ -547,7 +547,7 @@ impl StudyDb {
                 return Err(DbError::BatchNotDone { answered, of: p.item_cap });
             }
             tx = self.pool.begin().await?;
-            crate::assign::lock_rater(self, &mut tx, study, rater).await?;
+            crate::db::assign::lock_rater(self, &mut tx, study, rater).await?;
         }
         if let (Some(min), None) = (enrollment.min_median_seconds, p.excluded_at) {
             let mut times: Vec<f64> = sqlx::query(
@@ -562,7 +562,7 @@ impl StudyDb {
             .iter()
             .map(|r| r.try_get::<f64, _>(0))
             .collect::<Result<_, _>>()?;
-            if let Some(median) = rectify_study::aggregate::median(&mut times) {
+            if let Some(median) = crate::aggregate::median(&mut times) {
                 if median < min {
                     let reason = format!("too fast: median {median:.2} s per item < {min} s");
                     exclude(&mut tx, study, rater, &reason).await?;
@@ -637,14 +637,14 @@ impl StudyDb {
         let (mut right, mut n) = (0usize, 0usize);
         for r in &rows {
             let answer: Answer = serde_json::from_str(&r.try_get::<String, _>(0)?)?;
-            let item: rectify_study::Item = serde_json::from_str(&r.try_get::<String, _>(1)?)?;
+            let item: crate::Item = serde_json::from_str(&r.try_get::<String, _>(1)?)?;
             n += 1;
             right += usize::from(item.gold.as_ref() == Some(&answer));
         }
         let accuracy = right as f64 / n.max(1) as f64;
         if n >= e.min_gold_answers && accuracy < min {
             let mut tx = self.pool.begin().await?;
-            crate::assign::lock_rater(self, &mut tx, study, rater).await?;
+            crate::db::assign::lock_rater(self, &mut tx, study, rater).await?;
             let reason = format!("gold accuracy {accuracy:.2} < {min} ({right} of {n} right)");
             exclude(&mut tx, study, rater, &reason).await?;
             tx.commit().await?;

@@ -1,7 +1,7 @@
 //! Invite and admin tokens: 160 bits from the operating system's RNG, hex-encoded; only their
 //! SHA-256 is stored.
 
-use crate::error::DbError;
+use crate::db::error::DbError;
 use sha2::{Digest, Sha256};
 
 /// Bytes of randomness in a token (160 bits).
