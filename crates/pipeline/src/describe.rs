@@ -6,6 +6,7 @@ use std::path::Path;
 use rectify_store::artifacts::{layout, AttackSummary};
 use rectify_study::results::{DesignResults, ResultsFile, Sharing};
 
+use crate::bias::Biased;
 use crate::criticize::CriticizeSummary;
 use crate::explain::Explained;
 use crate::outputs::Summary;
@@ -169,5 +170,34 @@ pub fn results(done: &ResultsSummary, run: &Path) -> String {
         ));
     }
     lines.extend(done.sharing.as_ref().map(sharing));
+    lines.join("\n")
+}
+
+/// `rectify bias`'s table.
+pub fn bias(done: &Biased, attribute: &str) -> String {
+    let pct = |p: &rectify_report::stats::Proportion| {
+        if p.n == 0 {
+            "-".to_string()
+        } else {
+            format!("{}/{} ({:.0} %)", p.k, p.n, 100.0 * p.p)
+        }
+    };
+    let rows = &done.file.rows;
+    let mut lines = vec![format!(
+        "{attribute:?} in {} (source {}): whole group {}",
+        done.group,
+        done.source,
+        rows.first().map_or("-".into(), |r| pct(&r.group))
+    )];
+    for r in rows {
+        lines.push(format!(
+            "  {:<24} prototypes {:<16} criticisms {:<16} Fisher p = {:.4}",
+            r.selector,
+            pct(&r.prototypes),
+            pct(&r.criticisms),
+            r.fisher_p
+        ));
+    }
+    lines.push(format!("-> {}", done.path.display()));
     lines.join("\n")
 }

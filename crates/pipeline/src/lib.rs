@@ -35,6 +35,7 @@
 pub mod attack;
 pub mod attack_outputs;
 pub mod audit;
+pub mod bias;
 pub mod criticize;
 pub mod decode;
 pub mod describe;

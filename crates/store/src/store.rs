@@ -176,6 +176,19 @@ impl RunStore {
         .transpose()
     }
 
+    /// The finished runs of `kind`, by name (the latest run of each name), in name order.
+    pub fn finished_runs(&self, kind: &str) -> Result<Vec<(RunId, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT MAX(id), name FROM runs WHERE kind = ?1 AND finished_at IS NOT NULL
+                 GROUP BY name ORDER BY name",
+            )
+            .map_err(self.sql())?;
+        let rows = st.query_map(params![kind], |r| Ok((RunId(r.get(0)?), r.get(1)?))).map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
     /// Like [`RunStore::find_run`], but a missing run is an error.
     pub fn run(&self, kind: &str, name: Option<&str>) -> Result<(RunId, Provenance), StoreError> {
         self.find_run(kind, name)?.ok_or_else(|| StoreError::NoSuchRun {
