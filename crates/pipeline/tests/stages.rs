@@ -9,9 +9,11 @@ use rectify_pipeline::attack::AttackSettings;
 use rectify_pipeline::criticize::{CriticizeSettings, MethodArg, Per};
 use rectify_pipeline::eval::{EvalSettings, ImageInputs};
 use rectify_pipeline::explain::ExplainSettings;
+use rectify_pipeline::votes::{self, ResultsSettings, StudyTarget, VoteFormat};
 use rectify_pipeline::{ModelSpec, Progress};
 use rectify_store::artifacts::{AttackSummary, EvalSummary, ExplainSummary, Explanation, SelectionFile};
 use rectify_store::RunStore;
+use rectify_study::results::ResultsFile;
 use rectify_testkit::workspace_root;
 
 /// Records every call.
@@ -192,6 +194,38 @@ fn stages_run_in_process_return_what_they_write_and_resume() {
             assert_eq!(group.prototypes.len(), 2, "MMD-critic always finds its prototypes");
             assert_eq!(picked.dim, 1280, "MobileNetV2's penultimate features");
         }
+    }
+    drop(store);
+
+    // votes: the bundled ReaL raters' votes on these images, aggregated into results.json, then
+    // the report of the run. The returned results equal the file (read back with its type).
+    let target = StudyTarget::of_run(&out);
+    let rt = votes::runtime().expect("runtime");
+    let npz = root.join("assets/sample-real-raters.npz");
+    let imported = rt.block_on(votes::import(&target, VoteFormat::RealRaters, &npz, 5, &[])).expect("import");
+    assert!(imported.votes > 0 && imported.votes <= imported.read, "{imported:?}");
+    let results = rt.block_on(votes::results(&target, &ResultsSettings::paper())).expect("results");
+    let written: ResultsFile = read_back(out.join("study/results.json"));
+    assert_eq!(serde_json::to_value(&written).unwrap(), serde_json::to_value(&results.runs[0].1).unwrap());
+    let run_dir = out.display().to_string();
+    insta::assert_json_snapshot!("results", normalized(&without(&run_dir, serde_json::to_value(&written).unwrap())));
+    let report = rectify_report::report::build_with(std::slice::from_ref(&out), &Default::default()).expect("report");
+    let (json, html) = rectify_report::report::write(&report, &out.join("report")).expect("write the report");
+    assert!(std::fs::read_to_string(html).expect("report.html").contains("Table 1"));
+    insta::assert_json_snapshot!("report", normalized(&without(&run_dir, json_file(json))));
+}
+
+/// `value` with the run directory `dir` in its strings written `$RUN` (and the run's name, its
+/// last component, `$NAME`).
+fn without(dir: &str, value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let name = std::path::Path::new(dir).file_name().and_then(|n| n.to_str()).unwrap_or(dir).to_string();
+    match value {
+        Value::String(s) if s == name => Value::String("$NAME".into()),
+        Value::String(s) => Value::String(s.replace(dir, "$RUN")),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| without(dir, x)).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, x)| (k, without(dir, x))).collect()),
+        other => other,
     }
 }
 
