@@ -151,6 +151,15 @@ impl ImageNetModel {
         })
     }
 
+    /// The same model normalising its input with `norm` instead of ImageNet's (a model trained
+    /// with other statistics, e.g. timm's 0.5 / 0.5, or Inception's).
+    pub fn with_normalization(mut self, norm: Normalization) -> Self {
+        self.mean = channel_tensor(norm.mean, self.device);
+        self.std = channel_tensor(norm.std, self.device);
+        self.info.normalization = norm;
+        self
+    }
+
     /// Reads a `.pth` (torch.save) or `.safetensors` file and builds the model.
     pub fn from_file(arch: Arch, path: &Path, device: Device, numerics: Numerics) -> Result<Self, ModelError> {
         let wrap = |source| ModelError::Weights { path: path.to_path_buf(), source };

@@ -55,6 +55,14 @@ impl TorchScriptModel {
         Ok(me)
     }
 
+    /// The same model normalising its input with `norm` instead of ImageNet's.
+    pub fn with_normalization(mut self, norm: Normalization) -> Self {
+        self.mean = channel_tensor(norm.mean, self.device);
+        self.std = channel_tensor(norm.std, self.device);
+        self.info.normalization = norm;
+        self
+    }
+
     fn try_logits(&self, pixels: &Tensor) -> Result<Tensor, String> {
         let x = normalize(pixels, &self.mean, &self.std);
         let out = self.module.forward_is(&[IValue::Tensor(x)]).map_err(|e| e.to_string())?;

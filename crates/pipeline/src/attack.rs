@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use rectify_attack::{Attack, Batch, Fgsm, Goal, IFgsm, Norm, Pgd, TargetChoice};
-use rectify_data::preprocess::Preprocess;
 use rectify_model::classifier::pixels_from_u8;
 use rectify_store::artifacts::layout;
 use rectify_store::{AttackRow, AttackStep, ImageRow, Provenance, RunStore};
@@ -269,7 +268,7 @@ pub fn run(
     ));
 
     let attack = args.attack();
-    let pre = Preprocess::default();
+    let pre = crate::preprocess::of_run(&eval_prov)?;
     progress.begin("attack", todo.len() as u64);
     let mut clock = crate::outputs::BatchClock::start();
     let ctx = BatchContext { model, attack: &*attack, args, run_dir: &run_dir, name: &name, crop: pre.crop as usize };

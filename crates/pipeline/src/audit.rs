@@ -28,6 +28,7 @@ use crate::describe;
 use crate::eval::{EvalSettings, ImageInputs};
 use crate::explain::ExplainSettings;
 use crate::model::ModelSpec;
+use crate::preprocess::PreprocessArgs;
 use crate::progress::Progress;
 use crate::votes::{self, ResultsSettings, StudyTarget, VoteFormat};
 
@@ -60,6 +61,9 @@ pub struct AuditSettings {
     /// The images (ImageNet validation images, or any classes the model knows) and labels.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub inputs: ImageInputs,
+    /// How the images become pixels (default: torchvision's ImageNet evaluation).
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub preprocess: PreprocessArgs,
     /// Adversarial images to explain.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 8))]
     pub adversarial_explanations: usize,
@@ -92,6 +96,7 @@ impl AuditSettings {
     pub fn paper(inputs: ImageInputs) -> Self {
         AuditSettings {
             inputs,
+            preprocess: PreprocessArgs::default(),
             adversarial_explanations: 8,
             misclassified_explanations: 20,
             samples: 1000,
@@ -137,10 +142,14 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<AuditSummary> {
     let start = Instant::now();
-    let model = spec.load()?;
+    let model = spec.load_for(&settings.preprocess.resolve()?)?;
 
     // 1. eval
-    let eval = EvalSettings { save_features: true, ..EvalSettings::new(settings.inputs.clone()) };
+    let eval = EvalSettings {
+        save_features: true,
+        preprocess: settings.preprocess.clone(),
+        ..EvalSettings::new(settings.inputs.clone())
+    };
     let evaluated = stage(progress, 1, "eval", |p| crate::eval::run(out, &*model, &eval, p))?;
     progress.message(&describe::eval(&evaluated, out));
 

@@ -494,7 +494,8 @@ pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Pr
     } else {
         let root =
             PathBuf::from(eval_prov.params["images"].as_str().context("the eval run recorded no images folder")?);
-        write_galleries(&out.join("galleries"), &root, &sel, &files, progress)?
+        let pre = crate::preprocess::of_run(&eval_prov)?;
+        write_galleries(&out.join("galleries"), &root, &pre, &sel, &files, progress)?
     };
     let doc = SelectionFile {
         groups: groups_json,
@@ -514,12 +515,12 @@ pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Pr
 fn write_galleries(
     dir: &Path,
     root: &Path,
+    pre: &Preprocess,
     sel: &Selection,
     files: &[&str],
     progress: &mut dyn Progress,
 ) -> Result<usize> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let pre = Preprocess::default();
     let side = pre.crop as usize;
     let groups: Vec<_> = sel.groups.iter().filter(|g| !g.prototypes.is_empty() || !g.criticisms.is_empty()).collect();
     progress.begin("galleries", groups.len() as u64);

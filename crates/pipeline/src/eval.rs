@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use rectify_data::dataset::{Dataset, Sample};
-use rectify_data::preprocess::Preprocess;
 use rectify_data::real::RealLabels;
 use rectify_model::classifier::pixels_from_u8;
 use rectify_model::Classifier;
@@ -18,6 +17,7 @@ use tch::{Kind, Tensor};
 
 use crate::decode;
 use crate::outputs::{throughput, write_eval_outputs, BatchClock, Summary};
+use crate::preprocess::PreprocessArgs;
 use crate::progress::Progress;
 
 /// Parameters that may change between a run and its resumption without changing any result.
@@ -41,6 +41,9 @@ pub struct EvalSettings {
     /// The images and their labels.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub inputs: ImageInputs,
+    /// How they become pixels (default: torchvision's ImageNet evaluation).
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub preprocess: PreprocessArgs,
     /// Images per forward pass.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 32))]
     pub batch_size: usize,
@@ -90,6 +93,7 @@ impl EvalSettings {
     pub fn new(inputs: ImageInputs) -> Self {
         EvalSettings {
             inputs,
+            preprocess: PreprocessArgs::default(),
             batch_size: 32,
             save_logits: false,
             save_features: false,
@@ -154,16 +158,24 @@ pub fn run(
             info.num_classes
         );
     }
-    let pre = Preprocess::default();
+    let pre = args.preprocess.resolve()?;
+    let norm = &info.normalization;
+    if (norm.mean, norm.std) != (pre.mean, pre.std) {
+        bail!(
+            "the model normalises with mean {:?} / std {:?} but the preprocessing asks for {:?} / {:?}: \
+             load it with ModelSpec::load_for(&preprocessing)",
+            norm.mean,
+            norm.std,
+            pre.mean,
+            pre.std
+        );
+    }
     let record = ModelRecord {
         arch: info.arch.clone(),
         weights: info.weights.clone(),
         weights_sha256: info.weights_sha256.clone(),
     };
-    let prov = Provenance::new(
-        record,
-        pre.describe(),
-        serde_json::json!({
+    let mut params = serde_json::json!({
             "images": images,
             "labels": labels,
             "real_labels": args.inputs.real_labels.as_deref().map(|p| canonical(p, "--real-labels")).transpose()?,
@@ -177,9 +189,9 @@ pub fn run(
             "numerics": info.numerics,
             "skipped_non_images": ds.skipped_non_images,
             "skipped": ds.skipped,
-        }),
-    )
-    .device(info.device.clone());
+    });
+    crate::preprocess::record(&mut params, &pre)?;
+    let prov = Provenance::new(record, pre.describe(), params).device(info.device.clone());
 
     let mut store = RunStore::create(out)?;
     let run = store.begin_run("eval", "eval", &prov, VOLATILE)?;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use rectify_data::imagenet;
-use rectify_data::preprocess::{decode, Preprocess};
+use rectify_data::preprocess::decode;
 use rectify_explain::image::{Hide, ImageLime, Perturber};
 use rectify_explain::lime::{FeatureSelection, LimeBase, Regressor};
 use rectify_explain::{path, render};
@@ -217,7 +217,7 @@ pub fn run(
         items.len() - todo.len()
     ));
 
-    let pre = Preprocess::default();
+    let pre = crate::preprocess::of_run(&eval_prov)?;
     progress.begin("explain", todo.len() as u64);
     let mut clock = crate::outputs::BatchClock::start();
     for item in todo {

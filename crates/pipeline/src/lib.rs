@@ -9,6 +9,7 @@
 //! - [`attack`]: FGSM, iterative FGSM, PGD with every step's prediction;
 //! - [`explain`]: LIME on superpixels, images with attention, explanation paths;
 //! - [`criticize`]: prototypes and criticisms per group;
+//! - [`preprocess`]: how images become pixels (timm / Hugging Face configs, flags), per run;
 //! - [`audit`]: all of them with the paper's settings, then the votes and the report.
 //!
 //! ```no_run
@@ -44,6 +45,7 @@ pub mod explain;
 pub mod model;
 pub mod outputs;
 pub mod pairs;
+pub mod preprocess;
 pub mod progress;
 pub mod recruit;
 pub mod votes;

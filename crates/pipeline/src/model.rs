@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use rectify_model::{bundled, Arch, Classifier, DeviceChoice, ImageNetModel, Numerics, TorchScriptModel};
+use rectify_data::preprocess::Preprocess;
+use rectify_model::{
+    bundled, Arch, Classifier, DeviceChoice, ImageNetModel, Normalization, Numerics, TorchScriptModel,
+};
 use rectify_store::{Provenance, RunStore};
 
 /// Where and how a model computes: `--device`, `--threads`, `--exact`.
@@ -68,14 +71,21 @@ const BUNDLED: &str = bundled::ORIGIN;
 pub type BoxedModel = Box<dyn Classifier>;
 
 impl ModelSpec {
-    /// Loads the model.
+    /// Loads the model, normalising its input with ImageNet's mean and std.
     pub fn load(&self) -> Result<BoxedModel> {
+        self.load_for(&Preprocess::default())
+    }
+
+    /// Loads the model, normalising its input with `pre`'s mean and std (the model computes
+    /// `(x - mean) / std` itself, so attacks work on `[0, 1]` pixels).
+    pub fn load_for(&self, pre: &Preprocess) -> Result<BoxedModel> {
+        let norm = Normalization { mean: pre.mean, std: pre.std };
         if let Some(n) = self.placement.threads {
             tch::set_num_threads(n as i32);
         }
         let device = self.placement.device.resolve()?;
         if let Some(ts) = &self.torchscript {
-            return Ok(Box::new(TorchScriptModel::load(ts, device)?));
+            return Ok(Box::new(TorchScriptModel::load(ts, device)?.with_normalization(norm)));
         }
         let arch: Arch = self.arch.parse()?;
         let numerics = if self.placement.exact { Numerics::Exact } else { Numerics::Fast };
@@ -91,7 +101,7 @@ impl ModelSpec {
                  torchvision's `{arch}` IMAGENET1K_V1 download, or a .safetensors with the same names)"
             ),
         };
-        Ok(Box::new(model))
+        Ok(Box::new(model.with_normalization(norm)))
     }
 }
 
@@ -110,9 +120,10 @@ impl ModelSpec {
         }
     }
 
-    /// Loads the model and checks that its weights are the ones `prov` recorded.
+    /// Loads the model with the preprocessing `prov` recorded and checks that its weights are
+    /// the ones `prov` recorded.
     pub fn load_recorded(&self, prov: &Provenance) -> Result<BoxedModel> {
-        let model = self.load()?;
+        let model = self.load_for(&crate::preprocess::of_run(prov)?)?;
         let (want, got) = (&prov.model.weights_sha256, &model.info().weights_sha256);
         if want != got {
             bail!(

@@ -9,9 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::preprocess::PreprocessArgs;
 use anyhow::{bail, Context, Result};
 use rectify_data::imagenet;
-use rectify_data::preprocess::Preprocess;
 use rectify_explain::image::{Hide, ImageLime, Perturber};
 use rectify_explain::lime::LimeBase;
 use rectify_explain::{path, render};
@@ -40,12 +40,15 @@ pub struct PairsSettings {
     /// Perturbed images per forward pass.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 64))]
     pub batch_size: usize,
+    /// How the images become pixels (default: torchvision's ImageNet evaluation).
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub preprocess: PreprocessArgs,
 }
 
 impl Default for PairsSettings {
     /// The paper's: 1000 samples, K = 8.
     fn default() -> Self {
-        PairsSettings { samples: 1000, features: 8, seed: 0, batch_size: 64 }
+        PairsSettings { samples: 1000, features: 8, seed: 0, batch_size: 64, preprocess: PreprocessArgs::default() }
     }
 }
 
@@ -147,7 +150,7 @@ pub fn run(
     }
     let rows = read_pairs(pairs_csv)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let pre = Preprocess::default();
+    let pre = args.preprocess.resolve()?;
     let side_px = pre.crop as usize;
     let lime = ImageLime {
         base: LimeBase::paper(args.features),

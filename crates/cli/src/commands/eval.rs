@@ -22,7 +22,7 @@ pub struct EvalArgs {
 /// Runs `rectify eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
     args.settings.check()?;
-    let model = args.model.load()?;
+    let model = args.model.load_for(&args.settings.preprocess.resolve()?)?;
     let summary = rectify_pipeline::eval::run(&args.out, &*model, &args.settings, &mut Console::new())?;
     println!("{}", rectify_pipeline::describe::eval(&summary, &args.out));
     Ok(())

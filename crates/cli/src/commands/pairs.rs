@@ -25,7 +25,7 @@ pub struct PairsArgs {
 
 /// Runs `rectify pairs`.
 pub fn run(args: PairsArgs) -> Result<()> {
-    let model = args.model.load()?;
+    let model = args.model.load_for(&args.settings.preprocess.resolve()?)?;
     let pairs = rectify_pipeline::pairs::run(&args.pairs, &args.out, &*model, &args.settings, &mut Console::new())?;
     print!("{}", rectify_pipeline::pairs::describe(&pairs));
     Ok(())

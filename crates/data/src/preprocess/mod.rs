@@ -17,7 +17,13 @@
 //!
 //! Only the part of the resized image that lands in the crop is computed, so the whole
 //! transform takes about 2 ms for a 227×227 JPEG (PIL + torchvision: about 2.8 ms).
+//!
+//! The settings are data ([`Preprocess`]): resize, crop, [`Interpolation`] (Pillow's nearest,
+//! bilinear or bicubic), [`CropMode`], mean and std, from flags or from a timm / Hugging Face
+//! `pretrained_cfg` ([`config`]); every combination stays bit-identical to torchvision's
+//! `Resize(size, interpolation)` + `CenterCrop(crop)` on PIL.
 
+pub mod config;
 mod decode;
 mod error;
 mod geometry;
@@ -31,27 +37,41 @@ use std::path::Path;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+pub use config::ConfigError;
 pub use decode::decode;
 pub use error::PreprocessError;
 pub use geometry::{center_crop, crop_offset, resized_size};
 pub use limits::{decode_limits, set_decode_limits, DecodeLimits};
-pub use resample::{resize_bilinear_antialias, resize_window};
+pub use resample::{resize, resize_bilinear_antialias, resize_window, Interpolation};
 
 /// ImageNet channel means (R, G, B) in `[0, 1]` pixel units, as torchvision's models expect.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 /// ImageNet channel standard deviations (R, G, B) in `[0, 1]` pixel units.
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-/// Settings of the evaluation transform: `Resize(resize)`, `CenterCrop(crop)`, `ToTensor`,
-/// `Normalize(mean, std)`.
+/// How the image is brought to the resize size before the centre crop (timm's `crop_mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum CropMode {
+    /// The shorter side becomes `resize`, the aspect ratio is kept (torchvision's `Resize(int)`).
+    #[default]
+    Center,
+    /// Both sides become `resize`, the aspect ratio is not kept (`Resize((resize, resize))`).
+    Squash,
+}
+
+/// Settings of the evaluation transform: `Resize(resize, interpolation)`, `CenterCrop(crop)`,
+/// `ToTensor`, `Normalize(mean, std)`.
 ///
-/// [`Default`] is torchvision's ImageNet evaluation: resize 256, crop 224, [`IMAGENET_MEAN`],
-/// [`IMAGENET_STD`].
+/// [`Default`] is torchvision's ImageNet evaluation: resize 256 (bilinear), crop 224,
+/// [`IMAGENET_MEAN`], [`IMAGENET_STD`]. [`Preprocess::with_crop_pct`] gives timm's `crop_pct`
+/// convention, [`config::from_json`] reads a timm / Hugging Face config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Preprocess {
     /// The shorter side is resized to this many pixels (the longer keeps the aspect ratio,
-    /// truncated to an integer). 0 means no resize.
+    /// truncated to an integer; both sides under [`CropMode::Squash`]). 0 means no resize.
     pub resize: u32,
     /// Side of the square centre crop, in pixels; zero-padded when the resized image is smaller.
     pub crop: u32,
@@ -59,15 +79,58 @@ pub struct Preprocess {
     pub mean: [f32; 3],
     /// Per-channel standard deviation divided by after subtracting the mean (R, G, B).
     pub std: [f32; 3],
+    /// The resize's filter.
+    pub interpolation: Interpolation,
+    /// Keep the aspect ratio (centre) or not (squash).
+    pub crop_mode: CropMode,
 }
 
 impl Default for Preprocess {
     fn default() -> Self {
-        Preprocess { resize: 256, crop: 224, mean: IMAGENET_MEAN, std: IMAGENET_STD }
+        Preprocess {
+            resize: 256,
+            crop: 224,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+            interpolation: Interpolation::Bilinear,
+            crop_mode: CropMode::Center,
+        }
     }
 }
 
+/// timm's default `crop_pct` (`timm.data.DEFAULT_CROP_PCT`), 224 / 256.
+pub const DEFAULT_CROP_PCT: f64 = 0.875;
+
+/// timm's resize size for a crop and a `crop_pct`: `math.floor(crop / crop_pct)`, in `f64` as
+/// Python computes it (224 / 0.875 = 256, 299 / 0.875 → 341, 384 / 0.95 → 404). `None` unless
+/// `0 < crop_pct` and the result fits.
+pub fn resize_for_crop_pct(crop: u32, crop_pct: f64) -> Option<u32> {
+    let size = (f64::from(crop) / crop_pct).floor();
+    (crop_pct > 0.0 && crop_pct.is_finite() && size >= 1.0 && size <= f64::from(u32::MAX)).then_some(size as u32)
+}
+
 impl Preprocess {
+    /// These settings with the resize set from `crop_pct` as timm does ([`resize_for_crop_pct`]).
+    pub fn with_crop_pct(self, crop_pct: f64) -> Result<Self, ConfigError> {
+        let resize = resize_for_crop_pct(self.crop, crop_pct).ok_or(ConfigError::CropPct(crop_pct))?;
+        Ok(Preprocess { resize, ..self })
+    }
+
+    /// Refuses settings no transform can run: a zero crop, or a mean, std that is not finite or
+    /// a std of 0.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.crop == 0 || self.crop > 16384 {
+            return Err(ConfigError::Invalid(format!("crop size {} (1 to 16384)", self.crop)));
+        }
+        if self.resize > 65536 {
+            return Err(ConfigError::Invalid(format!("resize size {} (at most 65536)", self.resize)));
+        }
+        if self.mean.iter().chain(&self.std).any(|v| !v.is_finite()) || self.std.contains(&0.0) {
+            return Err(ConfigError::Invalid(format!("mean {:?} / std {:?}", self.mean, self.std)));
+        }
+        Ok(())
+    }
+
     /// Reads, decodes, resizes and centre-crops an image file: the 8-bit RGB crop, HWC
     /// row-major, `crop × crop × 3` bytes.
     ///
@@ -103,7 +166,11 @@ impl Preprocess {
     /// bit-identical to resizing the whole image with Pillow and cropping.
     pub fn crop_rgb(&self, img: &RgbImage) -> Vec<u8> {
         let (w, h) = img.dimensions();
-        let (rw, rh) = if self.resize == 0 { (w, h) } else { resized_size(w, h, self.resize) };
+        let (rw, rh) = match (self.resize, self.crop_mode) {
+            (0, _) => (w, h),
+            (size, CropMode::Center) => resized_size(w, h, size),
+            (size, CropMode::Squash) => (size, size),
+        };
         let (left, top) = (crop_offset(rw, self.crop), crop_offset(rh, self.crop));
         // The part of the crop window that lies inside the resized image.
         let span = |offset: i64, len: u32| {
@@ -112,7 +179,7 @@ impl Preprocess {
             start..end.max(start)
         };
         let (xs, ys) = (span(left, rw), span(top, rh));
-        let window = resize_window(img, rw, rh, xs.clone(), ys.clone());
+        let window = resize_window(img, rw, rh, xs.clone(), ys.clone(), self.interpolation);
         if xs.len() as u32 == self.crop && ys.len() as u32 == self.crop {
             return window.into_raw();
         }
@@ -147,12 +214,18 @@ impl Preprocess {
 
     /// One line describing the transform, for provenance records, e.g. `decode RGB (EXIF
     /// orientation), Resize(256) bilinear antialias (Pillow), CenterCrop(224), /255,
-    /// Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])`.
+    /// Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])`. Different settings
+    /// give different lines, so a run's record tells them apart.
     pub fn describe(&self) -> String {
-        let resize = if self.resize == 0 {
-            "no resize".to_owned()
-        } else {
-            format!("Resize({}) bilinear antialias (Pillow)", self.resize)
+        let filter = match self.interpolation {
+            Interpolation::Nearest => "nearest",
+            Interpolation::Bilinear => "bilinear antialias",
+            Interpolation::Bicubic => "bicubic antialias",
+        };
+        let resize = match (self.resize, self.crop_mode) {
+            (0, _) => "no resize".to_owned(),
+            (size, CropMode::Center) => format!("Resize({size}) {filter} (Pillow)"),
+            (size, CropMode::Squash) => format!("Resize(({size}, {size})) {filter} (Pillow)"),
         };
         format!(
             "decode RGB (EXIF orientation), {resize}, CenterCrop({}), /255, \
