@@ -104,4 +104,12 @@ mod tests {
         }
         assert!(checked >= 20, "{checked} command lines");
     }
+
+    /// clap's own consistency checks (no flag defined twice by flattened groups, such as the
+    /// preprocessing flags eval, audit and pairs share), which it runs only in debug builds.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -94,17 +94,6 @@ fn fixtures_match_torchvision_bit_exactly() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// The hash `scripts/fixtures/preprocess.py` (`crop_hash`) writes.
-fn crop_hash(bytes: &[u8]) -> String {
-    const P: u64 = 0x100000001B3;
-    let (mut h, mut p) = (0u64, 1u64);
-    for &b in bytes {
-        p = p.wrapping_mul(P);
-        h = h.wrapping_add((u64::from(b) + 1).wrapping_mul(p));
-    }
-    format!("{h:016x}")
-}
-
 /// All 1,300 val-1300 crops are bit-identical to PIL + torchvision's (hashes made by
 /// `scripts/fixtures/preprocess.py` when ../shared is present; the fixture stamp records whether
 /// it was, so the hashes are made as soon as it is).
@@ -126,7 +115,7 @@ fn imagenet_val1300_crops_are_bit_exact() {
         .iter()
         .filter(|(file, hash)| {
             let crop = pre.load(&shared.join("data/imagenet-val-1300").join(file)).unwrap();
-            crop_hash(&crop) != **hash
+            rectify_testkit::crop_hash(&crop) != **hash
         })
         .map(|(file, _)| file)
         .collect();

@@ -22,21 +22,12 @@ const FILES: [(&str, &[u8], &str); 3] = [
     ("progressive", include_bytes!("data/progressive_27x20.jpg"), "3ce3226c7ab50186"),
 ];
 
-fn crop_hash(bytes: &[u8]) -> String {
-    let (mut h, mut p) = (0u64, 1u64);
-    for &b in bytes {
-        p = p.wrapping_mul(0x100000001B3);
-        h = h.wrapping_add((u64::from(b) + 1).wrapping_mul(p));
-    }
-    format!("{h:016x}")
-}
-
 #[test]
 fn tiny_jpegs_decode_exactly_like_pil() {
     for (name, bytes, hash) in FILES {
         let img = decode(bytes).unwrap();
         assert_eq!(img.dimensions(), (27, 20), "{name}");
-        assert_eq!(crop_hash(img.as_raw()), hash, "{name} differs from PIL's decode");
+        assert_eq!(rectify_testkit::crop_hash(img.as_raw()), hash, "{name} differs from PIL's decode");
     }
 }
 

@@ -40,17 +40,6 @@ struct Case {
     hash: String,
 }
 
-/// The hash `scripts/fixtures/preprocess.py` (`crop_hash`) writes.
-fn crop_hash(bytes: &[u8]) -> String {
-    const P: u64 = 0x100000001B3;
-    let (mut h, mut p) = (0u64, 1u64);
-    for &b in bytes {
-        p = p.wrapping_mul(P);
-        h = h.wrapping_add((u64::from(b) + 1).wrapping_mul(p));
-    }
-    format!("{h:016x}")
-}
-
 #[test]
 fn every_interpolation_size_and_config_is_bit_exact() {
     let Some(dir) = rectify_testkit::fixtures("transforms") else { return };
@@ -81,7 +70,7 @@ fn every_interpolation_size_and_config_is_bit_exact() {
             None => format!("{:?} {:?} {}/{}", pre.interpolation, pre.crop_mode, pre.resize, pre.crop),
         };
         *counts.entry(kind.clone()).or_default() += 1;
-        if crop_hash(&crop) != case.hash {
+        if rectify_testkit::crop_hash(&crop) != case.hash {
             failures.push(format!("{}: {kind}", case.file));
         }
     }
@@ -105,7 +94,7 @@ fn resize_equals_pillow_in_every_direction() {
         .iter()
         .filter(|r| {
             let img = decode(&std::fs::read(dir.join(&r.file)).unwrap()).unwrap();
-            crop_hash(resize(&img, r.width, r.height, r.interpolation).as_raw()) != r.hash
+            rectify_testkit::crop_hash(resize(&img, r.width, r.height, r.interpolation).as_raw()) != r.hash
         })
         .map(|r| format!("{} {:?} -> {}x{}", r.file, r.interpolation, r.width, r.height))
         .collect();

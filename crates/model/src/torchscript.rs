@@ -1,6 +1,6 @@
 //! Any other model, as TorchScript: `torch.jit.save(torch.jit.script(model), "model.pt")`.
 //!
-//! The module must take a normalised `[N, 3, 224, 224]` batch and return logits `[N, classes]`
+//! The module must take a normalised `[N, 3, crop, crop]` batch (224 unless the preprocessing says otherwise) and return logits `[N, classes]`
 //! (a tuple or list whose first element is the logits is accepted too). Normalisation happens
 //! here, as for the zoo, so the module sees exactly what a torchvision pipeline would feed it.
 
@@ -23,8 +23,15 @@ pub struct TorchScriptModel {
 }
 
 impl TorchScriptModel {
-    /// Loads `path` onto `device` in eval mode and probes it with one zero image to learn the class count.
+    /// Loads `path` onto `device` in eval mode and probes it with one zero 224×224 image to learn
+    /// the class count.
     pub fn load(path: &Path, device: Device) -> Result<Self, ModelError> {
+        Self::load_sized(path, device, 224)
+    }
+
+    /// [`load`](Self::load), probing with a `side × side` image: the crop size the model will be
+    /// given (a ViT at 384 takes nothing else).
+    pub fn load_sized(path: &Path, device: Device, side: u32) -> Result<Self, ModelError> {
         let err = |message: String| ModelError::TorchScript { path: path.to_path_buf(), message };
         let mut module = CModule::load_on_device(path, device).map_err(|e| err(e.to_string()))?;
         module.set_eval();
@@ -46,7 +53,7 @@ impl TorchScriptModel {
                 numerics: crate::Numerics::Exact,
             },
         };
-        let probe = Tensor::zeros([1, 3, 224, 224], (tch::Kind::Float, device));
+        let probe = Tensor::zeros([1, 3, i64::from(side), i64::from(side)], (tch::Kind::Float, device));
         let logits = tch::no_grad(|| me.try_logits(&probe)).map_err(err)?;
         if logits.dim() != 2 || logits.size()[0] != 1 {
             return Err(err(format!("expected logits [1, classes] for one image, got {:?}", logits.size())));

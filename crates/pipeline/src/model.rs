@@ -85,7 +85,7 @@ impl ModelSpec {
         }
         let device = self.placement.device.resolve()?;
         if let Some(ts) = &self.torchscript {
-            return Ok(Box::new(TorchScriptModel::load(ts, device)?.with_normalization(norm)));
+            return Ok(Box::new(TorchScriptModel::load_sized(ts, device, pre.crop)?.with_normalization(norm)));
         }
         let arch: Arch = self.arch.parse()?;
         let numerics = if self.placement.exact { Numerics::Exact } else { Numerics::Fast };

@@ -51,6 +51,19 @@ pub fn shared_file(rel: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// The hash of an 8-bit crop that the fixture scripts write (`crop_hash` in
+/// `scripts/fixtures/preprocess.py`): the sum of `(b_i + 1) · P^(i+1)` mod 2^64, `P` the FNV
+/// prime, so a test can check many crops for bit-exactness without storing them.
+pub fn crop_hash(bytes: &[u8]) -> String {
+    const P: u64 = 0x100000001B3;
+    let (mut h, mut p) = (0u64, 1u64);
+    for &b in bytes {
+        p = p.wrapping_mul(P);
+        h = h.wrapping_add((u64::from(b) + 1).wrapping_mul(p));
+    }
+    format!("{h:016x}")
+}
+
 /// The generated fixture set `set` (e.g. `zoo`), or `None` (with a printed reason) when absent.
 pub fn fixtures(set: &str) -> Option<PathBuf> {
     let base = std::env::var_os("RECTIFY_FIXTURES")
