@@ -186,12 +186,7 @@ impl ImageNetModel {
 
 /// The class count of a checkpoint from its head's bias.
 fn classes_in(sd: &StateDict, arch: Arch) -> Option<i64> {
-    let head = match arch {
-        Arch::Resnet18 | Arch::Resnet34 | Arch::Resnet50 | Arch::Resnet101 | Arch::Resnet152 => "fc.bias",
-        Arch::MobilenetV2 => "classifier.1.bias",
-        _ => "classifier.bias",
-    };
-    sd.get(head).and_then(|t| t.shape.first().map(|&n| n as i64))
+    sd.get(arch.head_bias()).and_then(|t| t.shape.first().map(|&n| n as i64))
 }
 
 pub(crate) fn channel_tensor(v: [f32; 3], device: Device) -> Tensor {
@@ -209,12 +204,12 @@ pub(crate) fn to_channels_last(t: &Tensor) -> Tensor {
 
 impl Classifier for ImageNetModel {
     fn logits(&self, pixels: &Tensor) -> Tensor {
-        self.net.head(&self.net.features(&self.normalize(pixels)))
+        self.net.logits_of(&self.net.trunk(&self.normalize(pixels)))
     }
 
     fn forward(&self, pixels: &Tensor) -> Output {
-        let features = self.net.features(&self.normalize(pixels));
-        Output { logits: self.net.head(&features), features: Some(features) }
+        let trunk = self.net.trunk(&self.normalize(pixels));
+        Output { logits: self.net.logits_of(&trunk), features: Some(self.net.features_of(&trunk)) }
     }
 
     fn device(&self) -> Device {

@@ -49,8 +49,25 @@ impl Geometry {
 impl ConvBn {
     /// Builds the two layers' variables; `fold` decides how `forward` computes.
     pub fn new(conv_path: nn::Path, bn_path: nn::Path, c_in: i64, c_out: i64, g: Geometry, fold: bool) -> Self {
+        Self::build(super::conv(conv_path, c_in, c_out, g.k, g.stride, g.padding, g.groups), bn_path, c_out, g, fold)
+    }
+
+    /// The same with a convolution that has a bias (VGG's `Conv2d(…, bias=True)` → BatchNorm).
+    pub fn with_conv_bias(
+        conv_path: nn::Path,
+        bn_path: nn::Path,
+        c_in: i64,
+        c_out: i64,
+        g: Geometry,
+        fold: bool,
+    ) -> Self {
+        let cfg = nn::ConvConfig { stride: g.stride, padding: g.padding, groups: g.groups, ..Default::default() };
+        Self::build(nn::conv2d(conv_path, c_in, c_out, g.k, cfg), bn_path, c_out, g, fold)
+    }
+
+    fn build(conv: nn::Conv2D, bn_path: nn::Path, c_out: i64, g: Geometry, fold: bool) -> Self {
         Self {
-            conv: super::conv(conv_path, c_in, c_out, g.k, g.stride, g.padding, g.groups),
+            conv,
             bn: super::bn(bn_path, c_out),
             stride: g.stride,
             padding: g.padding,
@@ -76,7 +93,11 @@ impl ConvBn {
         let beta = bn.bs.as_ref().expect("affine BatchNorm");
         let scale = gamma * (&bn.running_var + BN_EPS).rsqrt();
         let w = &self.conv.ws * scale.view([-1, 1, 1, 1]);
-        let b = beta - &bn.running_mean * &scale;
+        // `fuse_conv_bn_weights`: (conv_b − μ) · scale + β, conv_b = 0 without a bias.
+        let b = match &self.conv.bs {
+            Some(conv_b) => (conv_b - &bn.running_mean) * &scale + beta,
+            None => beta - &bn.running_mean * &scale,
+        };
         (w, b)
     }
 }

@@ -10,7 +10,7 @@ use tch::nn;
 use tch::Tensor;
 
 use super::conv_bn::{ConvBn, Geometry};
-use super::{bn, conv, global_pool, Net};
+use super::{bn, conv, global_pool, Head, Net};
 
 const BN_SIZE: i64 = 4;
 
@@ -66,5 +66,5 @@ pub(crate) fn densenet(p: &nn::Path, init: i64, growth: i64, blocks: [i64; 4], n
         global_pool(&xs.apply_t(&stages, false).apply_t(&norm5, false).relu())
     });
     let head = nn::linear(p / "classifier", c, num_classes, Default::default());
-    Net { body, head }
+    Net { body, head: Head::Linear(head) }
 }

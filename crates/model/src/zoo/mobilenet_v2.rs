@@ -9,7 +9,7 @@ use tch::nn;
 use tch::Tensor;
 
 use super::conv_bn::{ConvBn, Geometry};
-use super::{global_pool, Net};
+use super::{global_pool, Head, Net};
 
 /// (expansion t, output channels c, repeats n, first stride s), the paper's Table 2.
 const SETTINGS: [(i64, i64, i64, i64); 7] =
@@ -61,5 +61,5 @@ pub(crate) fn mobilenet_v2(p: &nn::Path, num_classes: i64, fold: bool) -> Net {
     features = features.add(conv_bn_relu6(&fp / idx, c_in, 1280, Geometry::same(1, 1), fold));
     let body = nn::func_t(move |xs: &Tensor, _| global_pool(&xs.apply_t(&features, false)));
     let head = nn::linear(p / "classifier" / 1, 1280, num_classes, Default::default());
-    Net { body, head }
+    Net { body, head: Head::Linear(head) }
 }

@@ -1,13 +1,17 @@
 //! The torchvision model zoo: same module structure, same state-dict names, eval-mode BatchNorm.
 //!
-//! Every network is split into a `body` that ends with the global average pool (the penultimate
-//! features, `[N, D]`) and a linear `head` (`[N, D] → [N, classes]`), exactly where torchvision's
-//! `forward` flattens before the classifier.
+//! Every network is split into a `body` that ends with the penultimate features (`[N, D]`: the
+//! global average pool, or VGG's second 4096-wide layer) and a linear `head`
+//! (`[N, D] → [N, classes]`), exactly where torchvision's `forward` reaches its last `Linear`.
+//! SqueezeNet, whose classifier is a 1×1 convolution before the pool, keeps its feature map
+//! (`Net::map`): its features are the map's global average, its logits the classifier's.
 
 mod conv_bn;
 mod densenet;
 mod mobilenet_v2;
 mod resnet;
+mod squeezenet;
+mod vgg;
 
 use std::str::FromStr;
 
@@ -40,11 +44,19 @@ pub enum Arch {
     Densenet201,
     /// MobileNetV2 (Sandler et al. 2018).
     MobilenetV2,
+    /// ResNeXt-50 32×4d (Xie et al. 2017): ResNet-50 with 32 groups of width 4 in every 3×3.
+    Resnext50_32x4d,
+    /// Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50 with twice the bottleneck width.
+    WideResnet50_2,
+    /// VGG-16 with BatchNorm (Simonyan & Zisserman 2015).
+    Vgg16Bn,
+    /// SqueezeNet 1.1 (Iandola et al. 2016).
+    Squeezenet1_1,
 }
 
 impl Arch {
     /// Every architecture, in a stable order.
-    pub const ALL: [Arch; 10] = [
+    pub const ALL: [Arch; 14] = [
         Arch::Resnet18,
         Arch::Resnet34,
         Arch::Resnet50,
@@ -55,6 +67,10 @@ impl Arch {
         Arch::Densenet169,
         Arch::Densenet201,
         Arch::MobilenetV2,
+        Arch::Resnext50_32x4d,
+        Arch::WideResnet50_2,
+        Arch::Vgg16Bn,
+        Arch::Squeezenet1_1,
     ];
 
     /// torchvision's name (`resnet50`, `mobilenet_v2`).
@@ -70,6 +86,10 @@ impl Arch {
             Arch::Densenet169 => "densenet169",
             Arch::Densenet201 => "densenet201",
             Arch::MobilenetV2 => "mobilenet_v2",
+            Arch::Resnext50_32x4d => "resnext50_32x4d",
+            Arch::WideResnet50_2 => "wide_resnet50_2",
+            Arch::Vgg16Bn => "vgg16_bn",
+            Arch::Squeezenet1_1 => "squeezenet1_1",
         }
     }
 
@@ -82,12 +102,30 @@ impl Arch {
     pub fn feature_dim(self) -> i64 {
         match self {
             Arch::Resnet18 | Arch::Resnet34 => 512,
-            Arch::Resnet50 | Arch::Resnet101 | Arch::Resnet152 => 2048,
+            Arch::Resnet50 | Arch::Resnet101 | Arch::Resnet152 | Arch::Resnext50_32x4d | Arch::WideResnet50_2 => 2048,
             Arch::Densenet121 => 1024,
             Arch::Densenet161 => 2208,
             Arch::Densenet169 => 1664,
             Arch::Densenet201 => 1920,
             Arch::MobilenetV2 => 1280,
+            Arch::Vgg16Bn => 4096,
+            Arch::Squeezenet1_1 => 512,
+        }
+    }
+
+    /// The state-dict name of the classifier's bias, whose length is the number of classes.
+    pub fn head_bias(self) -> &'static str {
+        match self {
+            Arch::Resnet18
+            | Arch::Resnet34
+            | Arch::Resnet50
+            | Arch::Resnet101
+            | Arch::Resnet152
+            | Arch::Resnext50_32x4d
+            | Arch::WideResnet50_2 => "fc.bias",
+            Arch::MobilenetV2 | Arch::Squeezenet1_1 => "classifier.1.bias",
+            Arch::Vgg16Bn => "classifier.6.bias",
+            Arch::Densenet121 | Arch::Densenet161 | Arch::Densenet169 | Arch::Densenet201 => "classifier.bias",
         }
     }
 
@@ -95,11 +133,19 @@ impl Arch {
     /// `fold`, every convolution → BatchNorm pair runs as one convolution (see `conv_bn.rs`).
     pub fn build(self, p: &nn::Path, num_classes: i64, fold: bool) -> Net {
         match self {
-            Arch::Resnet18 => resnet::resnet(p, resnet::Block::Basic, [2, 2, 2, 2], num_classes, fold),
-            Arch::Resnet34 => resnet::resnet(p, resnet::Block::Basic, [3, 4, 6, 3], num_classes, fold),
-            Arch::Resnet50 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 6, 3], num_classes, fold),
-            Arch::Resnet101 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 4, 23, 3], num_classes, fold),
-            Arch::Resnet152 => resnet::resnet(p, resnet::Block::Bottleneck, [3, 8, 36, 3], num_classes, fold),
+            Arch::Resnet18 => resnet::resnet(p, resnet::Config::basic([2, 2, 2, 2]), num_classes, fold),
+            Arch::Resnet34 => resnet::resnet(p, resnet::Config::basic([3, 4, 6, 3]), num_classes, fold),
+            Arch::Resnet50 => resnet::resnet(p, resnet::Config::bottleneck([3, 4, 6, 3], 1, 64), num_classes, fold),
+            Arch::Resnet101 => resnet::resnet(p, resnet::Config::bottleneck([3, 4, 23, 3], 1, 64), num_classes, fold),
+            Arch::Resnet152 => resnet::resnet(p, resnet::Config::bottleneck([3, 8, 36, 3], 1, 64), num_classes, fold),
+            Arch::Resnext50_32x4d => {
+                resnet::resnet(p, resnet::Config::bottleneck([3, 4, 6, 3], 32, 4), num_classes, fold)
+            }
+            Arch::WideResnet50_2 => {
+                resnet::resnet(p, resnet::Config::bottleneck([3, 4, 6, 3], 1, 128), num_classes, fold)
+            }
+            Arch::Vgg16Bn => vgg::vgg16_bn(p, num_classes, fold),
+            Arch::Squeezenet1_1 => squeezenet::squeezenet1_1(p, num_classes),
             Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes, fold),
             Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes, fold),
             Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes, fold),
@@ -113,15 +159,20 @@ impl Arch {
         let keys: Vec<&str> = keys.filter(|k| !k.ends_with("num_batches_tracked")).collect();
         let has = |prefix: &str| keys.iter().any(|k| k.starts_with(prefix));
         let family: &[Arch] = if has("layer1.") {
-            &Self::ALL[0..5]
+            &[Arch::Resnet18, Arch::Resnet34, Arch::Resnet50, Arch::Resnet101, Arch::Resnet152]
         } else if has("features.denseblock1.") {
             &Self::ALL[5..9]
         } else if has("features.1.conv.") {
             &Self::ALL[9..10]
+        } else if has("features.3.squeeze.") {
+            &[Arch::Squeezenet1_1]
+        } else if has("features.1.running_mean") && has("classifier.6.") {
+            &[Arch::Vgg16Bn]
         } else {
             return None;
         };
-        // Within a family the depth shows in the number of tensors.
+        // Within a family the depth shows in the number of tensors. (ResNeXt-50 and Wide
+        // ResNet-50 have ResNet-50's tensor names; the loader's shape check tells them apart.)
         family.iter().copied().find(|a| a.tensor_count() == keys.len())
     }
 
@@ -149,23 +200,50 @@ impl FromStr for Arch {
     }
 }
 
-/// A zoo network: `body` maps normalised images `[N, 3, H, W]` to pooled features `[N, D]`,
-/// `head` maps those to logits `[N, classes]`.
+/// A zoo network: `body` maps normalised images `[N, 3, H, W]` to penultimate features
+/// `[N, D]`, `head` maps those to logits `[N, classes]`.
 #[derive(Debug)]
 pub struct Net {
     body: nn::FuncT<'static>,
-    head: nn::Linear,
+    head: Head,
+}
+
+/// What turns the body's output into logits.
+#[derive(Debug)]
+pub(crate) enum Head {
+    /// The body ends with the features; a linear layer gives the logits.
+    Linear(nn::Linear),
+    /// The body ends with a feature map `[N, C, h, w]`: the features are its global average,
+    /// the logits this function of the map (SqueezeNet).
+    Map(nn::FuncT<'static>),
 }
 
 impl Net {
-    /// Penultimate features `[N, D]` of normalised images `[N, 3, H, W]` (eval mode).
-    pub fn features(&self, xs: &Tensor) -> Tensor {
+    /// What the body computes from normalised images `[N, 3, H, W]` (eval mode): the features,
+    /// or for [`Head::Map`] the feature map.
+    pub fn trunk(&self, xs: &Tensor) -> Tensor {
         xs.apply_t(&self.body, false)
     }
 
-    /// Logits `[N, classes]` from features `[N, D]`.
-    pub fn head(&self, features: &Tensor) -> Tensor {
-        self.head.forward(features)
+    /// Penultimate features `[N, D]` from [`trunk`](Self::trunk)'s output.
+    pub fn features_of(&self, trunk: &Tensor) -> Tensor {
+        match &self.head {
+            Head::Linear(_) => trunk.shallow_clone(),
+            Head::Map(_) => global_pool(trunk),
+        }
+    }
+
+    /// Logits `[N, classes]` from [`trunk`](Self::trunk)'s output.
+    pub fn logits_of(&self, trunk: &Tensor) -> Tensor {
+        match &self.head {
+            Head::Linear(linear) => linear.forward(trunk),
+            Head::Map(f) => trunk.apply_t(f, false),
+        }
+    }
+
+    /// Penultimate features `[N, D]` of normalised images.
+    pub fn features(&self, xs: &Tensor) -> Tensor {
+        self.features_of(&self.trunk(xs))
     }
 }
 
@@ -196,17 +274,18 @@ mod tests {
         }
         assert_eq!("MobileNetV2".parse::<Arch>().unwrap(), Arch::MobilenetV2);
         assert!("vgg16".parse::<Arch>().is_err());
+        assert_eq!("vgg16_bn".parse::<Arch>().unwrap(), Arch::Vgg16Bn);
     }
 
     #[test]
     fn feature_widths_match_the_head() {
-        for a in [Arch::Resnet18, Arch::Densenet121, Arch::MobilenetV2] {
+        for a in [Arch::Resnet18, Arch::Densenet121, Arch::MobilenetV2, Arch::Resnext50_32x4d, Arch::Squeezenet1_1] {
             let vs = nn::VarStore::new(tch::Device::Cpu);
             let net = a.build(&vs.root(), 10, true);
             let x = Tensor::zeros([1, 3, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
-            let f = tch::no_grad(|| net.features(&x));
-            assert_eq!(f.size(), vec![1, a.feature_dim()], "{a}");
-            assert_eq!(net.head(&f).size(), vec![1, 10]);
+            let t = tch::no_grad(|| net.trunk(&x));
+            assert_eq!(net.features_of(&t).size(), vec![1, a.feature_dim()], "{a}");
+            assert_eq!(net.logits_of(&t).size(), vec![1, 10]);
         }
     }
 }
