@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-/// BatchNorm's epsilon in every torchvision model of the zoo.
-const BN_EPS: f64 = 1e-5;
+/// BatchNorm's default epsilon in torchvision (MobileNetV3 uses 1e-3).
+pub(crate) const BN_EPS: f64 = 1e-5;
 
 /// `Conv2d(bias=False)` → `BatchNorm2d`, with torchvision's names (`conv_path`, `bn_path`).
 #[derive(Debug)]
@@ -21,6 +21,7 @@ pub(crate) struct ConvBn {
     stride: i64,
     padding: i64,
     groups: i64,
+    eps: f64,
     fold: bool,
     folded: OnceLock<(Tensor, Tensor)>,
 }
@@ -49,7 +50,21 @@ impl Geometry {
 impl ConvBn {
     /// Builds the two layers' variables; `fold` decides how `forward` computes.
     pub fn new(conv_path: nn::Path, bn_path: nn::Path, c_in: i64, c_out: i64, g: Geometry, fold: bool) -> Self {
-        Self::build(super::conv(conv_path, c_in, c_out, g.k, g.stride, g.padding, g.groups), bn_path, c_out, g, fold)
+        Self::new_eps(conv_path, bn_path, c_in, c_out, g, BN_EPS, fold)
+    }
+
+    /// [`new`](Self::new) with BatchNorm's epsilon `eps`.
+    pub fn new_eps(
+        conv_path: nn::Path,
+        bn_path: nn::Path,
+        c_in: i64,
+        c_out: i64,
+        g: Geometry,
+        eps: f64,
+        fold: bool,
+    ) -> Self {
+        let conv = super::conv(conv_path, c_in, c_out, g.k, g.stride, g.padding, g.groups);
+        Self::build(conv, bn_path, c_out, g, eps, fold)
     }
 
     /// The same with a convolution that has a bias (VGG's `Conv2d(…, bias=True)` → BatchNorm).
@@ -62,16 +77,17 @@ impl ConvBn {
         fold: bool,
     ) -> Self {
         let cfg = nn::ConvConfig { stride: g.stride, padding: g.padding, groups: g.groups, ..Default::default() };
-        Self::build(nn::conv2d(conv_path, c_in, c_out, g.k, cfg), bn_path, c_out, g, fold)
+        Self::build(nn::conv2d(conv_path, c_in, c_out, g.k, cfg), bn_path, c_out, g, BN_EPS, fold)
     }
 
-    fn build(conv: nn::Conv2D, bn_path: nn::Path, c_out: i64, g: Geometry, fold: bool) -> Self {
+    fn build(conv: nn::Conv2D, bn_path: nn::Path, c_out: i64, g: Geometry, eps: f64, fold: bool) -> Self {
         Self {
             conv,
-            bn: super::bn(bn_path, c_out),
+            bn: nn::batch_norm2d(bn_path, c_out, nn::BatchNormConfig { eps, ..Default::default() }),
             stride: g.stride,
             padding: g.padding,
             groups: g.groups,
+            eps,
             fold,
             folded: OnceLock::new(),
         }
@@ -91,7 +107,7 @@ impl ConvBn {
         let bn = &self.bn;
         let gamma = bn.ws.as_ref().expect("affine BatchNorm");
         let beta = bn.bs.as_ref().expect("affine BatchNorm");
-        let scale = gamma * (&bn.running_var + BN_EPS).rsqrt();
+        let scale = gamma * (&bn.running_var + self.eps).rsqrt();
         let w = &self.conv.ws * scale.view([-1, 1, 1, 1]);
         // `fuse_conv_bn_weights`: (conv_b − μ) · scale + β, conv_b = 0 without a bias.
         let b = match &self.conv.bs {

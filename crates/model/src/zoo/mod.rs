@@ -8,8 +8,11 @@
 
 mod conv_bn;
 mod densenet;
+mod efficientnet;
 mod mobilenet_v2;
+mod mobilenet_v3;
 mod resnet;
+mod squeeze_excitation;
 mod squeezenet;
 mod vgg;
 
@@ -52,11 +55,15 @@ pub enum Arch {
     Vgg16Bn,
     /// SqueezeNet 1.1 (Iandola et al. 2016).
     Squeezenet1_1,
+    /// MobileNetV3-Large (Howard et al. 2019).
+    MobilenetV3Large,
+    /// EfficientNet-B0 (Tan & Le 2019).
+    EfficientnetB0,
 }
 
 impl Arch {
     /// Every architecture, in a stable order.
-    pub const ALL: [Arch; 14] = [
+    pub const ALL: [Arch; 16] = [
         Arch::Resnet18,
         Arch::Resnet34,
         Arch::Resnet50,
@@ -71,6 +78,8 @@ impl Arch {
         Arch::WideResnet50_2,
         Arch::Vgg16Bn,
         Arch::Squeezenet1_1,
+        Arch::MobilenetV3Large,
+        Arch::EfficientnetB0,
     ];
 
     /// torchvision's name (`resnet50`, `mobilenet_v2`).
@@ -90,6 +99,8 @@ impl Arch {
             Arch::WideResnet50_2 => "wide_resnet50_2",
             Arch::Vgg16Bn => "vgg16_bn",
             Arch::Squeezenet1_1 => "squeezenet1_1",
+            Arch::MobilenetV3Large => "mobilenet_v3_large",
+            Arch::EfficientnetB0 => "efficientnet_b0",
         }
     }
 
@@ -107,7 +118,7 @@ impl Arch {
             Arch::Densenet161 => 2208,
             Arch::Densenet169 => 1664,
             Arch::Densenet201 => 1920,
-            Arch::MobilenetV2 => 1280,
+            Arch::MobilenetV2 | Arch::MobilenetV3Large | Arch::EfficientnetB0 => 1280,
             Arch::Vgg16Bn => 4096,
             Arch::Squeezenet1_1 => 512,
         }
@@ -123,7 +134,8 @@ impl Arch {
             | Arch::Resnet152
             | Arch::Resnext50_32x4d
             | Arch::WideResnet50_2 => "fc.bias",
-            Arch::MobilenetV2 | Arch::Squeezenet1_1 => "classifier.1.bias",
+            Arch::MobilenetV2 | Arch::Squeezenet1_1 | Arch::EfficientnetB0 => "classifier.1.bias",
+            Arch::MobilenetV3Large => "classifier.3.bias",
             Arch::Vgg16Bn => "classifier.6.bias",
             Arch::Densenet121 | Arch::Densenet161 | Arch::Densenet169 | Arch::Densenet201 => "classifier.bias",
         }
@@ -146,6 +158,8 @@ impl Arch {
             }
             Arch::Vgg16Bn => vgg::vgg16_bn(p, num_classes, fold),
             Arch::Squeezenet1_1 => squeezenet::squeezenet1_1(p, num_classes),
+            Arch::MobilenetV3Large => mobilenet_v3::mobilenet_v3_large(p, num_classes, fold),
+            Arch::EfficientnetB0 => efficientnet::efficientnet_b0(p, num_classes, fold),
             Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes, fold),
             Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes, fold),
             Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes, fold),
@@ -164,6 +178,10 @@ impl Arch {
             &Self::ALL[5..9]
         } else if has("features.1.conv.") {
             &Self::ALL[9..10]
+        } else if has("features.1.block.") {
+            &[Arch::MobilenetV3Large]
+        } else if has("features.1.0.block.") {
+            &[Arch::EfficientnetB0]
         } else if has("features.3.squeeze.") {
             &[Arch::Squeezenet1_1]
         } else if has("features.1.running_mean") && has("classifier.6.") {
