@@ -11,6 +11,7 @@ mod densenet;
 mod efficientnet;
 mod mobilenet_v2;
 mod mobilenet_v3;
+mod regnet;
 mod resnet;
 mod squeeze_excitation;
 mod squeezenet;
@@ -59,11 +60,13 @@ pub enum Arch {
     MobilenetV3Large,
     /// EfficientNet-B0 (Tan & Le 2019).
     EfficientnetB0,
+    /// RegNetY-400MF (Radosavovic et al. 2020).
+    RegnetY400mf,
 }
 
 impl Arch {
     /// Every architecture, in a stable order.
-    pub const ALL: [Arch; 16] = [
+    pub const ALL: [Arch; 17] = [
         Arch::Resnet18,
         Arch::Resnet34,
         Arch::Resnet50,
@@ -80,6 +83,7 @@ impl Arch {
         Arch::Squeezenet1_1,
         Arch::MobilenetV3Large,
         Arch::EfficientnetB0,
+        Arch::RegnetY400mf,
     ];
 
     /// torchvision's name (`resnet50`, `mobilenet_v2`).
@@ -101,6 +105,7 @@ impl Arch {
             Arch::Squeezenet1_1 => "squeezenet1_1",
             Arch::MobilenetV3Large => "mobilenet_v3_large",
             Arch::EfficientnetB0 => "efficientnet_b0",
+            Arch::RegnetY400mf => "regnet_y_400mf",
         }
     }
 
@@ -121,6 +126,7 @@ impl Arch {
             Arch::MobilenetV2 | Arch::MobilenetV3Large | Arch::EfficientnetB0 => 1280,
             Arch::Vgg16Bn => 4096,
             Arch::Squeezenet1_1 => 512,
+            Arch::RegnetY400mf => 440,
         }
     }
 
@@ -133,7 +139,8 @@ impl Arch {
             | Arch::Resnet101
             | Arch::Resnet152
             | Arch::Resnext50_32x4d
-            | Arch::WideResnet50_2 => "fc.bias",
+            | Arch::WideResnet50_2
+            | Arch::RegnetY400mf => "fc.bias",
             Arch::MobilenetV2 | Arch::Squeezenet1_1 | Arch::EfficientnetB0 => "classifier.1.bias",
             Arch::MobilenetV3Large => "classifier.3.bias",
             Arch::Vgg16Bn => "classifier.6.bias",
@@ -160,6 +167,7 @@ impl Arch {
             Arch::Squeezenet1_1 => squeezenet::squeezenet1_1(p, num_classes),
             Arch::MobilenetV3Large => mobilenet_v3::mobilenet_v3_large(p, num_classes, fold),
             Arch::EfficientnetB0 => efficientnet::efficientnet_b0(p, num_classes, fold),
+            Arch::RegnetY400mf => regnet::regnet_y_400mf(p, num_classes, fold),
             Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes, fold),
             Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes, fold),
             Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes, fold),
@@ -182,6 +190,8 @@ impl Arch {
             &[Arch::MobilenetV3Large]
         } else if has("features.1.0.block.") {
             &[Arch::EfficientnetB0]
+        } else if has("trunk_output.block1.") {
+            &[Arch::RegnetY400mf]
         } else if has("features.3.squeeze.") {
             &[Arch::Squeezenet1_1]
         } else if has("features.1.running_mean") && has("classifier.6.") {
