@@ -7,6 +7,7 @@
 //! (`Net::map`): its features are the map's global average, its logits the classifier's.
 
 mod conv_bn;
+mod convnext;
 mod densenet;
 mod efficientnet;
 mod mobilenet_v2;
@@ -62,11 +63,13 @@ pub enum Arch {
     EfficientnetB0,
     /// RegNetY-400MF (Radosavovic et al. 2020).
     RegnetY400mf,
+    /// ConvNeXt-T (Liu et al. 2022).
+    ConvnextTiny,
 }
 
 impl Arch {
     /// Every architecture, in a stable order.
-    pub const ALL: [Arch; 17] = [
+    pub const ALL: [Arch; 18] = [
         Arch::Resnet18,
         Arch::Resnet34,
         Arch::Resnet50,
@@ -84,6 +87,7 @@ impl Arch {
         Arch::MobilenetV3Large,
         Arch::EfficientnetB0,
         Arch::RegnetY400mf,
+        Arch::ConvnextTiny,
     ];
 
     /// torchvision's name (`resnet50`, `mobilenet_v2`).
@@ -106,6 +110,7 @@ impl Arch {
             Arch::MobilenetV3Large => "mobilenet_v3_large",
             Arch::EfficientnetB0 => "efficientnet_b0",
             Arch::RegnetY400mf => "regnet_y_400mf",
+            Arch::ConvnextTiny => "convnext_tiny",
         }
     }
 
@@ -127,6 +132,7 @@ impl Arch {
             Arch::Vgg16Bn => 4096,
             Arch::Squeezenet1_1 => 512,
             Arch::RegnetY400mf => 440,
+            Arch::ConvnextTiny => 768,
         }
     }
 
@@ -144,6 +150,7 @@ impl Arch {
             Arch::MobilenetV2 | Arch::Squeezenet1_1 | Arch::EfficientnetB0 => "classifier.1.bias",
             Arch::MobilenetV3Large => "classifier.3.bias",
             Arch::Vgg16Bn => "classifier.6.bias",
+            Arch::ConvnextTiny => "classifier.2.bias",
             Arch::Densenet121 | Arch::Densenet161 | Arch::Densenet169 | Arch::Densenet201 => "classifier.bias",
         }
     }
@@ -168,6 +175,7 @@ impl Arch {
             Arch::MobilenetV3Large => mobilenet_v3::mobilenet_v3_large(p, num_classes, fold),
             Arch::EfficientnetB0 => efficientnet::efficientnet_b0(p, num_classes, fold),
             Arch::RegnetY400mf => regnet::regnet_y_400mf(p, num_classes, fold),
+            Arch::ConvnextTiny => convnext::convnext_tiny(p, num_classes),
             Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes, fold),
             Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes, fold),
             Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes, fold),
@@ -192,6 +200,8 @@ impl Arch {
             &[Arch::EfficientnetB0]
         } else if has("trunk_output.block1.") {
             &[Arch::RegnetY400mf]
+        } else if has("features.1.0.layer_scale") {
+            &[Arch::ConvnextTiny]
         } else if has("features.3.squeeze.") {
             &[Arch::Squeezenet1_1]
         } else if has("features.1.running_mean") && has("classifier.6.") {
