@@ -17,6 +17,7 @@ mod resnet;
 mod squeeze_excitation;
 mod squeezenet;
 mod vgg;
+mod vit;
 
 use std::str::FromStr;
 
@@ -65,11 +66,13 @@ pub enum Arch {
     RegnetY400mf,
     /// ConvNeXt-T (Liu et al. 2022).
     ConvnextTiny,
+    /// ViT-B/16 (Dosovitskiy et al. 2021), 224 px.
+    VitB16,
 }
 
 impl Arch {
     /// Every architecture, in a stable order.
-    pub const ALL: [Arch; 18] = [
+    pub const ALL: [Arch; 19] = [
         Arch::Resnet18,
         Arch::Resnet34,
         Arch::Resnet50,
@@ -88,6 +91,7 @@ impl Arch {
         Arch::EfficientnetB0,
         Arch::RegnetY400mf,
         Arch::ConvnextTiny,
+        Arch::VitB16,
     ];
 
     /// torchvision's name (`resnet50`, `mobilenet_v2`).
@@ -111,6 +115,7 @@ impl Arch {
             Arch::EfficientnetB0 => "efficientnet_b0",
             Arch::RegnetY400mf => "regnet_y_400mf",
             Arch::ConvnextTiny => "convnext_tiny",
+            Arch::VitB16 => "vit_b_16",
         }
     }
 
@@ -132,7 +137,7 @@ impl Arch {
             Arch::Vgg16Bn => 4096,
             Arch::Squeezenet1_1 => 512,
             Arch::RegnetY400mf => 440,
-            Arch::ConvnextTiny => 768,
+            Arch::ConvnextTiny | Arch::VitB16 => 768,
         }
     }
 
@@ -151,6 +156,7 @@ impl Arch {
             Arch::MobilenetV3Large => "classifier.3.bias",
             Arch::Vgg16Bn => "classifier.6.bias",
             Arch::ConvnextTiny => "classifier.2.bias",
+            Arch::VitB16 => "heads.head.bias",
             Arch::Densenet121 | Arch::Densenet161 | Arch::Densenet169 | Arch::Densenet201 => "classifier.bias",
         }
     }
@@ -176,6 +182,7 @@ impl Arch {
             Arch::EfficientnetB0 => efficientnet::efficientnet_b0(p, num_classes, fold),
             Arch::RegnetY400mf => regnet::regnet_y_400mf(p, num_classes, fold),
             Arch::ConvnextTiny => convnext::convnext_tiny(p, num_classes),
+            Arch::VitB16 => vit::vit_b_16(p, num_classes),
             Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes, fold),
             Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes, fold),
             Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes, fold),
@@ -202,6 +209,8 @@ impl Arch {
             &[Arch::RegnetY400mf]
         } else if has("features.1.0.layer_scale") {
             &[Arch::ConvnextTiny]
+        } else if has("encoder.layers.encoder_layer_0.") {
+            &[Arch::VitB16]
         } else if has("features.3.squeeze.") {
             &[Arch::Squeezenet1_1]
         } else if has("features.1.running_mean") && has("classifier.6.") {
