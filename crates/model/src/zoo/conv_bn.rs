@@ -19,26 +19,50 @@ pub(crate) struct ConvBn {
     conv: nn::Conv2D,
     bn: nn::BatchNorm,
     stride: i64,
-    padding: i64,
+    padding: [i64; 2],
     groups: i64,
     eps: f64,
     fold: bool,
     folded: OnceLock<(Tensor, Tensor)>,
 }
 
-/// Geometry of a convolution: kernel size, stride, padding, groups.
+/// Geometry of a convolution: kernel size and padding (height, width), stride, groups.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Geometry {
-    pub k: i64,
+    pub k: [i64; 2],
     pub stride: i64,
-    pub padding: i64,
+    pub padding: [i64; 2],
     pub groups: i64,
 }
 
 impl Geometry {
     /// A `k×k` convolution with "same" padding for odd `k`.
     pub fn same(k: i64, stride: i64) -> Self {
-        Self { k, stride, padding: (k - 1) / 2, groups: 1 }
+        Self { k: [k, k], stride, padding: [(k - 1) / 2; 2], groups: 1 }
+    }
+
+    /// A `kh×kw` convolution with padding `(ph, pw)` and stride 1 (Inception's 1×7, 7×1, …).
+    pub fn rect(kh: i64, kw: i64, ph: i64, pw: i64) -> Self {
+        Self { k: [kh, kw], stride: 1, padding: [ph, pw], groups: 1 }
+    }
+
+    /// A `k×k` convolution without padding.
+    pub fn valid(k: i64, stride: i64) -> Self {
+        Self { k: [k, k], stride, padding: [0, 0], groups: 1 }
+    }
+
+    fn config(self, bias: bool) -> nn::ConvConfigND<[i64; 2]> {
+        let default = nn::ConvConfig::default();
+        nn::ConvConfigND {
+            stride: [self.stride; 2],
+            padding: self.padding,
+            dilation: [1, 1],
+            groups: self.groups,
+            bias,
+            ws_init: default.ws_init,
+            bs_init: default.bs_init,
+            padding_mode: nn::PaddingMode::Zeros,
+        }
     }
 
     /// The same, depthwise-grouped.
@@ -63,7 +87,7 @@ impl ConvBn {
         eps: f64,
         fold: bool,
     ) -> Self {
-        let conv = super::conv(conv_path, c_in, c_out, g.k, g.stride, g.padding, g.groups);
+        let conv = nn::conv(conv_path, c_in, c_out, g.k, g.config(false));
         Self::build(conv, bn_path, c_out, g, eps, fold)
     }
 
@@ -76,8 +100,7 @@ impl ConvBn {
         g: Geometry,
         fold: bool,
     ) -> Self {
-        let cfg = nn::ConvConfig { stride: g.stride, padding: g.padding, groups: g.groups, ..Default::default() };
-        Self::build(nn::conv2d(conv_path, c_in, c_out, g.k, cfg), bn_path, c_out, g, BN_EPS, fold)
+        Self::build(nn::conv(conv_path, c_in, c_out, g.k, g.config(true)), bn_path, c_out, g, BN_EPS, fold)
     }
 
     fn build(conv: nn::Conv2D, bn_path: nn::Path, c_out: i64, g: Geometry, eps: f64, fold: bool) -> Self {
@@ -100,7 +123,7 @@ impl ConvBn {
         }
         // Folded on first use, i.e. after the weights were loaded (and laid out).
         let (w, b) = self.folded.get_or_init(|| tch::no_grad(|| self.folded_weights()));
-        xs.conv2d(w, Some(b), [self.stride], [self.padding], [1], self.groups)
+        xs.conv2d(w, Some(b), [self.stride], self.padding, [1], self.groups)
     }
 
     fn folded_weights(&self) -> (Tensor, Tensor) {

@@ -10,6 +10,7 @@ mod conv_bn;
 mod convnext;
 mod densenet;
 mod efficientnet;
+mod inception;
 mod mobilenet_v2;
 mod mobilenet_v3;
 mod regnet;
@@ -68,11 +69,13 @@ pub enum Arch {
     ConvnextTiny,
     /// ViT-B/16 (Dosovitskiy et al. 2021), 224 px.
     VitB16,
+    /// Inception-v3 (Szegedy et al. 2016), 299 px, with torchvision's `transform_input`.
+    InceptionV3,
 }
 
 impl Arch {
     /// Every architecture, in a stable order.
-    pub const ALL: [Arch; 19] = [
+    pub const ALL: [Arch; 20] = [
         Arch::Resnet18,
         Arch::Resnet34,
         Arch::Resnet50,
@@ -92,6 +95,7 @@ impl Arch {
         Arch::RegnetY400mf,
         Arch::ConvnextTiny,
         Arch::VitB16,
+        Arch::InceptionV3,
     ];
 
     /// torchvision's name (`resnet50`, `mobilenet_v2`).
@@ -116,6 +120,7 @@ impl Arch {
             Arch::RegnetY400mf => "regnet_y_400mf",
             Arch::ConvnextTiny => "convnext_tiny",
             Arch::VitB16 => "vit_b_16",
+            Arch::InceptionV3 => "inception_v3",
         }
     }
 
@@ -128,7 +133,12 @@ impl Arch {
     pub fn feature_dim(self) -> i64 {
         match self {
             Arch::Resnet18 | Arch::Resnet34 => 512,
-            Arch::Resnet50 | Arch::Resnet101 | Arch::Resnet152 | Arch::Resnext50_32x4d | Arch::WideResnet50_2 => 2048,
+            Arch::Resnet50
+            | Arch::Resnet101
+            | Arch::Resnet152
+            | Arch::Resnext50_32x4d
+            | Arch::WideResnet50_2
+            | Arch::InceptionV3 => 2048,
             Arch::Densenet121 => 1024,
             Arch::Densenet161 => 2208,
             Arch::Densenet169 => 1664,
@@ -151,7 +161,8 @@ impl Arch {
             | Arch::Resnet152
             | Arch::Resnext50_32x4d
             | Arch::WideResnet50_2
-            | Arch::RegnetY400mf => "fc.bias",
+            | Arch::RegnetY400mf
+            | Arch::InceptionV3 => "fc.bias",
             Arch::MobilenetV2 | Arch::Squeezenet1_1 | Arch::EfficientnetB0 => "classifier.1.bias",
             Arch::MobilenetV3Large => "classifier.3.bias",
             Arch::Vgg16Bn => "classifier.6.bias",
@@ -183,6 +194,7 @@ impl Arch {
             Arch::RegnetY400mf => regnet::regnet_y_400mf(p, num_classes, fold),
             Arch::ConvnextTiny => convnext::convnext_tiny(p, num_classes),
             Arch::VitB16 => vit::vit_b_16(p, num_classes),
+            Arch::InceptionV3 => inception::inception_v3(p, num_classes, fold),
             Arch::Densenet121 => densenet::densenet(p, 64, 32, [6, 12, 24, 16], num_classes, fold),
             Arch::Densenet161 => densenet::densenet(p, 96, 48, [6, 12, 36, 24], num_classes, fold),
             Arch::Densenet169 => densenet::densenet(p, 64, 32, [6, 12, 32, 32], num_classes, fold),
@@ -211,6 +223,8 @@ impl Arch {
             &[Arch::ConvnextTiny]
         } else if has("encoder.layers.encoder_layer_0.") {
             &[Arch::VitB16]
+        } else if has("Mixed_5b.") {
+            &[Arch::InceptionV3]
         } else if has("features.3.squeeze.") {
             &[Arch::Squeezenet1_1]
         } else if has("features.1.running_mean") && has("classifier.6.") {
