@@ -9,7 +9,11 @@
 //!
 //! `cargo bench -p rectify --bench eval_throughput` (after `. scripts/env.sh --bench`).
 //! Environment: BENCH_LIMIT (images, default 640), BENCH_BATCH (32), BENCH_THREADS (2),
-//! BENCH_REPEATS (3), RECTIFY_PYTHON (default: the activated venv's python).
+//! BENCH_REPEATS (3), RECTIFY_PYTHON (default: the activated venv's python), BENCH_ARCH (any
+//! zoo architecture, default mobilenet_v2) and BENCH_WEIGHTS (default: the bundled MobileNetV2,
+//! or for another architecture its random-weight torchvision checkpoint from the `zoo` fixtures:
+//! throughput does not depend on the values). Issue #15 runs it for `vit_b_16` and
+//! `convnext_tiny` (goal there: ≥ 1.0× PyTorch eager).
 
 use std::process::Command;
 
@@ -26,30 +30,28 @@ fn main() {
     let (limit, batch, threads) =
         (env_or("BENCH_LIMIT", "640"), env_or("BENCH_BATCH", "32"), env_or("BENCH_THREADS", "2"));
     let repeats: usize = env_or("BENCH_REPEATS", "3").parse().expect("BENCH_REPEATS is a number");
+    let arch = env_or("BENCH_ARCH", "mobilenet_v2");
+    let weights = match std::env::var("BENCH_WEIGHTS") {
+        Ok(w) => Some(w),
+        Err(_) if arch == "mobilenet_v2" => None,
+        Err(_) => {
+            let Some(zoo) = rectify_testkit::fixtures("zoo") else { return };
+            Some(zoo.join(format!("{arch}.pth")).display().to_string())
+        }
+    };
+    let mut model_args = vec!["--arch".to_string(), arch.clone()];
+    if let Some(w) = &weights {
+        model_args.extend(["--weights".to_string(), w.clone()]);
+    }
     let tmp = tempfile::tempdir().expect("temp dir");
     let (mut ours, mut exact, mut theirs, mut theirs_kept) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut top1 = (0.0, 0.0);
     for r in 0..repeats {
         for alloc in Allocator::BOTH {
-            let j = anchor::run(
-                &[],
-                &shared.join("anchors/eval_torchvision.py"),
-                &[
-                    "--images",
-                    images.to_str().unwrap(),
-                    "--labels",
-                    labels.to_str().unwrap(),
-                    "--limit",
-                    &limit,
-                    "--batch",
-                    &batch,
-                    "--workers",
-                    &threads,
-                    "--threads",
-                    &threads,
-                ],
-                alloc,
-            );
+            let mut args = vec!["--images", images.to_str().unwrap(), "--labels", labels.to_str().unwrap()];
+            args.extend(["--limit", &limit, "--batch", &batch, "--workers", &threads, "--threads", &threads]);
+            args.extend(model_args.iter().map(String::as_str));
+            let j = anchor::run(&[], &shared.join("anchors/eval_torchvision.py"), &args, alloc);
             let ips = j["images_per_s"].as_f64().unwrap();
             match alloc {
                 Allocator::GlibcDefault => theirs.push(ips),
@@ -63,7 +65,8 @@ fn main() {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_rectify"));
             cmd.args(["eval", "--images", images.to_str().unwrap(), "--labels", labels.to_str().unwrap()])
                 .args(["--out", run.to_str().unwrap(), "--limit", &limit, "--batch-size", &batch])
-                .args(["--threads", &threads, "--workers", &threads, "--device", "cpu"]);
+                .args(["--threads", &threads, "--workers", &threads, "--device", "cpu"])
+                .args(&model_args);
             if mode == "exact" {
                 cmd.arg("--exact");
             }
@@ -81,13 +84,13 @@ fn main() {
     }
     let (o, e, t, k) = (median(ours), median(exact), median(theirs), median(theirs_kept));
     println!(
-        "eval throughput, {limit} val-1300 images, batch {batch}, {threads} threads, cpu, medians of {repeats}: \
+        "eval throughput of {arch}, {limit} val-1300 images, batch {batch}, {threads} threads, cpu, medians of {repeats}: \
          rectify {o:.1} images/s, --exact {e:.1}; torchvision {t:.1} images/s with {}, {k:.1} with {}",
         Allocator::GlibcDefault.label(),
         Allocator::KeepFreed.label()
     );
     println!(
-        "ratio {:.2}x (goal >= 1.2x), {:.2}x against the anchor with rectify's allocator settings; \
+        "ratio {:.2}x (goal >= 1.2x for mobilenet_v2, >= 1.0x for vit_b_16 and convnext_tiny), {:.2}x against the anchor with rectify's allocator settings; \
          --exact {:.2}x / {:.2}x; top-1 {:.4} vs {:.4}",
         o / t,
         o / k,

@@ -37,7 +37,10 @@ impl Default for Placement {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ModelSpec {
-    /// Architecture of the torchvision zoo (resnet18/34/50/101/152, densenet121/161/169/201, mobilenet_v2).
+    /// Architecture of the torchvision zoo: resnet18/34/50/101/152, resnext50_32x4d,
+    /// wide_resnet50_2, densenet121/161/169/201, mobilenet_v2, mobilenet_v3_large,
+    /// efficientnet_b0, regnet_y_400mf, convnext_tiny, vit_b_16, inception_v3 (--crop 299),
+    /// vgg16_bn, squeezenet1_1.
     #[cfg_attr(feature = "clap", arg(long, default_value = "mobilenet_v2"))]
     pub arch: String,
     /// Weights: a torchvision `.pth` state dict or a `.safetensors` file with torchvision names.
