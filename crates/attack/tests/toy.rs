@@ -30,6 +30,7 @@ impl Linear {
             normalization: Normalization { mean: MEAN, std: STD },
             device: "cpu".into(),
             numerics: Numerics::Exact,
+            features_method: None,
         };
         Self { w, b: vec![0.1, -0.2, 0.05], info }
     }

@@ -37,6 +37,7 @@ fn model() -> RegionModel {
         normalization: Normalization::default(),
         device: "cpu".into(),
         numerics: Numerics::Exact,
+        features_method: None,
     })
 }
 

@@ -67,6 +67,9 @@ pub struct ModelInfo {
     pub device: String,
     /// How the forward pass is computed.
     pub numerics: Numerics,
+    /// A TorchScript model's method that gives its features (`forward_features`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features_method: Option<String>,
 }
 
 /// The outputs of one forward pass.
@@ -140,6 +143,7 @@ impl ImageNetModel {
             normalization: norm,
             device: device_name(device),
             numerics,
+            features_method: None,
         };
         Ok(Self {
             net,

@@ -134,8 +134,11 @@ pub fn run(
 ) -> Result<Summary> {
     let args = settings;
     args.check()?;
-    if args.save_features && model.info().arch == "torchscript" {
-        bail!("--save-features needs a zoo architecture (--arch); a TorchScript model only exposes logits");
+    if args.save_features && model.info().feature_dim.is_none() {
+        bail!(
+            "--save-features needs a model with features: a zoo architecture (--arch), or a TorchScript \
+             module with a `forward_features` method (or the one --features-method names)"
+        );
     }
     let images = canonical(&args.inputs.images, "--images")?;
     let labels = args.inputs.labels.as_deref().map(|p| canonical(p, "--labels")).transpose()?;
@@ -191,6 +194,9 @@ pub fn run(
             "skipped": ds.skipped,
     });
     crate::preprocess::record(&mut params, &pre)?;
+    if let Some(method) = &info.features_method {
+        params["features_method"] = method.as_str().into();
+    }
     let prov = Provenance::new(record, pre.describe(), params).device(info.device.clone());
 
     let mut store = RunStore::create(out)?;

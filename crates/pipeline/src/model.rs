@@ -47,9 +47,14 @@ pub struct ModelSpec {
     /// Default: the bundled MobileNetV2 (IMAGENET1K_V1).
     #[cfg_attr(feature = "clap", arg(long, conflicts_with = "torchscript"))]
     pub weights: Option<PathBuf>,
-    /// Any other model as TorchScript (input [N,3,224,224] normalised, output logits).
+    /// Any other model as TorchScript (input [N,3,crop,crop] normalised, output logits).
     #[cfg_attr(feature = "clap", arg(long))]
     pub torchscript: Option<PathBuf>,
+    /// The TorchScript module's method that gives the penultimate features (default:
+    /// `forward_features` when the module has it): a map [N,C,H,W] is average-pooled, tokens
+    /// [N,L,C] give their first token.
+    #[cfg_attr(feature = "clap", arg(long, requires = "torchscript", value_name = "METHOD"))]
+    pub features_method: Option<String>,
     /// Where it computes.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub placement: Placement,
@@ -62,6 +67,7 @@ impl Default for ModelSpec {
             arch: bundled::ARCH.name().to_string(),
             weights: None,
             torchscript: None,
+            features_method: None,
             placement: Placement::default(),
         }
     }
@@ -88,7 +94,10 @@ impl ModelSpec {
         }
         let device = self.placement.device.resolve()?;
         if let Some(ts) = &self.torchscript {
-            return Ok(Box::new(TorchScriptModel::load_sized(ts, device, pre.crop)?.with_normalization(norm)));
+            return Ok(Box::new(
+                TorchScriptModel::load_sized(ts, device, pre.crop, self.features_method.as_deref())?
+                    .with_normalization(norm),
+            ));
         }
         let arch: Arch = self.arch.parse()?;
         let numerics = if self.placement.exact { Numerics::Exact } else { Numerics::Fast };
@@ -119,6 +128,7 @@ impl ModelSpec {
             arch: if torchscript { bundled::ARCH.name().to_string() } else { m.arch.clone() },
             weights: if torchscript { None } else { path.clone() },
             torchscript: if torchscript { path } else { None },
+            features_method: prov.params.get("features_method").and_then(|m| m.as_str()).map(str::to_string),
             placement: Placement { exact: placement.exact || prov.params["numerics"] == "exact", ..placement.clone() },
         }
     }
