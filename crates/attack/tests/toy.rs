@@ -31,6 +31,7 @@ impl Linear {
             device: "cpu".into(),
             numerics: Numerics::Exact,
             features_method: None,
+            class_subset: None,
         };
         Self { w, b: vec![0.1, -0.2, 0.05], info }
     }

@@ -38,6 +38,7 @@ fn model() -> RegionModel {
         device: "cpu".into(),
         numerics: Numerics::Exact,
         features_method: None,
+        class_subset: None,
     })
 }
 

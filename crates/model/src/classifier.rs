@@ -70,6 +70,9 @@ pub struct ModelInfo {
     /// A TorchScript model's method that gives its features (`forward_features`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features_method: Option<String>,
+    /// The classes the logits are restricted to (`--class-subset`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_subset: Option<Vec<i64>>,
 }
 
 /// The outputs of one forward pass.
@@ -144,6 +147,7 @@ impl ImageNetModel {
             device: device_name(device),
             numerics,
             features_method: None,
+            class_subset: None,
         };
         Ok(Self {
             net,

@@ -65,6 +65,7 @@ impl TorchScriptModel {
                 device: device_name(device),
                 numerics: crate::Numerics::Exact,
                 features_method: None,
+                class_subset: None,
             },
             features: None,
         };

@@ -197,6 +197,9 @@ pub fn run(
     if let Some(method) = &info.features_method {
         params["features_method"] = method.as_str().into();
     }
+    if let Some(classes) = &info.class_subset {
+        params["class_subset"] = serde_json::to_value(classes)?;
+    }
     let prov = Provenance::new(record, pre.describe(), params).device(info.device.clone());
 
     let mut store = RunStore::create(out)?;

@@ -48,6 +48,7 @@ pub mod pairs;
 pub mod preprocess;
 pub mod progress;
 pub mod recruit;
+pub mod subset;
 pub mod votes;
 
 pub use model::{BoxedModel, ModelSpec};

@@ -55,6 +55,13 @@ pub struct ModelSpec {
     /// [N,L,C] give their first token.
     #[cfg_attr(feature = "clap", arg(long, requires = "torchscript", value_name = "METHOD"))]
     pub features_method: Option<String>,
+    /// Restrict the logits to these classes before top-k (ImageNet-A/-R's 200): a file of
+    /// class indices or wnids, one per line. Indices stay ImageNet's.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    pub class_subset: Option<PathBuf>,
+    /// The subset's classes, as a run recorded them (used instead of `class_subset`).
+    #[cfg_attr(feature = "clap", arg(skip))]
+    pub recorded_subset: Option<Vec<i64>>,
     /// Where it computes.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub placement: Placement,
@@ -68,6 +75,8 @@ impl Default for ModelSpec {
             weights: None,
             torchscript: None,
             features_method: None,
+            class_subset: None,
+            recorded_subset: None,
             placement: Placement::default(),
         }
     }
@@ -113,7 +122,17 @@ impl ModelSpec {
                  torchvision's `{arch}` IMAGENET1K_V1 download, or a .safetensors with the same names)"
             ),
         };
-        Ok(Box::new(model.with_normalization(norm)))
+        self.restricted(Box::new(model.with_normalization(norm)))
+    }
+
+    /// `model`, restricted to the class subset when one is set.
+    fn restricted(&self, model: BoxedModel) -> Result<BoxedModel> {
+        let classes = match (&self.recorded_subset, &self.class_subset) {
+            (Some(classes), _) => classes.clone(),
+            (None, Some(path)) => crate::subset::read(path, model.info().num_classes)?,
+            (None, None) => return Ok(model),
+        };
+        Ok(Box::new(crate::subset::SubsetModel::new(model, classes)))
     }
 }
 
@@ -129,6 +148,8 @@ impl ModelSpec {
             weights: if torchscript { None } else { path.clone() },
             torchscript: if torchscript { path } else { None },
             features_method: prov.params.get("features_method").and_then(|m| m.as_str()).map(str::to_string),
+            class_subset: None,
+            recorded_subset: prov.params.get("class_subset").and_then(|v| serde_json::from_value(v.clone()).ok()),
             placement: Placement { exact: placement.exact || prov.params["numerics"] == "exact", ..placement.clone() },
         }
     }
