@@ -38,15 +38,7 @@ fn mbconv(p: nn::Path, expand: i64, k: i64, stride: i64, c_in: i64, c_out: i64, 
     seq = seq.add(conv_norm_act(&bp / j, exp, exp, Geometry::same(k, stride).groups(exp), BN_EPS, silu, fold));
     seq = seq.add(squeeze_excitation(&bp / (j + 1), exp, (c_in / 4).max(1), Act::Silu, Act::Sigmoid));
     seq = seq.add(conv_norm_act(&bp / (j + 2), exp, c_out, Geometry::same(1, 1), BN_EPS, None, fold));
-    let residual = stride == 1 && c_in == c_out;
-    nn::func_t(move |xs, _| {
-        let ys = xs.apply_t(&seq, false);
-        if residual {
-            ys + xs
-        } else {
-            ys
-        }
-    })
+    super::maybe_residual(seq, stride == 1 && c_in == c_out)
 }
 
 /// EfficientNet-B0 with `num_classes` outputs.

@@ -33,15 +33,7 @@ fn inverted_residual(p: nn::Path, c_in: i64, c_out: i64, stride: i64, t: i64, fo
     seq = seq
         .add(conv_bn_relu6(&cp / i, hidden, hidden, Geometry::same(3, stride).groups(hidden), fold))
         .add(ConvBn::new(&cp / (i + 1), &cp / (i + 2), hidden, c_out, Geometry::same(1, 1), fold));
-    let residual = stride == 1 && c_in == c_out;
-    nn::func_t(move |xs, _| {
-        let ys = xs.apply_t(&seq, false);
-        if residual {
-            xs + ys
-        } else {
-            ys
-        }
-    })
+    super::maybe_residual(seq, stride == 1 && c_in == c_out)
 }
 
 /// MobileNetV2 with `num_classes` outputs; dropout (0.2) is a no-op in eval mode and omitted.

@@ -65,15 +65,7 @@ fn inverted_residual(p: nn::Path, cfg: (i64, i64, i64, i64, bool, bool, i64), fo
         j += 1;
     }
     seq = seq.add(conv_norm_act(&bp / j, exp, c_out, Geometry::same(1, 1), EPS, None, fold));
-    let residual = stride == 1 && c_in == c_out;
-    nn::func_t(move |xs, _| {
-        let ys = xs.apply_t(&seq, false);
-        if residual {
-            ys + xs
-        } else {
-            ys
-        }
-    })
+    super::maybe_residual(seq, stride == 1 && c_in == c_out)
 }
 
 /// MobileNetV3-Large with `num_classes` outputs.

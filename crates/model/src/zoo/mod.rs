@@ -313,6 +313,20 @@ pub(crate) fn global_pool(xs: &Tensor) -> Tensor {
     xs.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
 }
 
+/// `seq`, plus its input when `residual` (an inverted residual block with stride 1 and as many
+/// channels out as in). Float addition commutes bit for bit, so `input + out` and `out + input`
+/// (torchvision writes both) are the same.
+pub(crate) fn maybe_residual(seq: nn::SequentialT, residual: bool) -> nn::FuncT<'static> {
+    nn::func_t(move |xs, _| {
+        let ys = xs.apply_t(&seq, false);
+        if residual {
+            ys + xs
+        } else {
+            ys
+        }
+    })
+}
+
 /// A bias-free convolution, torchvision's default inside these networks.
 pub(crate) fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64, groups: i64) -> nn::Conv2D {
     let cfg = nn::ConvConfig { stride, padding, groups, bias: false, ..Default::default() };
