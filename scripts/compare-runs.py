@@ -11,7 +11,8 @@ Volatile, and so not compared:
   `seconds_per_image(_median)`, `images_per_second`, `wall_seconds`, `created_at`, `started_at`,
   `finished_at`, `throughput` (images per second) and any key ending in `_seconds_wall` (add more
   with --ignore);
-* each run's own directory in strings (replaced by `$RUN` before comparing), and its name;
+* each run's own directory in strings (replaced by `$RUN` before comparing), written absolute or
+  as given on the command line (`rectify audit --out runs/demo` records `runs/demo`), and its name;
 * `report/report.html` and PNG files are not data artifacts (the report's numbers are report.json's).
 
 Used by issue #14: a refactor must leave every artifact of `rectify audit` on the bundled images
@@ -41,13 +42,20 @@ VOLATILE = {
 KINDS = {".json", ".jsonl", ".csv", ".npy"}
 
 
-def redact(value, root: str, ignore: set):
+def unroot(text: str, roots: list) -> str:
+    """`text` with each spelling of the run's directory (longest first) written `$RUN`."""
+    for root in roots:
+        text = text.replace(root, "$RUN")
+    return text
+
+
+def redact(value, roots: list, ignore: set):
     if isinstance(value, dict):
-        return {k: redact(v, root, ignore) for k, v in value.items() if k not in ignore and not k.endswith("_seconds_wall")}
+        return {k: redact(v, roots, ignore) for k, v in value.items() if k not in ignore and not k.endswith("_seconds_wall")}
     if isinstance(value, list):
-        return [redact(v, root, ignore) for v in value]
+        return [redact(v, roots, ignore) for v in value]
     if isinstance(value, str):
-        return "$RUN_NAME" if value == Path(root).name else value.replace(root, "$RUN")
+        return "$RUN_NAME" if value == Path(roots[0]).name else unroot(value, roots)
     return value
 
 
@@ -67,13 +75,13 @@ def diff_json(a, b, path, out):
         out.append((path, a, b))
 
 
-def load(path: Path, root: str, ignore: set):
+def load(path: Path, roots: list, ignore: set):
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        return redact(json.loads(text), root, ignore)
+        return redact(json.loads(text), roots, ignore)
     if path.suffix == ".jsonl":
-        return [redact(json.loads(line), root, ignore) for line in text.splitlines() if line.strip()]
-    return [[c.replace(root, "$RUN") for c in row] for row in csv.reader(io.StringIO(text))]
+        return [redact(json.loads(line), roots, ignore) for line in text.splitlines() if line.strip()]
+    return [[unroot(c, roots) for c in row] for row in csv.reader(io.StringIO(text))]
 
 
 def main(argv) -> int:
@@ -87,6 +95,9 @@ def main(argv) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     a, b = (Path(x).resolve() for x in args)
+    # Absolute first (it contains the relative spelling), then as typed, without a trailing slash.
+    spellings = lambda resolved, typed: sorted({str(resolved), typed.rstrip("/") or typed}, key=len, reverse=True)
+    roots_a, roots_b = spellings(a, args[0]), spellings(b, args[1])
     files = lambda root: {p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.suffix in KINDS}
     fa, fb = files(a), files(b)
     problems = []
@@ -104,7 +115,7 @@ def main(argv) -> int:
                 problems.append(f"{rel}: bytes differ from offset {at} ({len(x)} vs {len(y)} bytes)")
             continue
         out = []
-        diff_json(load(pa, str(a), ignore), load(pb, str(b), ignore), "", out)
+        diff_json(load(pa, roots_a, ignore), load(pb, roots_b, ignore), "", out)
         for where, x, y in out[:20]:
             problems.append(f"{rel}{where}: {json.dumps(x)[:120]} vs {json.dumps(y)[:120]}")
         if len(out) > 20:
