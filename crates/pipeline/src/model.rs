@@ -39,7 +39,7 @@ impl Default for Placement {
 pub struct ModelSpec {
     /// Architecture of the torchvision zoo: resnet18/34/50/101/152, resnext50_32x4d,
     /// wide_resnet50_2, densenet121/161/169/201, mobilenet_v2, mobilenet_v3_large,
-    /// efficientnet_b0, regnet_y_400mf, convnext_tiny, vit_b_16, inception_v3 (--crop 299),
+    /// efficientnet_b0, regnet_y_400mf, convnext_tiny, vit_b_16, inception_v3 (--crop 299 --resize 342),
     /// vgg16_bn, squeezenet1_1.
     #[cfg_attr(feature = "clap", arg(long, default_value = "mobilenet_v2"))]
     pub arch: String,
@@ -103,10 +103,8 @@ impl ModelSpec {
         }
         let device = self.placement.device.resolve()?;
         if let Some(ts) = &self.torchscript {
-            return Ok(Box::new(
-                TorchScriptModel::load_sized(ts, device, pre.crop, self.features_method.as_deref())?
-                    .with_normalization(norm),
-            ));
+            let model = TorchScriptModel::load_sized(ts, device, pre.crop, self.features_method.as_deref())?;
+            return self.restricted(Box::new(model.with_normalization(norm)));
         }
         let arch: Arch = self.arch.parse()?;
         let numerics = if self.placement.exact { Numerics::Exact } else { Numerics::Fast };

@@ -80,4 +80,10 @@ fn a_scripted_model_runs_eval_attack_explain_and_mmd_critic() {
     };
     let picked = rectify_pipeline::criticize::run(&mut store, &mmd, &mut Silent).expect("MMD-critic");
     assert_eq!((picked.dim, picked.selection.groups[0].prototypes.len()), (512, 2));
+
+    // A class subset applies to a scripted model as to a zoo model.
+    let subset = dir.path().join("subset.txt");
+    std::fs::write(&subset, "0\n1\n2\n3\n4\n").expect("write");
+    let restricted = ModelSpec { class_subset: Some(subset), ..scripted }.load().expect("restricted model");
+    assert_eq!(restricted.info().class_subset.as_deref(), Some(&[0, 1, 2, 3, 4][..]));
 }
