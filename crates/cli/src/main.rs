@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Evaluate a classifier on a folder of images: top-1/top-5, ReaL accuracy, stored predictions.
     Eval(Box<commands::eval::EvalArgs>),
-    /// Combine the stores of `eval --shard I/N` runs into one run directory.
+    /// Combine shards: `eval --shard` runs into a new run (--out), stage shards into their run (--into).
     Merge(commands::merge::MergeArgs),
     /// Adversarial attacks (FGSM, iterative FGSM, PGD) on an eval run, with every step's prediction.
     Attack(Box<commands::attack::AttackArgs>),

@@ -37,18 +37,19 @@ pub enum CriticError {
     #[error("the method needs {0}, which the population lacks")]
     Missing(String),
     /// An error inside one group.
-    #[error("group {group}: {source}")]
+    // Not `source`: the message already includes it, and a source would print it twice.
+    #[error("group {group}: {error}")]
     Group {
         /// The group's name.
         group: String,
         /// What went wrong.
-        source: Box<CriticError>,
+        error: Box<CriticError>,
     },
 }
 
 impl CriticError {
     /// Wraps the error with the group it happened in.
     pub fn in_group(self, group: &str) -> Self {
-        CriticError::Group { group: group.to_string(), source: Box::new(self) }
+        CriticError::Group { group: group.to_string(), error: Box::new(self) }
     }
 }

@@ -18,9 +18,10 @@ use tch::{Kind, Tensor};
 use crate::attack_outputs::AttackSummary;
 use crate::decode;
 use crate::progress::Progress;
+use crate::shard::{Shard, ShardOut};
 
 /// Parameters that may change when resuming an attack run.
-const VOLATILE: &[&str] = &["batch_size", "limit", "save_images", "workers"];
+pub const VOLATILE: &[&str] = &["batch_size", "limit", "save_images", "workers"];
 
 /// Which attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -60,7 +61,7 @@ pub struct AttackSettings {
     /// Seed of random targets and PGD's random start.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
-    /// Attack only the first N images (in predictions.csv order).
+    /// Attack only the first N images (in predictions.csv order; before sharding).
     #[cfg_attr(feature = "clap", arg(long))]
     pub limit: Option<usize>,
     /// Save the final adversarial crops as PNG and re-evaluate them as 8-bit images.
@@ -204,6 +205,39 @@ pub fn run(
     args: &AttackSettings,
     progress: &mut dyn Progress,
 ) -> Result<AttackSummary> {
+    let plan = plan(store, model, args, None, progress)?;
+    execute(store, plan, model, args, progress)
+}
+
+/// Attacks shard `to.shard` of the images [`run`] would attack, reading the run in `parent` and
+/// writing into the shard's own directory `to.out` (see [`crate::shard`]).
+pub fn run_shard(
+    parent: &RunStore,
+    to: &ShardOut,
+    model: &dyn rectify_model::Classifier,
+    args: &AttackSettings,
+    progress: &mut dyn Progress,
+) -> Result<AttackSummary> {
+    let plan = plan(parent, model, args, Some(to.shard), progress)?;
+    let mut sink = crate::shard::open(parent, to)?;
+    execute(&mut sink, plan, model, args, progress)
+}
+
+/// What an attack reads from its eval run.
+struct Plan {
+    eval_prov: Provenance,
+    root: PathBuf,
+    /// The images to attack, in predictions.csv order.
+    targets: Vec<ImageRow>,
+}
+
+fn plan(
+    store: &RunStore,
+    model: &dyn rectify_model::Classifier,
+    args: &AttackSettings,
+    shard: Option<Shard>,
+    progress: &mut dyn Progress,
+) -> Result<Plan> {
     let (eval_run, eval_prov) = store.run("eval", None)?;
     args.validate(model.info().num_classes)?;
     let root = PathBuf::from(eval_prov.params["images"].as_str().context("the eval run recorded no images folder")?);
@@ -220,7 +254,26 @@ pub fn run(
     if let Some(limit) = args.limit {
         targets.truncate(limit);
     }
+    if let Some(shard) = shard {
+        // Whole batches of the unsharded attack, so that every image meets the same kernels.
+        targets = targets
+            .chunks(args.batch_size.max(1))
+            .enumerate()
+            .filter(|(k, _)| shard.has_part(*k))
+            .flat_map(|(_, batch)| batch.iter().cloned())
+            .collect();
+    }
+    Ok(Plan { eval_prov, root, targets })
+}
 
+fn execute(
+    store: &mut RunStore,
+    plan: Plan,
+    model: &dyn rectify_model::Classifier,
+    args: &AttackSettings,
+    progress: &mut dyn Progress,
+) -> Result<AttackSummary> {
+    let Plan { eval_prov, root, targets } = plan;
     let name = args.name.clone().unwrap_or_else(|| args.default_name());
     let info = model.info().clone();
     let prov = Provenance::new(

@@ -24,6 +24,7 @@ use serde_json::json;
 
 use crate::outputs::{peak_memory_mib, write_json};
 use crate::progress::{counter, Progress};
+use crate::shard::{Shard, ShardOut};
 
 /// `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,8 +358,40 @@ pub fn run_features(
 /// Picks prototypes and criticisms among the eval run's images in `store`, into the store and
 /// `RUN_DIR/criticize/<name>/` (`selection.json`, one gallery PNG per group).
 pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Progress) -> Result<CriticizeSummary> {
-    let selector = &*check(args)?;
-    let dir = store.dir().to_path_buf();
+    let selector = check(args)?;
+    let plan = plan(store, args, None, progress)?;
+    execute(store, plan, &*selector, args, progress)
+}
+
+/// Picks in the groups of shard `to.shard` (group k of the run's sorted groups when
+/// k ≡ I mod N) exactly as [`run`] picks in them, reading the run in `parent` and writing into
+/// the shard's own directory `to.out` (see [`crate::shard`]).
+pub fn run_shard(
+    parent: &RunStore,
+    to: &ShardOut,
+    args: &CriticizeSettings,
+    progress: &mut dyn Progress,
+) -> Result<CriticizeSummary> {
+    let selector = check(args)?;
+    let plan = plan(parent, args, Some(to.shard), progress)?;
+    let mut sink = crate::shard::open(parent, to)?;
+    execute(&mut sink, plan, &*selector, args, progress)
+}
+
+/// What criticize reads from the run: the population and its groups.
+struct Plan {
+    eval_prov: Provenance,
+    /// Image ids of the population's rows.
+    ids: Vec<i64>,
+    /// Their files.
+    files: Vec<String>,
+    pop: Population,
+    grouping: Grouping,
+    dim: usize,
+    attack_name: Option<serde_json::Value>,
+}
+
+fn plan(store: &RunStore, args: &CriticizeSettings, shard: Option<Shard>, progress: &mut dyn Progress) -> Result<Plan> {
     let (eval_run, eval_prov) = store.run("eval", None)?;
     let need_features = args.method == MethodArg::Mmd;
     let preds = store.predictions(eval_run, need_features)?;
@@ -366,7 +399,9 @@ pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Pr
     let mut attack_name = None;
     let trajectories: HashMap<i64, Vec<TrajectoryStep>> = if args.method == MethodArg::Adversarial {
         let (attack_run, attack_prov) = store.run("attack", args.attack.as_deref()).with_context(|| {
-            "the adversarial selector reads an attack run: run `rectify attack --run RUN_DIR` first".to_string()
+            "the adversarial selector reads an attack run: run `rectify attack --run RUN_DIR` first (a sharded \
+             attack: `rectify merge --into RUN_DIR` its shards first)"
+                .to_string()
         })?;
         attack_name = Some(attack_prov.params.get("name").cloned().unwrap_or(json!(args.attack)));
         store
@@ -414,8 +449,8 @@ pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Pr
             .collect(),
         features: need_features.then_some((features, dim)),
     };
-    let files: Vec<&str> = preds.iter().map(|p| images[&p.image_id].file.as_str()).collect();
-    let grouping = match &args.per {
+    let files: Vec<String> = preds.iter().map(|p| images[&p.image_id].file.clone()).collect();
+    let mut grouping = match &args.per {
         Per::All => Grouping::all(preds.len()),
         Per::Class => {
             let mut g = Grouping::by_key(pop.items.iter().map(|i| i.label));
@@ -437,6 +472,28 @@ pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Pr
     if grouping.groups.is_empty() {
         bail!("--per {}: no image falls into any group (are the images labelled?)", args.per);
     }
+    if let Some(shard) = shard {
+        let all = grouping.groups.len();
+        grouping.groups = std::mem::take(&mut grouping.groups)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, g)| shard.has_part(k).then_some(g))
+            .collect();
+        progress.message(&format!("rectify: shard {shard}: {} of {all} groups", grouping.groups.len()));
+    }
+    let ids = preds.iter().map(|p| p.image_id).collect();
+    Ok(Plan { eval_prov, ids, files, pop, grouping, dim, attack_name })
+}
+
+fn execute(
+    store: &mut RunStore,
+    plan: Plan,
+    selector: &dyn Selector,
+    args: &CriticizeSettings,
+    progress: &mut dyn Progress,
+) -> Result<CriticizeSummary> {
+    let Plan { eval_prov, ids, files, pop, grouping, dim, attack_name } = plan;
+    let dir = store.dir().to_path_buf();
 
     let name = args.name.clone().unwrap_or_else(|| {
         let per = match &args.per {
@@ -458,7 +515,7 @@ pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Pr
     let start = Instant::now();
     let sel = progress_select(selector, &pop, &grouping, args.counts(), progress)?;
 
-    let image_id = |row: usize| preds[row].image_id;
+    let image_id = |row: usize| ids[row];
     let mut rows = Vec::new();
     let mut groups_json = Vec::new();
     for g in &sel.groups {
@@ -508,7 +565,7 @@ pub fn run(store: &mut RunStore, args: &CriticizeSettings, progress: &mut dyn Pr
     write_json(&out.join("selection.json"), &doc)?;
     store.finish_run(run)?;
     let seconds = start.elapsed().as_secs_f64();
-    Ok(CriticizeSummary { selection: sel, rows: preds.len(), dim, galleries, out, seconds })
+    Ok(CriticizeSummary { selection: sel, rows: ids.len(), dim, galleries, out, seconds })
 }
 
 /// One PNG per group with picks; returns how many.
@@ -517,7 +574,7 @@ fn write_galleries(
     root: &Path,
     pre: &Preprocess,
     sel: &Selection,
-    files: &[&str],
+    files: &[String],
     progress: &mut dyn Progress,
 ) -> Result<usize> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -526,7 +583,7 @@ fn write_galleries(
     progress.begin("galleries", groups.len() as u64);
     let blank = vec![255u8; side * side * 3];
     let load = |row: usize, progress: &mut dyn Progress| -> Vec<u8> {
-        pre.load(&root.join(files[row])).unwrap_or_else(|e| {
+        pre.load(&root.join(&files[row])).unwrap_or_else(|e| {
             progress.message(&format!("rectify: {}: {e:#} (blank tile in the gallery)", files[row]));
             blank.clone()
         })

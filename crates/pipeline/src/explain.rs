@@ -21,9 +21,10 @@ use rectify_superpixels::{Image, Segmenter};
 
 use crate::outputs::write_json;
 use crate::progress::Progress;
+use crate::shard::{Shard, ShardOut};
 
 /// Parameters that may change when resuming.
-const VOLATILE: &[&str] = &["batch_size", "limit", "files", "misclassified"];
+pub const VOLATILE: &[&str] = &["batch_size", "limit", "files", "misclassified"];
 
 /// `--segmenter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub struct ExplainSettings {
     /// Explain the top-1-misclassified images.
     #[cfg_attr(feature = "clap", arg(long))]
     pub misclassified: bool,
-    /// At most N images.
+    /// At most N images (before sharding).
     #[cfg_attr(feature = "clap", arg(long))]
     pub limit: Option<usize>,
     /// Explain the adversarial images of this attack run (made with --save-images).
@@ -181,13 +182,60 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Explained> {
     args.check()?;
-    let run_dir = store.dir().to_path_buf();
+    let plan = plan(store, args, None)?;
+    execute(store, plan, model, args, progress)
+}
+
+/// Explains shard `to.shard` of the images [`run`] would explain, reading the run in `parent`
+/// and writing into the shard's own directory `to.out` (see [`crate::shard`]).
+pub fn run_shard(
+    parent: &RunStore,
+    to: &ShardOut,
+    model: &dyn rectify_model::Classifier,
+    args: &ExplainSettings,
+    progress: &mut dyn Progress,
+) -> Result<Explained> {
+    args.check()?;
+    let plan = plan(parent, args, Some(to.shard))?;
+    let mut sink = crate::shard::open(parent, to)?;
+    execute(&mut sink, plan, model, args, progress)
+}
+
+/// What explain reads from the run.
+struct Plan {
+    eval_prov: Provenance,
+    root: PathBuf,
+    items: Vec<Item>,
+}
+
+fn plan(store: &RunStore, args: &ExplainSettings, shard: Option<Shard>) -> Result<Plan> {
     let (eval_run, eval_prov) = store.run("eval", None)?;
     let root = PathBuf::from(eval_prov.params["images"].as_str().context("the eval run recorded no images folder")?);
-    let items = select(store, eval_run, args)?;
+    let mut items = select(store, eval_run, args)?;
     if items.is_empty() {
         bail!("no image to explain (check --files / --misclassified / --attack)");
     }
+    if let Some(limit) = args.limit {
+        items.truncate(limit);
+    }
+    if let Some(shard) = shard {
+        items.retain(|i| shard.has_image(i.image.id));
+    }
+    if items.is_empty() && shard.is_none() {
+        bail!("no image to explain (--limit 0)");
+    }
+    Ok(Plan { eval_prov, root, items })
+}
+
+fn execute(
+    store: &mut RunStore,
+    plan: Plan,
+    model: &dyn rectify_model::Classifier,
+    args: &ExplainSettings,
+    progress: &mut dyn Progress,
+) -> Result<Explained> {
+    let Plan { eval_prov, root, items } = plan;
+    let run_dir = store.dir().to_path_buf();
     let lime = args.lime();
     let segmenter = args.segmenter();
     let name = args.name.clone().unwrap_or_else(|| args.default_name());
@@ -293,6 +341,21 @@ pub fn run(
     }
     progress.finish();
     store.finish_run(run)?;
+    let summary = write_summary(store, run, &prov, &out, clock.seconds(), clock.batches)?;
+    let better = store.explanations(run)?.iter().filter(|r| r.auc_path > r.auc_random).count();
+    Ok(Explained { name, dir: out, path_beats_random: better, summary })
+}
+
+/// Writes `summary.json` of explain run `run` into `out` from every explanation the store holds;
+/// `seconds` and `per_image` time the invocation(s) that made them.
+pub fn write_summary(
+    store: &RunStore,
+    run: rectify_store::RunId,
+    prov: &Provenance,
+    out: &Path,
+    seconds: f64,
+    per_image: Vec<f64>,
+) -> Result<ExplainSummary> {
     let rows = store.explanations(run)?;
     let n = rows.len();
     let better = rows.iter().filter(|r| r.auc_path > r.auc_random).count();
@@ -304,16 +367,16 @@ pub fn run(
         mean_segments: mean(rows.iter().map(|r| r.segments as f64).sum()),
         n,
         path_beats_random: if n > 0 { better as f64 / n as f64 } else { 0.0 },
-        provenance: prov,
-        seconds: clock.seconds(),
+        provenance: prov.clone(),
+        seconds,
         throughput: ExplainTiming {
-            images: clock.batches.len(),
-            seconds_per_image_median: crate::outputs::median(&clock.batches),
-            seconds_per_image: clock.batches,
+            images: per_image.len(),
+            seconds_per_image_median: crate::outputs::median(&per_image),
+            seconds_per_image: per_image,
         },
     };
     write_json(&out.join("summary.json"), &summary)?;
-    Ok(Explained { name, dir: out, path_beats_random: better, summary })
+    Ok(summary)
 }
 
 /// What [`run`] did: the explain run's name and folder, and its `summary.json`.
@@ -336,7 +399,9 @@ fn select(store: &RunStore, eval_run: rectify_store::RunId, args: &ExplainSettin
     let mut items: Vec<Item> = match &args.attack {
         None => preds.iter().map(|p| Item { image: images[&p.image_id].clone(), png: None }).collect(),
         Some(name) => {
-            let (attack_run, _) = store.run("attack", Some(name))?;
+            let (attack_run, _) = store.run("attack", Some(name)).with_context(|| {
+                format!("--attack {name}: a sharded attack is read after `rectify merge --into RUN_DIR` of its shards")
+            })?;
             let rows = store.attacks(attack_run)?;
             if rows.iter().all(|r| r.image.is_none()) {
                 bail!("attack run {name:?} saved no images; rerun it with --save-images");
@@ -365,9 +430,6 @@ fn select(store: &RunStore, eval_run: rectify_store::RunId, args: &ExplainSettin
             }
         }
         items.retain(|i| wanted.iter().any(|w| matches(&i.image.file, w)));
-    }
-    if let Some(limit) = args.limit {
-        items.truncate(limit);
     }
     Ok(items)
 }

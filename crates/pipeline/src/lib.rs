@@ -42,12 +42,14 @@ pub mod decode;
 pub mod describe;
 pub mod eval;
 pub mod explain;
+pub mod merge;
 pub mod model;
 pub mod outputs;
 pub mod pairs;
 pub mod preprocess;
 pub mod progress;
 pub mod recruit;
+pub mod shard;
 pub mod subset;
 pub mod votes;
 

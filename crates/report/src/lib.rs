@@ -9,7 +9,7 @@
 
 pub mod bias;
 mod error;
-mod files;
+pub mod files;
 pub mod report;
 pub mod stats;
 

@@ -189,6 +189,16 @@ impl RunStore {
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 
+    /// Every run of `kind` in the order they were begun: id, name, and whether it finished.
+    pub fn runs_of(&self, kind: &str) -> Result<Vec<(RunId, String, bool)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, name, finished_at IS NOT NULL FROM runs WHERE kind = ?1 ORDER BY id")
+            .map_err(self.sql())?;
+        let rows = st.query_map(params![kind], |r| Ok((RunId(r.get(0)?), r.get(1)?, r.get(2)?))).map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
     /// Like [`RunStore::find_run`], but a missing run is an error.
     pub fn run(&self, kind: &str, name: Option<&str>) -> Result<(RunId, Provenance), StoreError> {
         self.find_run(kind, name)?.ok_or_else(|| StoreError::NoSuchRun {

@@ -1,8 +1,10 @@
-//! `rectify attack`: flags → [`rectify_pipeline::attack::run`] → accuracy per step printed.
+//! `rectify attack`: flags → [`rectify_pipeline::attack::run`] (or `run_shard`) → accuracy per
+//! step printed.
 
 use anyhow::Result;
 use clap::Args;
 use rectify_pipeline::attack::AttackSettings;
+use rectify_pipeline::shard::ShardArgs;
 use rectify_pipeline::Console;
 
 use super::OnRun;
@@ -13,13 +15,20 @@ pub struct AttackArgs {
     #[command(flatten)]
     on: OnRun,
     #[command(flatten)]
+    shard: ShardArgs,
+    #[command(flatten)]
     settings: AttackSettings,
 }
 
 /// Runs `rectify attack`.
 pub fn run(args: AttackArgs) -> Result<()> {
+    let shard = args.shard.target()?;
     let (mut store, model) = args.on.open()?;
-    let summary = rectify_pipeline::attack::run(&mut store, &*model, &args.settings, &mut Console::new())?;
-    println!("{}", rectify_pipeline::describe::attack(&summary, &args.on.run));
+    let progress = &mut Console::new();
+    let (summary, dir) = match &shard {
+        Some(to) => (rectify_pipeline::attack::run_shard(&store, to, &*model, &args.settings, progress)?, &to.out),
+        None => (rectify_pipeline::attack::run(&mut store, &*model, &args.settings, progress)?, &args.on.run),
+    };
+    println!("{}", rectify_pipeline::describe::attack(&summary, dir));
     Ok(())
 }

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use rectify_pipeline::criticize::{CriticizeSettings, FeatureInput};
 use rectify_pipeline::outputs::peak_memory_mib;
+use rectify_pipeline::shard::{Shard, ShardOut};
 use rectify_pipeline::Console;
 use rectify_store::RunStore;
 
@@ -25,9 +26,13 @@ pub struct CriticizeArgs {
     /// With --features: keep only rows whose label is in these ranges, e.g. `151-268` or `1,5-9`.
     #[arg(long, requires = "labels")]
     only_labels: Option<String>,
-    /// With --features: the output JSON.
+    /// With --features: the output JSON. With --run and --shard: the shard's own directory.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// With --run: pick in shard I of N (0-based) of the groups only, into --out; merge the
+    /// shards with `rectify merge --into RUN`.
+    #[arg(long, requires = "run", requires = "out")]
+    shard: Option<Shard>,
     #[command(flatten)]
     settings: CriticizeSettings,
     /// libtorch threads.
@@ -58,7 +63,16 @@ pub fn run(args: CriticizeArgs) -> Result<()> {
         }
         (None, Some(run)) => {
             let mut store = RunStore::open(&run)?;
-            let done = rectify_pipeline::criticize::run(&mut store, &args.settings, progress)?;
+            let done = match (args.shard, args.out) {
+                (Some(shard), Some(out)) => {
+                    let to = ShardOut { shard, out };
+                    rectify_pipeline::criticize::run_shard(&store, &to, &args.settings, progress)?
+                }
+                (None, Some(out)) => {
+                    bail!("--out {} with --run: give --shard I/N too (or --features for a matrix)", out.display())
+                }
+                _ => rectify_pipeline::criticize::run(&mut store, &args.settings, progress)?,
+            };
             println!("{}", rectify_pipeline::describe::picks(&done));
         }
         (None, None) => unreachable!("clap requires --run or --features"),
