@@ -10,6 +10,7 @@
 //! - [`explain`]: LIME on superpixels, images with attention, explanation paths;
 //! - [`criticize`]: prototypes and criticisms per group;
 //! - [`preprocess`]: how images become pixels (timm / Hugging Face configs, flags), per run;
+//! - [`shard`] and [`merge`]: a stage split across machines (`--shard I/N`), and back into one run;
 //! - [`audit`]: all of them with the paper's settings, then the votes and the report.
 //!
 //! ```no_run
