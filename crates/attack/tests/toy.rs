@@ -32,6 +32,7 @@ impl Linear {
             numerics: Numerics::Exact,
             features_method: None,
             class_subset: None,
+            class_groups: None,
         };
         Self { w, b: vec![0.1, -0.2, 0.05], info }
     }

@@ -148,6 +148,7 @@ fn shards_that_do_not_fit_are_refused() {
     // A stage shard merges into its run, not into a new directory without an eval run.
     let err = stderr(rectify(&["merge", "--out", s(&dir("new")), s(&dir("a0"))]));
     assert!(err.contains("merge it --into that run"), "{err}");
+    assert!(!dir("new").exists(), "nothing is created");
     // Nor into another model's run.
     let other = dir("other");
     eval_sample_with(&other, &["--limit", "12", "--exact"]);

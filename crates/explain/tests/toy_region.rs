@@ -39,6 +39,7 @@ fn model() -> RegionModel {
         numerics: Numerics::Exact,
         features_method: None,
         class_subset: None,
+        class_groups: None,
     })
 }
 

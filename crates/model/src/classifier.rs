@@ -73,6 +73,19 @@ pub struct ModelInfo {
     /// The classes the logits are restricted to (`--class-subset`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_subset: Option<Vec<i64>>,
+    /// A many-to-one class map (ObjectNet's), if any: each group's logit is the largest of its
+    /// classes', given to the group's first class; the other members' logits are masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_groups: Option<Vec<ClassGroup>>,
+}
+
+/// Several classes that count as one (an ObjectNet class and the ImageNet classes it maps to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassGroup {
+    /// The group's name: the images folder that holds its images.
+    pub name: String,
+    /// Its classes, sorted; the first stands for the group (labels and predictions).
+    pub classes: Vec<i64>,
 }
 
 /// The outputs of one forward pass.
@@ -148,6 +161,7 @@ impl ImageNetModel {
             numerics,
             features_method: None,
             class_subset: None,
+            class_groups: None,
         };
         Ok(Self {
             net,

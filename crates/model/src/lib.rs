@@ -16,7 +16,7 @@ pub mod memory;
 pub mod torchscript;
 pub mod zoo;
 
-pub use classifier::{Classifier, ImageNetModel, ModelInfo, Normalization, Numerics, Output};
+pub use classifier::{ClassGroup, Classifier, ImageNetModel, ModelInfo, Normalization, Numerics, Output};
 pub use device::DeviceChoice;
 pub use error::ModelError;
 pub use torchscript::TorchScriptModel;

@@ -66,6 +66,7 @@ impl TorchScriptModel {
                 numerics: crate::Numerics::Exact,
                 features_method: None,
                 class_subset: None,
+                class_groups: None,
             },
             features: None,
         };

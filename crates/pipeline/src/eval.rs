@@ -123,6 +123,42 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
+/// Labels `ds` by a many-to-one class map: an image's folder names its group, or its own label
+/// (an ImageNet class) falls in one; the group's first class is its label. Images that fall in
+/// no group are left out, as ObjectNet's evaluation leaves out its classes outside ImageNet.
+/// Returns how many were left out.
+fn label_by_groups(ds: &mut Dataset, groups: &[rectify_model::ClassGroup], progress: &mut dyn Progress) -> usize {
+    let by = crate::subset::GroupLabels::new(groups);
+    let before = ds.samples.len();
+    let mut folders: Vec<String> = Vec::new();
+    ds.samples.retain_mut(|s| match by.label(&s.file, s.label) {
+        Some(l) => {
+            s.label = Some(l);
+            true
+        }
+        None => {
+            let folder = s.file.split_once('/').map_or("", |(f, _)| f).to_string();
+            if !folders.contains(&folder) {
+                folders.push(folder);
+            }
+            false
+        }
+    });
+    if ds.labels == rectify_data::dataset::LabelSource::None {
+        ds.labels = rectify_data::dataset::LabelSource::ImageFolder;
+    }
+    let left = before - ds.samples.len();
+    if left > 0 {
+        let shown = folders.iter().take(5).map(|f| if f.is_empty() { "." } else { f }).collect::<Vec<_>>().join(", ");
+        progress.message(&format!(
+            "rectify: {left} images in {} folders ({shown}{}) fall in no group of the class map: left out",
+            folders.len(),
+            if folders.len() > 5 { ", …" } else { "" }
+        ));
+    }
+    left
+}
+
 /// Evaluates `model` on the images `settings` name into the run directory `out` (created;
 /// an existing one resumes: images already stored are skipped), and writes `predictions.csv`,
 /// `summary.json` and the saved tensors.
@@ -144,6 +180,11 @@ pub fn run(
     let labels = args.inputs.labels.as_deref().map(|p| canonical(p, "--labels")).transpose()?;
     let mut ds = Dataset::open(&images, labels.as_deref())?;
     let total = ds.samples.len();
+    let info = model.info().clone();
+    let left_out = match &info.class_groups {
+        Some(groups) => label_by_groups(&mut ds, groups, progress),
+        None => 0,
+    };
     if let Some((i, n)) = args.shard {
         ds.shard(i, n);
     }
@@ -152,7 +193,6 @@ pub fn run(
     }
     let real = args.inputs.real_labels.as_deref().map(RealLabels::read).transpose()?;
 
-    let info = model.info().clone();
     if let Some(bad) = ds.samples.iter().find(|s| s.label.is_some_and(|l| l >= info.num_classes)) {
         bail!(
             "{}: label {} is out of range for a model with {} classes",
@@ -193,13 +233,14 @@ pub fn run(
             "skipped_non_images": ds.skipped_non_images,
             "skipped": ds.skipped,
     });
+    if info.class_groups.is_some() {
+        params["left_out_by_class_map"] = left_out.into();
+    }
     crate::preprocess::record(&mut params, &pre)?;
     if let Some(method) = &info.features_method {
         params["features_method"] = method.as_str().into();
     }
-    if let Some(classes) = &info.class_subset {
-        params["class_subset"] = serde_json::to_value(classes)?;
-    }
+    crate::subset::record(&mut params, &info)?;
     let prov = Provenance::new(record, pre.describe(), params).device(info.device.clone());
 
     let mut store = RunStore::create(out)?;

@@ -65,6 +65,13 @@ pub fn merge(into: Target<'_>, inputs: &[PathBuf], progress: &mut dyn Progress) 
             None => eval_shards.push(input),
         }
     }
+    if let (Target::New(_), true, Some((dir, file))) = (into, eval_shards.is_empty(), stage_shards.first()) {
+        bail!(
+            "{} is a shard of {}: merge it --into that run (a new run needs eval shards)",
+            dir.display(),
+            file.parent.display()
+        );
+    }
     let mut target = match into {
         Target::New(p) => RunStore::create(p)?,
         Target::Existing(p) => RunStore::open(p)?,

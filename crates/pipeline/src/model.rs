@@ -56,12 +56,14 @@ pub struct ModelSpec {
     #[cfg_attr(feature = "clap", arg(long, requires = "torchscript", value_name = "METHOD"))]
     pub features_method: Option<String>,
     /// Restrict the logits to these classes before top-k (ImageNet-A/-R's 200): a file of
-    /// class indices or wnids, one per line. Indices stay ImageNet's.
-    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    /// class indices or wnids, one per line. Indices stay ImageNet's. A many-to-one map
+    /// (ObjectNet's `mappings/` folder, or JSON {"folder": [class, …]}) labels each image by its
+    /// folder's group and counts a prediction of any class of the group as the group.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE|DIR"))]
     pub class_subset: Option<PathBuf>,
-    /// The subset's classes, as a run recorded them (used instead of `class_subset`).
+    /// The subset or groups, as a run recorded them (used instead of `class_subset`).
     #[cfg_attr(feature = "clap", arg(skip))]
-    pub recorded_subset: Option<Vec<i64>>,
+    pub recorded_subset: Option<crate::subset::ClassSpace>,
     /// Where it computes.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub placement: Placement,
@@ -125,12 +127,12 @@ impl ModelSpec {
 
     /// `model`, restricted to the class subset when one is set.
     fn restricted(&self, model: BoxedModel) -> Result<BoxedModel> {
-        let classes = match (&self.recorded_subset, &self.class_subset) {
-            (Some(classes), _) => classes.clone(),
-            (None, Some(path)) => crate::subset::read(path, model.info().num_classes)?,
+        let space = match (&self.recorded_subset, &self.class_subset) {
+            (Some(space), _) => space.clone(),
+            (None, Some(path)) => crate::subset::read_space(path, model.info().num_classes)?,
             (None, None) => return Ok(model),
         };
-        Ok(Box::new(crate::subset::SubsetModel::new(model, classes)))
+        Ok(Box::new(crate::subset::SubsetModel::with_space(model, space)))
     }
 }
 
@@ -147,7 +149,7 @@ impl ModelSpec {
             torchscript: if torchscript { path } else { None },
             features_method: prov.params.get("features_method").and_then(|m| m.as_str()).map(str::to_string),
             class_subset: None,
-            recorded_subset: prov.params.get("class_subset").and_then(|v| serde_json::from_value(v.clone()).ok()),
+            recorded_subset: crate::subset::recorded(&prov.params),
             placement: Placement { exact: placement.exact || prov.params["numerics"] == "exact", ..placement.clone() },
         }
     }
