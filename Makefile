@@ -1,5 +1,5 @@
 # The two commands a newcomer needs (see README): `make demo` and `make test`.
-.PHONY: demo test bench fixtures
+.PHONY: demo test bench fixtures wheel
 demo:
 	bash scripts/demo.sh
 test:
@@ -8,3 +8,5 @@ fixtures:
 	bash scripts/fixtures.sh
 bench:
 	bash scripts/bench.sh
+wheel:
+	bash scripts/wheel.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Everything CI checks: install (once), fixtures, formatting, lints, the whole test suite, and a
-# bounded run of every fuzz target (RECTIFY_FUZZ_SECONDS each, default 60; 0 skips it).
+# Everything CI checks: install (once), fixtures, formatting, lints, the whole test suite (Rust,
+# then the Python package's), and a bounded run of every fuzz target (RECTIFY_FUZZ_SECONDS each, default 60; 0 skips it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/env.sh --dev
@@ -12,6 +12,8 @@ cargo fmt --all -- --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 # Fixtures were just made, so a test that cannot find them must fail rather than skip.
 RECTIFY_REQUIRE_FIXTURES=1 cargo test --release --locked --workspace
+# The Python package: its wheel in a fresh virtual environment, the pytest suite, the notebook.
+bash scripts/python-test.sh
 seconds=${RECTIFY_FUZZ_SECONDS:-60}
 if [ "$seconds" != 0 ]; then
   bash scripts/fuzz.sh "$seconds"

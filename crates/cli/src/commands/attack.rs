@@ -5,7 +5,6 @@ use anyhow::Result;
 use clap::Args;
 use rectify_pipeline::attack::AttackSettings;
 use rectify_pipeline::shard::ShardArgs;
-use rectify_pipeline::Console;
 
 use super::OnRun;
 
@@ -24,7 +23,8 @@ pub struct AttackArgs {
 pub fn run(args: AttackArgs) -> Result<()> {
     let shard = args.shard.target()?;
     let (mut store, model) = args.on.open()?;
-    let progress = &mut Console::new();
+    let mut sink = crate::progress();
+    let progress = &mut *sink;
     let (summary, dir) = match &shard {
         Some(to) => (rectify_pipeline::attack::run_shard(&store, to, &*model, &args.settings, progress)?, &to.out),
         None => (rectify_pipeline::attack::run(&mut store, &*model, &args.settings, progress)?, &args.on.run),

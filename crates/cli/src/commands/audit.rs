@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use rectify_pipeline::audit::AuditSettings;
-use rectify_pipeline::{Console, ModelSpec};
+use rectify_pipeline::ModelSpec;
 
 /// `rectify audit`.
 #[derive(Debug, Args)]
@@ -22,7 +22,7 @@ pub struct AuditArgs {
 
 /// Runs `rectify audit`.
 pub fn run(args: AuditArgs) -> Result<()> {
-    let done = rectify_pipeline::audit::run(&args.out, &args.model, &args.settings, &mut Console::new())?;
+    let done = rectify_pipeline::audit::run(&args.out, &args.model, &args.settings, &mut *crate::progress())?;
     eprintln!("\nrectify audit: done in {:.1} s -> {}", done.seconds, done.html.display());
     println!("{}", done.html.display());
     Ok(())

@@ -8,7 +8,6 @@ use clap::Args;
 use rectify_pipeline::criticize::{CriticizeSettings, FeatureInput};
 use rectify_pipeline::outputs::peak_memory_mib;
 use rectify_pipeline::shard::{Shard, ShardOut};
-use rectify_pipeline::Console;
 use rectify_store::RunStore;
 
 /// `rectify criticize`.
@@ -45,7 +44,8 @@ pub fn run(args: CriticizeArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n as i32);
     }
-    let progress = &mut Console::new();
+    let mut sink = crate::progress();
+    let progress = &mut *sink;
     match (args.features, args.run) {
         (Some(features), _) => {
             let out = args.out.expect("clap requires --out");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use rectify_pipeline::eval::EvalSettings;
-use rectify_pipeline::{Console, ModelSpec};
+use rectify_pipeline::ModelSpec;
 
 /// `rectify eval`.
 #[derive(Debug, Args)]
@@ -23,7 +23,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     args.settings.check()?;
     let model = args.model.load_for(&args.settings.preprocess.resolve()?)?;
-    let summary = rectify_pipeline::eval::run(&args.out, &*model, &args.settings, &mut Console::new())?;
+    let summary = rectify_pipeline::eval::run(&args.out, &*model, &args.settings, &mut *crate::progress())?;
     println!("{}", rectify_pipeline::describe::eval(&summary, &args.out));
     Ok(())
 }

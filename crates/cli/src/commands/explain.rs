@@ -5,7 +5,6 @@ use anyhow::Result;
 use clap::Args;
 use rectify_pipeline::explain::ExplainSettings;
 use rectify_pipeline::shard::ShardArgs;
-use rectify_pipeline::Console;
 
 use super::OnRun;
 
@@ -25,7 +24,8 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     args.settings.check()?;
     let shard = args.shard.target()?;
     let (mut store, model) = args.on.open()?;
-    let progress = &mut Console::new();
+    let mut sink = crate::progress();
+    let progress = &mut *sink;
     let done = match &shard {
         Some(to) => rectify_pipeline::explain::run_shard(&store, to, &*model, &args.settings, progress)?,
         None => rectify_pipeline::explain::run(&mut store, &*model, &args.settings, progress)?,

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use rectify_pipeline::merge::{merge, Target};
-use rectify_pipeline::Console;
 
 /// `rectify merge`.
 #[derive(Debug, Args)]
@@ -28,7 +27,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
         (None, Some(into)) => (Target::Existing(into), into),
         (None, None) => unreachable!("clap requires --out or --into"),
     };
-    let merged = merge(target, &args.runs, &mut Console::new())?;
+    let merged = merge(target, &args.runs, &mut *crate::progress())?;
     if let Some(s) = &merged.eval {
         println!(
             "merged {} runs: {} images evaluated, {} failed -> {}",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use rectify_pipeline::pairs::PairsSettings;
-use rectify_pipeline::{Console, ModelSpec};
+use rectify_pipeline::ModelSpec;
 
 /// `rectify pairs`.
 #[derive(Debug, Args)]
@@ -26,7 +26,7 @@ pub struct PairsArgs {
 /// Runs `rectify pairs`.
 pub fn run(args: PairsArgs) -> Result<()> {
     let model = args.model.load_for(&args.settings.preprocess.resolve()?)?;
-    let pairs = rectify_pipeline::pairs::run(&args.pairs, &args.out, &*model, &args.settings, &mut Console::new())?;
+    let pairs = rectify_pipeline::pairs::run(&args.pairs, &args.out, &*model, &args.settings, &mut *crate::progress())?;
     print!("{}", rectify_pipeline::pairs::describe(&pairs));
     Ok(())
 }

@@ -1,0 +1,383 @@
+"""The Python package against the binary and against the run directory's own files: every API
+function, the DataFrames' columns and dtypes, errors, interop with a CLI-made run, Ctrl-C, one
+libtorch in the process."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import rectify
+from conftest import EXPLAIN, binary, cli, console_script
+
+
+def kind(series):
+    """A column's dtype, with text columns as "str" whichever way pandas stores them."""
+    if isinstance(series.dtype, pd.StringDtype) or (series.dtype == object and len(series) and all(isinstance(v, str) for v in series)):
+        return "str"
+    return str(series.dtype)
+
+
+def dtypes(df):
+    """The dtypes of the non-text columns (text columns are checked with kind)."""
+    return {c: kind(df[c]) for c in df.columns if kind(df[c]) != "str"}
+
+
+# --- installation -----------------------------------------------------------------------------
+
+
+def test_one_libtorch_the_installed_torchs():
+    """The extension links the libtorch of the torch package beside it: the process maps one
+    libtorch_cpu.so, from torch's own lib folder (no LD_LIBRARY_PATH, no second copy)."""
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    libs = {line.split()[-1] for line in maps if line.endswith("libtorch_cpu.so")}
+    torch_lib = Path(torch.__file__).resolve().parent / "lib" / "libtorch_cpu.so"
+    assert {str(Path(p).resolve()) for p in libs} == {str(torch_lib)}, libs
+    assert "LD_LIBRARY_PATH" not in os.environ or "torch" not in os.environ["LD_LIBRARY_PATH"]
+    so = Path(rectify._rectify.__file__)
+    assert so.name.endswith(".abi3.so"), so
+
+
+def test_the_extension_finds_libtorch_beside_it_without_torch_imported():
+    """Loaded on its own (no `import torch` first), the library's run path finds libtorch in
+    the torch package of this environment's site-packages."""
+    so = rectify._rectify.__file__
+    script = f"import ctypes; ctypes.CDLL({so!r}); print(open('/proc/self/maps').read())"
+    maps = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    libs = {line.split()[-1] for line in maps.splitlines() if line.endswith("libtorch_cpu.so")}
+    assert {str(Path(p).resolve()) for p in libs} == {str((Path(torch.__file__).resolve().parent / "lib" / "libtorch_cpu.so"))}, libs
+    assert (Path(so).parent.parent / "torch").resolve() == Path(torch.__file__).resolve().parent
+
+
+def test_the_wheel_installs_the_rectify_command(tmp_path):
+    out = subprocess.run([console_script(), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"rectify {rectify.__version__}"
+    assert out.stdout == cli("--version").stdout
+    bad = subprocess.run([console_script(), "eval", "--images", tmp_path / "none", "--out", tmp_path / "r"], capture_output=True, text=True)
+    ref = cli("eval", "--images", tmp_path / "none", "--out", tmp_path / "r2", check=False)
+    assert (bad.returncode, ref.returncode) == (2, 2)
+    assert bad.stderr.startswith("rectify: error: ") and bad.stderr == ref.stderr, (bad.stderr, ref.stderr)
+
+
+def test_class_names_and_version():
+    names = rectify.class_names()
+    assert len(names) == 1000 and names[0] == "tench" and names[999] == "toilet tissue", names[:3]
+    assert rectify.__version__.count(".") == 2
+
+
+def test_samples_are_the_bundled_files(sample):
+    repo_assets = Path(__file__).resolve().parents[3] / "assets"
+    assert sorted(p.name for p in sample.images.iterdir()) == sorted(p.name for p in (repo_assets / "sample-images").iterdir())
+    for ours, theirs in [(sample.labels, "sample-labels.csv"), (sample.real_labels, "sample-real.json"), (sample.votes, "sample-real-raters.npz")]:
+        assert ours.read_bytes() == (repo_assets / theirs).read_bytes(), theirs
+
+
+# --- the stages equal the binary's ------------------------------------------------------------
+
+
+def test_evaluate_equals_the_binary(api_run, cli_run):
+    """Same images, same flags: the predictions file, the features and the accuracies are the
+    binary's, byte for byte."""
+    assert (api_run.path / "predictions.csv").read_bytes() == (cli_run / "predictions.csv").read_bytes()
+    assert np.array_equal(api_run.features, np.load(cli_run / "features.npy"))
+    ours, theirs = api_run.summary, json.loads((cli_run / "summary.json").read_text())
+    for key in ("n", "evaluated", "failed", "labeled", "top1", "top5", "real_n", "real_top1", "real_top5"):
+        assert ours[key] == theirs[key], key
+    for key in ("model", "weights_sha256", "preprocess"):
+        if key in theirs["provenance"]:
+            assert ours["provenance"][key] == theirs["provenance"][key], key
+
+
+def test_attack_and_report_equal_the_binary(api_run, cli_run):
+    """The binary continues the binary-made run with the same attack; the trajectories equal the
+    API's, and the binary's report of the API's run holds the API report's numbers."""
+    cli("attack", "--run", cli_run, "--name", "ifgsm")
+    assert (api_run.path / "attack/ifgsm/trajectory.csv").read_bytes() == (cli_run / "attack/ifgsm/trajectory.csv").read_bytes()
+    cli("report", "--run", api_run.path, "--out", api_run.path.parent / "cli-report")
+    ours = json.loads((api_run.path / "report/report.json").read_text())
+    theirs = json.loads((api_run.path.parent / "cli-report/report.json").read_text())
+    assert ours["tables"] == theirs["tables"] if "tables" in ours else strip_paths(ours) == strip_paths(theirs)
+
+
+def strip_paths(report):
+    text = json.dumps(report, sort_keys=True)
+    return json.loads(text.replace("cli-report", "report"))
+
+
+# --- DataFrames --------------------------------------------------------------------------------
+
+
+def test_predictions_frame(api_run):
+    df = api_run.predictions
+    assert list(df.columns) == ["file", "label", "pred", "prob", "correct", "top5_correct", "label_name", "pred_name", "top5", "top5_probs"]
+    assert dtypes(df) == {"label": "Int64", "pred": "int64", "prob": "float64", "correct": "boolean", "top5_correct": "boolean", "top5": "object", "top5_probs": "object"}
+    assert all(kind(df[c]) == "str" for c in ("file", "label_name", "pred_name"))
+    with open(api_run.path / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(df.file) == [r["file"] for r in rows]
+    assert list(df.label) == [int(r["label"]) for r in rows]
+    assert [list(t) for t in df.top5] == [[int(c) for c in r["top5"].split()] for r in rows]
+    assert list(df.prob) == [float(r["top5_probs"].split()[0]) for r in rows]
+    assert df.top5[0].dtype == np.int64 and df.top5_probs[0].dtype == np.float64
+    s = api_run.summary
+    assert df.correct.mean() == s["top1"] and df.top5_correct.mean() == s["top5"]
+    names = rectify.class_names()
+    assert list(df.pred_name) == [names[p] for p in df.pred]
+    assert api_run.features.shape == (50, 1280) and api_run.features.dtype == np.float32
+
+
+def test_predictions_of_unlabelled_images_are_missing_not_wrong(sample, tmp_path):
+    run = rectify.evaluate(sample.images, out=tmp_path / "nolabels", limit=3, progress=False)
+    df = run.predictions
+    assert df.label.isna().all() and df.correct.isna().all() and df.top5_correct.isna().all()
+    assert str(df.label.dtype) == "Int64" and str(df.correct.dtype) == "boolean"
+    with pytest.raises(rectify.RectifyError, match="save_features=True"):
+        run.features
+
+
+def test_trajectories_frame(api_run):
+    df = api_run.trajectories
+    steps = [f"step{i}" for i in range(11)]
+    assert list(df.columns) == ["attack", "file", "label", *steps, "steps_to_flip"]
+    assert dtypes(df) == {"label": "Int64", **{s: "int64" for s in steps}, "steps_to_flip": "Int64"}
+    summary = api_run.attack_summary("ifgsm")
+    assert api_run.attacks == ["ifgsm"] and set(df.attack) == {"ifgsm"} and len(df) == summary["n"] == 50
+    # The summary's accuracy per step and histogram, recomputed from the frame.
+    acc = [(df[s] == df.label).mean() for s in steps]
+    assert acc == pytest.approx(summary["accuracy_per_step"], abs=0)
+    hist = df.steps_to_flip.dropna().value_counts()
+    assert [int(hist.get(i, 0)) for i in range(len(summary["steps_to_flip_histogram"]))] == summary["steps_to_flip_histogram"]
+    assert int(df.steps_to_flip.notna().sum()) == summary["flipped"]
+    assert list(df.step0) == list(api_run.predictions.pred), "step 0 is the clean prediction"
+
+
+def test_explanations_frame(api_run):
+    df = api_run.explanations
+    assert list(df.columns) == ["explain", "file", "true_label", "label", "label_name", "probability", "segments", "r2", "intercept", "local_pred", "auc_path", "auc_random", "seed", "weights", "ranked", "path", "random_path"]
+    assert dtypes(df) == {"true_label": "Int64", "label": "int64", "probability": "float64", "segments": "int64", "r2": "float64", "intercept": "float64", "local_pred": "float64", "auc_path": "float64", "auc_random": "float64", "seed": "uint64", "weights": "object", "ranked": "object", "path": "object", "random_path": "object"}
+    assert len(df) == EXPLAIN["limit"] and len(api_run.explains) == 1
+    preds = api_run.predictions.set_index("file")
+    for row in df.itertuples():
+        raw = json.loads((api_run.path / "explain" / row.explain / f"{row.file}.json").read_text())
+        assert len(row.weights) == row.segments == raw["segments"] and row.weights.dtype == np.float64
+        assert list(row.weights) == raw["weights"] and list(row.ranked) == raw["ranked"] and list(row.path) == raw["path"]
+        assert (row.auc_path, row.r2, row.seed) == (raw["auc_path"], raw["r2"], raw["seed"])
+        assert row.label == preds.pred[row.file] != preds.label[row.file], "a misclassified image, its predicted class explained"
+    assert api_run.explanation_image(df.file[0]).size == api_run.explanation_image(df.file[0], "heatmap").size
+
+
+def test_selections_frame(api_run):
+    df = api_run.selections
+    assert list(df.columns) == ["selector", "method", "group", "kind", "rank", "file", "image_id", "score"]
+    assert dtypes(df) == {"rank": "int64", "image_id": "int64", "score": "float64"}
+    assert sorted(api_run.criticisms) == sorted(set(df.selector)) and set(df.method) == {"mmd", "probability"}
+    for name in api_run.criticisms:
+        sel = json.loads((api_run.path / "criticize" / name / "selection.json").read_text())
+        part = df[df.selector == name]
+        for g in sel["groups"]:
+            for kind, files in (("prototype", g["prototype_files"]), ("criticism", g["criticism_files"])):
+                rows = part[(part.group == g["group"]) & (part.kind == kind)].sort_values("rank")
+                assert list(rows.file) == files and list(rows["rank"]) == list(range(len(files)))
+    assert set(df.file) <= set(api_run.predictions.file)
+
+
+def test_study_frames(api_run):
+    df = api_run.study_results
+    raw = json.loads((api_run.path / "study/results.json").read_text())
+    assert list(df.index) == list(raw["designs"]) and df.index.name == "design"
+    top1 = raw["designs"]["relevance-top1"]
+    row = df.loc["relevance-top1"]
+    assert (row.top1_error, row.rectified_top1_error, row.errors, row.rated) == (top1["top1_error"], top1["rectified_top1_error"], top1["errors"], top1["rated"])
+    assert (row.ci_rectified_top1_error_low, row.ci_rectified_top1_error_high) == tuple(top1["ci"]["rectified_top1_error"])
+    assert str(df.dtypes["errors"]) == "Int64" and str(df.dtypes["top1_error"]) == "float64"
+    assert list(row.histogram) == top1["histogram"]
+    assert api_run.study_summary == raw
+    votes = api_run.votes
+    assert list(votes.columns) == ["item", "design", "variant", "arm", "rater", "answer", "seconds", "source"]
+    assert len(votes) == sum(raw["sources"].values()) and set(votes.source) == set(raw["sources"])
+    assert str(votes.seconds.dtype) == "float64"
+
+
+def test_frames_of_a_run_without_stages(cli_run, copy_of):
+    run = rectify.open_run(copy_of(cli_run))
+    for frame in (run.explanations, run.selections):
+        assert len(frame) == 0
+    assert list(run.trajectories.columns)[:3] == ["attack", "file", "label"] and len(run.trajectories) in (0, 50)
+    assert len(run.study_results) == 0
+    with pytest.raises(rectify.RectifyError, match="no study results"):
+        run.study_summary
+
+
+# --- interop -----------------------------------------------------------------------------------
+
+
+def test_api_continues_a_cli_run_and_the_cli_reads_it(cli_run, copy_of, sample):
+    run = rectify.open_run(copy_of(cli_run))
+    assert (run.path / "predictions.csv").read_bytes() == (cli_run / "predictions.csv").read_bytes()
+    run.criticize(method="random", per="all", progress=False)
+    out = cli("report", "--run", run.path)
+    assert (run.path / "report/report.html").is_file(), out.stdout
+    report = json.loads((run.path / "report/report.json").read_text())
+    assert "random" in json.dumps(report)
+    assert run.image(run.predictions.file[0]).size == (227, 227)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def test_errors_carry_the_binarys_messages(api_run, tmp_path):
+    with pytest.raises(rectify.UsageError) as usage:
+        api_run.attack(method="nope", progress=False)
+    ref = cli("attack", "--run", api_run.path, "--method", "nope", check=False)
+    assert ref.returncode == 2 and str(usage.value) == ref.stderr.strip()
+    with pytest.raises(rectify.RectifyError) as failed:
+        api_run.criticize(method="adversarial", attack="zzz", per="all", progress=False)
+    ref = cli("criticize", "--run", api_run.path, "--method", "adversarial", "--attack", "zzz", "--per", "all", check=False)
+    assert ref.returncode == 2 and f"rectify: error: {failed.value}" == ref.stderr.strip()
+    assert not isinstance(failed.value, rectify.UsageError) and isinstance(usage.value, rectify.RectifyError)
+    with pytest.raises(rectify.UsageError, match="unexpected argument '--no-such-flag'"):
+        api_run.explain(no_such_flag=3, progress=False)
+    with pytest.raises(rectify.RectifyError, match="not a rectify run"):
+        rectify.open_run(tmp_path)
+    with pytest.raises(ValueError, match="either model= or arch="):
+        rectify.evaluate(tmp_path, model=torch.nn.Identity(), arch="resnet50", out=tmp_path / "x")
+    with pytest.raises(TypeError, match="model must be"):
+        rectify.evaluate(tmp_path, model=42, out=tmp_path / "y")
+    with pytest.raises(rectify.RectifyError, match="no explanation of nope.JPEG"):
+        api_run.show_explanation("nope.JPEG")
+
+
+# --- models given as modules -------------------------------------------------------------------
+
+
+class Tiny(torch.nn.Module):
+    """A scriptable classifier: mean colour → 1000 logits."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = torch.nn.Linear(3, 1000)
+
+    def forward(self, x):
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class Untypable(Tiny):
+    """Not scriptable (variadic arguments), traceable."""
+
+    def forward(self, x, *rest):
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def test_modules_are_scripted_or_traced_and_say_which(sample, tmp_path, capfd):
+    scripted = rectify.evaluate(sample.images, labels=sample.labels, model=Tiny(), out=tmp_path / "s", limit=8, progress=False)
+    assert "scripted" in capfd.readouterr().err
+    assert json.loads((scripted.path / "model/export.json").read_text())["method"] == "torch.jit.script"
+    traced = rectify.evaluate(sample.images, labels=sample.labels, model=Untypable(), out=tmp_path / "t", limit=8, progress=False)
+    err = capfd.readouterr().err
+    assert "traced on an input of shape (1, 3, 224, 224)" in err, err
+    assert json.loads((traced.path / "model/export.json").read_text())["method"] == "torch.jit.trace"
+    # The same function three ways (scripted, traced, a TorchScript file): the same predictions.
+    by_path = rectify.evaluate(sample.images, labels=sample.labels, model=scripted.path / "model/model.pt", out=tmp_path / "p", limit=8, progress=False)
+    a, b, c = (r.predictions for r in (scripted, traced, by_path))
+    assert list(a.pred) == list(b.pred) == list(c.pred)
+    assert np.allclose(a.prob, b.prob, atol=1e-6) and list(a.prob) == list(c.prob)
+    # The module's own forward on the run's input agrees with the run: its top class per image
+    # is among the 1000 logits of Tiny on the preprocessed crop (checked through the saved logits).
+    logits = rectify.evaluate(sample.images, model=Tiny(), out=tmp_path / "l", limit=8, save_logits=True, progress=False).logits
+    assert logits.shape == (8, 1000) and list(logits.argmax(1)) == list(a.pred)
+
+
+def test_preprocess_given_as_a_dict_is_recorded(sample, tmp_path):
+    config = {"input_size": [3, 240, 240], "interpolation": "bicubic", "crop_pct": 0.95, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
+    run = rectify.evaluate(sample.images, model=Tiny(), preprocess=config, out=tmp_path / "pp", limit=2, progress=False)
+    recorded = json.dumps(run.provenance)
+    assert "bicubic" in recorded and "240" in recorded and json.loads((run.path / "model/preprocess.json").read_text()) == config
+
+
+# --- progress and Ctrl-C -----------------------------------------------------------------------
+
+
+def test_progress_events_count_the_work(sample, tmp_path):
+    events = []
+    rectify.evaluate(sample.images, out=tmp_path / "p", limit=20, batch_size=8, progress=lambda e, t, n: events.append((e, t, n)))
+    begins = [(t, n) for e, t, n in events if e == "begin"]
+    assert begins and begins[0][1] == 20, events
+    assert sum(n for e, _, n in events if e == "inc") == 20 and events[-1][0] == "finish"
+
+
+def test_an_exception_in_the_callback_stops_the_stage(sample, tmp_path):
+    def boom(event, text, n):
+        if event == "inc":
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        rectify.evaluate(sample.images, out=tmp_path / "b", batch_size=8, progress=boom)
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(sample, tmp_path):
+    """SIGINT during evaluation raises KeyboardInterrupt once the batch in flight is stored;
+    evaluating again resumes, and the result equals an uninterrupted run's."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sqlite3, rectify
+        def interrupt(event, text, n):
+            if event == "inc":
+                os.kill(os.getpid(), signal.SIGINT)
+        try:
+            rectify.evaluate({str(sample.images)!r}, labels={str(sample.labels)!r}, out={str(tmp_path / 'r')!r}, batch_size=8, progress=interrupt)
+            print("not interrupted")
+        except KeyboardInterrupt:
+            db = sqlite3.connect({str(tmp_path / 'r' / 'rectify.db')!r})
+            print("interrupted", db.execute("select count(*) from predictions").fetchone()[0])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    word, stored = out.stdout.split()
+    assert word == "interrupted" and 0 < int(stored) < 50, out.stdout
+    resumed = rectify.evaluate(sample.images, labels=sample.labels, out=tmp_path / "r", batch_size=8, progress=False)
+    whole = rectify.evaluate(sample.images, labels=sample.labels, out=tmp_path / "w", batch_size=8, progress=False)
+    assert (resumed.path / "predictions.csv").read_bytes() == (whole.path / "predictions.csv").read_bytes()
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+
+def test_report_inline_is_self_contained(api_run):
+    page = (api_run.path / "report/report.html").read_text()
+    inline = api_run._repr_html_()
+    assert inline.startswith("<iframe srcdoc=") and inline == api_run.show()._repr_html_()
+    import html as html_lib
+
+    srcdoc = inline.split('srcdoc="', 1)[1].split('" style=', 1)[0]
+    assert html_lib.unescape(srcdoc) == page
+    for needle in ('src="http', "src='http", 'href="http', "@import", "url(http"):
+        assert needle not in page, needle
+
+
+def test_single_explanation_and_gallery_inline(api_run):
+    first = api_run.explanations.file[0]
+    one = api_run.show_explanation(first)._repr_html_()
+    assert one.count("data:image/png;base64,") == 3 and first in one
+    group = api_run.selections.group[0]
+    gallery = api_run.show_gallery(group)._repr_html_()
+    assert gallery.count("data:image/png;base64,") == 1
+    with pytest.raises(rectify.RectifyError, match="no gallery"):
+        api_run.show_gallery("no such group")
+
+
+def test_repr_without_a_report_is_a_summary(cli_run, copy_of):
+    run = rectify.open_run(copy_of(cli_run))
+    text = run._repr_html_()
+    assert "no report yet" in text and str(run.summary["top1"]) in text
+    assert repr(run) == f"rectify.Run({str(run.path)!r})" and os.fspath(run) == str(run.path)

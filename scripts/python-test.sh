@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The Python package's tests (issue #16): build the wheel with maturin, install it into a fresh
+# virtual environment, run the pytest suite (crates/py/tests) and the example notebook there.
+# The fresh environment takes torch (and what torch depends on) from the cached one that
+# scripts/setup.sh made, by symbolic links in its site-packages, rather than installing the 4.6 GB wheel a second time; the
+# wheel's other dependencies (numpy, pandas, pillow, tqdm) and the test tools come from PyPI.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/env.sh --dev
+pin=$(grep -E '^torch==' scripts/torch-requirements.txt)
+grep -q "\"$pin\"" crates/py/pyproject.toml || { echo "python-test: crates/py/pyproject.toml does not pin $pin" >&2; exit 1; }
+cargo build --release --locked -p rectify
+wheel=$(bash scripts/wheel.sh | tail -n 1)
+work=target/python-test
+rm -rf "$work"
+mkdir -p "$work"
+base_python=${RECTIFY_BASE_PYTHON:-python3}
+"$base_python" -m venv "$work/venv"
+# torch's dependency closure, linked into the fresh site-packages (so that the wheel's
+# `$ORIGIN/../torch/lib` finds libtorch there, as it will where torch is installed by pip).
+"$RECTIFY_TORCH_ENV/bin/python" - "$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" <<'PY'
+import importlib.metadata as md, re, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+todo, seen = ["torch"], set()
+while todo:
+    name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+    if name in seen:
+        continue
+    seen.add(name)
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue  # an optional or platform-specific requirement that is not installed
+    for req in dist.requires or []:
+        if "extra ==" not in req:
+            todo.append(re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0])
+    for f in dist.files or []:
+        top = Path(str(f)).parts[0]
+        src = Path(dist.locate_file(top))
+        if top not in ("..", "__pycache__") and src.exists() and not (out / top).exists():
+            (out / top).symlink_to(src)
+print(f"python-test: torch and {len(seen) - 1} dependencies linked from {Path(md.distribution('torch').locate_file('')).resolve()}", file=sys.stderr)
+PY
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" \
+  -r scripts/python-test-requirements.txt
+"$work/venv/bin/python" -c 'import rectify, torch; print("python-test: rectify", rectify.__version__, "with torch", torch.__version__, file=__import__("sys").stderr)'
+RECTIFY_BIN=$PWD/target/release/rectify RECTIFY_REPO=$PWD "$work/venv/bin/python" -m pytest -q -p no:cacheprovider crates/py/tests
