@@ -69,8 +69,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
 /// succeeded or clap printed help or the version, `Err` with the message the binary prints after
 /// `rectify: error: ` (clap's own errors rendered as clap renders them).
 pub fn run(args: impl IntoIterator<Item = String>) -> Result<(), Failure> {
-    // Before any tensor: freed activations stay in the heap (see rectify_model::memory).
-    rectify_model::memory::keep_freed_memory();
     let cli = match Cli::try_parse_from(std::iter::once("rectify".to_string()).chain(args)) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -107,6 +105,10 @@ pub enum Failure {
 
 /// The binary: [`run`] on the process's arguments, the error printed, the exit status returned.
 pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
+    // Before any tensor: freed activations stay in the heap (see rectify_model::memory). A
+    // process-wide allocator setting, so only for a process that is this command alone (the
+    // binary, the Python package's `rectify` command), never for the Python API's callers.
+    rectify_model::memory::keep_freed_memory();
     match run(args) {
         Ok(()) | Err(Failure::BrokenPipe) => 0,
         Err(Failure::Usage(msg)) => {

@@ -7,7 +7,7 @@ use anyhow::Result;
 use rectify_store::artifacts::layout;
 use rectify_store::{ImageRow, Provenance, RunId, RunStore};
 
-use crate::outputs::{throughput, write_atomically, write_json};
+use crate::outputs::{csv_field, throughput, write_atomically, write_json};
 
 pub use rectify_store::artifacts::AttackSummary;
 
@@ -31,12 +31,13 @@ pub fn write(
     let frac = |hits: usize| if n == 0 { 0.0 } else { hits as f64 / n as f64 };
 
     write_atomically(&dir.join("trajectory.csv"), |w| {
-        let cols: Vec<String> = (0..steps).map(|s| format!("pred_step{s}")).collect();
-        writeln!(w, "file,label,{},steps_to_flip", cols.join(","))?;
+        // One column per step; `file` quoted as predictions.csv quotes it (commas, quotes).
+        let cols: String = (0..steps).map(|s| format!("pred_step{s},")).collect();
+        writeln!(w, "file,label,{cols}steps_to_flip")?;
         for (img, r) in &attacked {
-            let preds: Vec<String> = r.steps.iter().map(|s| s.top1.to_string()).collect();
+            let preds: String = r.steps.iter().map(|s| format!("{},", s.top1)).collect();
             let flip = r.steps_to_flip.map(|s| s.to_string()).unwrap_or_default();
-            writeln!(w, "{},{},{},{flip}", img.file, img.label.unwrap_or(-1), preds.join(","))?;
+            writeln!(w, "{},{},{preds}{flip}", csv_field(&img.file), img.label.unwrap_or(-1))?;
         }
         Ok(())
     })?;

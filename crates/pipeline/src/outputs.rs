@@ -195,7 +195,7 @@ pub fn write_eval_outputs(
 }
 
 /// Quotes a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

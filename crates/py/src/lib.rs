@@ -43,6 +43,10 @@ struct PySink {
 
 impl PySink {
     fn send(&mut self, event: &str, text: &str, n: u64) {
+        if std::thread::panicking() {
+            // A guard reporting while the stage unwinds: a second unwind would abort.
+            return;
+        }
         let result = Python::attach(|py| -> PyResult<()> {
             py.check_signals()?;
             if let Some(callback) = &self.callback {

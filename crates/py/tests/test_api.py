@@ -167,7 +167,8 @@ def test_explanations_frame(api_run):
     assert len(df) == EXPLAIN["limit"] and len(api_run.explains) == 1
     preds = api_run.predictions.set_index("file")
     for row in df.itertuples():
-        raw = json.loads((api_run.path / "explain" / row.explain / f"{row.file}.json").read_text())
+        stem = row.file.replace("/", "__")
+        raw = json.loads((api_run.path / "explain" / row.explain / f"{stem}.json").read_text())
         assert len(row.weights) == row.segments == raw["segments"] and row.weights.dtype == np.float64
         assert list(row.weights) == raw["weights"] and list(row.ranked) == raw["ranked"] and list(row.path) == raw["path"]
         assert (row.auc_path, row.r2, row.seed) == (raw["auc_path"], raw["r2"], raw["seed"])
@@ -211,7 +212,8 @@ def test_frames_of_a_run_without_stages(cli_run, copy_of):
     run = rectify.open_run(copy_of(cli_run))
     for frame in (run.explanations, run.selections):
         assert len(frame) == 0
-    assert list(run.trajectories.columns)[:3] == ["attack", "file", "label"] and len(run.trajectories) in (0, 50)
+    assert list(run.trajectories.columns)[:3] == ["attack", "file", "label"]
+    assert len(run.trajectories) == (50 if run.attacks else 0)
     assert len(run.study_results) == 0
     with pytest.raises(rectify.RectifyError, match="no study results"):
         run.study_summary
@@ -223,6 +225,11 @@ def test_frames_of_a_run_without_stages(cli_run, copy_of):
 def test_api_continues_a_cli_run_and_the_cli_reads_it(cli_run, copy_of, sample):
     run = rectify.open_run(copy_of(cli_run))
     assert (run.path / "predictions.csv").read_bytes() == (cli_run / "predictions.csv").read_bytes()
+    first = run.predictions.file[0]
+    cli("explain", "--run", run.path, "--files", first, "--samples", "100", "--name", "e")
+    cli("criticize", "--run", run.path, "--method", "probability", "--per", "all")
+    assert list(run.explanations.file) == [first] and run.explains == ["e"]
+    assert set(run.selections.method) == {"probability"}
     run.criticize(method="random", per="all", progress=False)
     out = cli("report", "--run", run.path)
     assert (run.path / "report/report.html").is_file(), out.stdout
@@ -279,15 +286,21 @@ class Untypable(Tiny):
 
 
 def test_modules_are_scripted_or_traced_and_say_which(sample, tmp_path, capfd):
-    scripted = rectify.evaluate(sample.images, labels=sample.labels, model=Tiny(), out=tmp_path / "s", limit=8, progress=False)
+    module = Tiny().train()
+    scripted = rectify.evaluate(sample.images, labels=sample.labels, model=module, out=tmp_path / "s", limit=8, progress=False)
     assert "scripted" in capfd.readouterr().err
-    assert json.loads((scripted.path / "model/export.json").read_text())["method"] == "torch.jit.script"
+    assert scripted.model_export["method"] == "torch.jit.script" and module.training, "the module's mode is restored"
     traced = rectify.evaluate(sample.images, labels=sample.labels, model=Untypable(), out=tmp_path / "t", limit=8, progress=False)
     err = capfd.readouterr().err
     assert "traced on an input of shape (1, 3, 224, 224)" in err, err
-    assert json.loads((traced.path / "model/export.json").read_text())["method"] == "torch.jit.trace"
+    assert traced.model_export["method"] == "torch.jit.trace"
+    # The trace follows the crop asked for.
+    rectify.evaluate(sample.images, model=Untypable(), out=tmp_path / "t299", limit=1, crop=299, resize=342, progress=False)
+    assert "(1, 3, 299, 299)" in capfd.readouterr().err
     # The same function three ways (scripted, traced, a TorchScript file): the same predictions.
-    by_path = rectify.evaluate(sample.images, labels=sample.labels, model=scripted.path / "model/model.pt", out=tmp_path / "p", limit=8, progress=False)
+    (saved,) = (scripted.path / "model").glob("model-*.pt")
+    by_path = rectify.evaluate(sample.images, labels=sample.labels, model=saved, out=tmp_path / "p", limit=8, progress=False)
+    assert by_path.model_export is None
     a, b, c = (r.predictions for r in (scripted, traced, by_path))
     assert list(a.pred) == list(b.pred) == list(c.pred)
     assert np.allclose(a.prob, b.prob, atol=1e-6) and list(a.prob) == list(c.prob)
@@ -348,6 +361,78 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(sample, tmp_path):
     resumed = rectify.evaluate(sample.images, labels=sample.labels, out=tmp_path / "r", batch_size=8, progress=False)
     whole = rectify.evaluate(sample.images, labels=sample.labels, out=tmp_path / "w", batch_size=8, progress=False)
     assert (resumed.path / "predictions.csv").read_bytes() == (whole.path / "predictions.csv").read_bytes()
+
+
+def test_an_unfinished_run_says_so(sample, tmp_path):
+    def stop(event, text, n):
+        if event == "inc":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rectify.evaluate(sample.images, out=tmp_path / "u", batch_size=8, progress=stop)
+    run = rectify.open_run(tmp_path / "u")
+    assert "evaluation not finished" in run._repr_html_()
+    with pytest.raises(rectify.RectifyError, match="has not finished"):
+        run.predictions
+
+
+# --- flags ---------------------------------------------------------------------------------------
+
+
+def test_keywords_become_the_commands_flags():
+    from rectify._api import _flags
+
+    assert _flags({"batch_size": 8, "exact": True, "save_logits": False, "limit": None, "mean": (0.5, 0.4, 0.3)}) == ["--batch-size", "8", "--exact", "--mean", "0.5,0.4,0.3"]
+    assert _flags({"shard": (1, 3)}) == ["--shard", "1/3"]
+    assert _flags({"model_run": ["a", "b"]}) == ["--model-run", "a", "--model-run", "b"]
+    with pytest.raises(ValueError, match="cannot hold commas"):
+        _flags({"files": ["a,b.jpg", "c.jpg"]})
+
+
+def test_run_cli_and_commands_without_a_run(api_run, capfd):
+    rectify.run_cli(["study", "recruit", "--platform", "prolific", "--base-url", "https://example.org"], progress=False)
+    out = capfd.readouterr().out
+    assert "PROLIFIC_PID" in out, out
+    api_run.study("recruit", platform="prolific", base_url="https://example.org", progress=False)
+    assert capfd.readouterr().out == out
+
+
+def test_file_names_with_commas_survive_every_frame(sample, tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    labels = {r["file"]: r["label"] for r in csv.DictReader(open(sample.labels, newline=""))}
+    rows = []
+    for i, src in enumerate(sorted(sample.images.iterdir())[:3]):
+        name = f"a,{i}.JPEG" if i == 0 else src.name
+        (images / name).write_bytes(src.read_bytes())
+        rows.append([name, labels[src.name]])
+    with open(tmp_path / "labels.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["file", "label"], *rows])
+    run = rectify.evaluate(images, labels=tmp_path / "labels.csv", out=tmp_path / "c", progress=False)
+    run.attack(steps=2, save_images=True, progress=False)
+    assert "a,0.JPEG" in list(run.predictions.file) and "a,0.JPEG" in list(run.trajectories.file)
+    assert list(run.trajectories.columns) == ["attack", "file", "label", "step0", "step1", "step2", "steps_to_flip"]
+    assert run.adversarial("a,0.JPEG", attack=run.attacks[0]).size == (224, 224)
+    with pytest.raises(rectify.RectifyError, match="save_logits=True"):
+        run.logits
+
+
+def test_attacks_of_different_lengths_share_one_frame(api_run, copy_of):
+    run = rectify.open_run(copy_of(api_run.path))
+    run.attack(steps=2, name="short", limit=4, progress=False)
+    df = run.trajectories
+    assert set(df.attack) == {"ifgsm", "short"} and str(df.step10.dtype) == "Int64" and str(df.step1.dtype) == "int64"
+    assert df[df.attack == "short"].step10.isna().all()
+
+
+def test_report_of_several_runs_elsewhere(api_run, cli_run, tmp_path):
+    page = api_run.report(runs=[cli_run], out=tmp_path / "both", progress=False)
+    assert page == tmp_path / "both/report.html" and page.is_file()
+    report = json.loads((tmp_path / "both/report.json").read_text())
+    assert len(report["runs"]) == 2 and len(report["calibration"]) == 2
+    assert api_run.show(report=page)._repr_html_().startswith("<iframe")
+    with pytest.raises(rectify.RectifyError, match="no such report"):
+        api_run.show(report=tmp_path / "none.html")
 
 
 # --- HTML --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-//! Small exact statistics for the bias tables: Wilson score intervals for a prevalence and
+//! Small exact statistics: the calibration section's expected calibration error, and for the
+//! bias tables Wilson score intervals for a prevalence and
 //! Fisher's exact test of a 2×2 table (two-sided, as `scipy.stats.fisher_exact` and R's
 //! `fisher.test`: the sum of the probabilities of all tables with the same margins that are no
 //! more likely than the observed one).
@@ -63,6 +64,52 @@ pub fn fisher_exact(a: u64, b: u64, c: u64, d: u64) -> f64 {
     total.min(1.0)
 }
 
+/// How well confidences match accuracy: the expected calibration error over equal-width bins
+/// and each bin's count, accuracy and mean confidence (Guo et al. 2017, "On Calibration of
+/// Modern Neural Networks", and their code: bin m holds the confidences c with
+/// `lo_m < c <= hi_m`, the edges being numpy's `linspace(0, 1, bins + 1)`; a confidence of 0 is
+/// in no bin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Σ_m |B_m| / n · |accuracy(B_m) − confidence(B_m)|; `NaN` without confidences.
+    pub ece: f64,
+    /// Confidences per bin.
+    pub count: Vec<u64>,
+    /// Share correct per bin (`NaN` for an empty bin).
+    pub accuracy: Vec<f64>,
+    /// Mean confidence per bin (`NaN` for an empty bin).
+    pub confidence: Vec<f64>,
+}
+
+/// [`Calibration`] of `confidence[i]` (the top class's probability) and `correct[i]` (whether
+/// the top class is the label) in `bins` bins.
+pub fn calibration(confidence: &[f64], correct: &[bool], bins: usize) -> Calibration {
+    assert_eq!(confidence.len(), correct.len(), "one correctness per confidence");
+    // numpy's linspace: start + i * step, the last edge exactly `stop`.
+    let step = 1.0 / bins as f64;
+    let edge = |i: usize| if i == bins { 1.0 } else { i as f64 * step };
+    let mut count = vec![0_u64; bins];
+    let mut hits = vec![0_u64; bins];
+    let mut sum = vec![0.0_f64; bins];
+    for (&c, &ok) in confidence.iter().zip(correct) {
+        if let Some(m) = (0..bins).find(|&m| c > edge(m) && c <= edge(m + 1)) {
+            count[m] += 1;
+            hits[m] += u64::from(ok);
+            sum[m] += c;
+        }
+    }
+    let n = confidence.len() as f64;
+    let accuracy: Vec<f64> =
+        count.iter().zip(&hits).map(|(&k, &h)| if k == 0 { f64::NAN } else { h as f64 / k as f64 }).collect();
+    let mean: Vec<f64> = count.iter().zip(&sum).map(|(&k, &s)| if k == 0 { f64::NAN } else { s / k as f64 }).collect();
+    let ece = if confidence.is_empty() {
+        f64::NAN
+    } else {
+        (0..bins).filter(|&m| count[m] > 0).map(|m| (mean[m] - accuracy[m]).abs() * count[m] as f64 / n).sum()
+    };
+    Calibration { ece, count, accuracy, confidence: mean }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +123,17 @@ mod tests {
         // fisher_exact([[0, 5], [5, 0]]) → p = 0.007936507936507936
         assert!((fisher_exact(0, 5, 5, 0) - 0.007_936_507_936_507_936).abs() < 1e-12);
         assert!((fisher_exact(2, 2, 2, 2) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn calibration_by_hand() {
+        // Two bins: (0, 0.5] holds 0.25 (wrong) and 0.5 (right), (0.5, 1] holds 0.75 (right).
+        let c = calibration(&[0.25, 0.5, 0.75, 0.0], &[false, true, true, true], 2);
+        assert_eq!(c.count, vec![2, 1], "an edge belongs to the bin below it; 0 to none");
+        assert_eq!((c.accuracy[0], c.confidence[0]), (0.5, 0.375));
+        // |0.375 − 0.5| · 2/4 + |0.75 − 1| · 1/4
+        assert!((c.ece - (0.125 * 0.5 + 0.25 * 0.25)).abs() < 1e-15, "{c:?}");
+        assert!(calibration(&[], &[], 15).ece.is_nan());
     }
 
     #[test]

@@ -38,9 +38,15 @@ def class_names() -> List[str]:
 # --- command lines ---------------------------------------------------------------------------
 
 
+# Flags given once per value (clap's `Append`); every other list is one comma-separated value.
+_REPEATED = {"model_run", "exclude_study", "mturk_origin", "run"}
+
+
 def _flags(options: Mapping[str, Any]) -> List[str]:
     """``{"batch_size": 8, "exact": True, "mean": (0.5, 0.5, 0.5)}`` → ``--batch-size 8 --exact
-    --mean 0.5,0.5,0.5``. ``None`` and ``False`` leave the flag out (the command's default)."""
+    --mean 0.5,0.5,0.5``. ``None`` and ``False`` leave the flag out (the command's default); a
+    list is one comma-separated value, or the flag once per item for the flags the command
+    repeats; ``shard=(i, n)`` is ``--shard i/n``."""
     argv: List[str] = []
     for key, value in options.items():
         if value is None or value is False:
@@ -48,8 +54,17 @@ def _flags(options: Mapping[str, Any]) -> List[str]:
         flag = "--" + key.replace("_", "-")
         if value is True:
             argv.append(flag)
+        elif key == "shard" and isinstance(value, (list, tuple)):
+            argv += [flag, "/".join(str(int(v)) for v in value)]
         elif isinstance(value, (list, tuple)):
-            argv += [flag, ",".join(_text(v) for v in value)]
+            items = [_text(v) for v in value]
+            if key in _REPEATED:
+                for item in items:
+                    argv += [flag, item]
+                continue
+            if any("," in item for item in items):
+                raise ValueError(f"{key}=: {flag} takes a comma-separated list, so its items cannot hold commas: {items}")
+            argv += [flag, ",".join(items)]
         else:
             argv += [flag, _text(value)]
     return argv
@@ -156,7 +171,7 @@ def samples(dir: Optional[PathLike] = None) -> Sample:
 # --- models ----------------------------------------------------------------------------------
 
 
-def _export_model(model: Any, out: Path, preprocess: Any, example_input: Any) -> Path:
+def _export_model(model: Any, out: Path, preprocess: Any, example_input: Any, crop: Any = None) -> Path:
     """A TorchScript file for ``model``: a path as is; a scripted module saved; an ``nn.Module``
     scripted with ``torch.jit.script`` or, when that fails, traced with ``torch.jit.trace`` on
     ``example_input`` (default: zeros of the preprocessing's crop). Says which on standard error
@@ -167,12 +182,12 @@ def _export_model(model: Any, out: Path, preprocess: Any, example_input: Any) ->
         return Path(model)
     folder = out / "model"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "model.pt"
     if isinstance(model, torch.jit.ScriptModule):
         how, why = "as given", "already a TorchScript module"
         scripted = model
     elif isinstance(model, torch.nn.Module):
-        model = model.eval()
+        training = model.training
+        model.eval()
         try:
             with warnings.catch_warnings():
                 # torch 2.11 deprecates TorchScript in favour of torch.export; rectify runs TorchScript.
@@ -181,17 +196,27 @@ def _export_model(model: Any, out: Path, preprocess: Any, example_input: Any) ->
             how, why = "torch.jit.script", "scripted"
         except Exception as err:  # noqa: BLE001 - any scripting failure falls back to tracing
             if example_input is None:
-                crop = _crop_of(preprocess)
-                example_input = torch.zeros(1, 3, crop, crop)
+                size = int(crop) if crop is not None else _crop_of(preprocess)
+                example_input = torch.zeros(1, 3, size, size)
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 scripted = torch.jit.trace(model, example_input)
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             how, why = "torch.jit.trace", f"traced on an input of shape {tuple(example_input.shape)}: torch.jit.script failed ({first})"
+        finally:
+            model.train(training)
     else:
         raise TypeError(f"model must be a torch.nn.Module, a TorchScript module or a path, not {type(model).__name__}")
-    scripted.save(os.fspath(path))
-    (folder / "export.json").write_text(json.dumps({"method": how, "note": why, "class": type(model).__name__}, indent=2))
+    # Saved under its own hash: exporting into a run never replaces the model an earlier
+    # evaluation used (eval then refuses the run, whose weights differ).
+    import hashlib
+
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".pt", delete=False) as tmp:
+        scripted.save(tmp.name)
+    digest = hashlib.sha256(Path(tmp.name).read_bytes()).hexdigest()[:16]
+    path = folder / f"model-{digest}.pt"
+    os.replace(tmp.name, path)
+    (folder / f"model-{digest}.json").write_text(json.dumps({"method": how, "note": why, "class": type(model).__name__}, indent=2))
     print(f"rectify: model {why}; saved to {path}", file=sys.stderr)
     return path
 
@@ -238,7 +263,7 @@ def evaluate(
     run_dir = Path(out) if out is not None else Path("runs") / _dt.datetime.now().strftime("eval-%Y%m%d-%H%M%S")
     argv: List[str] = ["eval", "--images", _text(images), "--out", _text(run_dir)]
     if model is not None:
-        argv += ["--torchscript", _text(_export_model(model, run_dir, preprocess, example_input))]
+        argv += ["--torchscript", _text(_export_model(model, run_dir, preprocess, example_input, options.get("crop")))]
     if isinstance(preprocess, Mapping):
         run_dir.mkdir(parents=True, exist_ok=True)
         config = run_dir / "model" / "preprocess.json"
@@ -286,7 +311,8 @@ class Run:
     # stages
 
     def _stage(self, command: List[str], options: Mapping[str, Any], progress: ProgressArg, *args: Any) -> "Run":
-        run_cli([*command, "--run", os.fspath(self.path), *_flags(options), *(_text(a) for a in args)], progress)
+        on_run = [] if command == ["study", "recruit"] else ["--run", os.fspath(self.path)]
+        run_cli([*command, *on_run, *_flags(options), *(_text(a) for a in args)], progress)
         return self
 
     def attack(self, method: str = "ifgsm", *, progress: ProgressArg = True, **options: Any) -> "Run":
@@ -327,7 +353,21 @@ class Run:
     @property
     def summary(self) -> Dict[str, Any]:
         """``summary.json``: accuracies, counts, failures, provenance, throughput."""
-        return _read_json(self.path / "summary.json")
+        return _read_json(self._eval_file("summary.json"))
+
+    def _eval_file(self, name: str) -> Path:
+        path = self.path / name
+        if not path.is_file():
+            raise RectifyError(f"{self.path}: no {name}: the evaluation has not finished (evaluating into the run again resumes it)")
+        return path
+
+    @property
+    def model_export(self) -> Optional[Dict[str, Any]]:
+        """How ``evaluate(model=…)`` exported the module (``method``: ``torch.jit.script``,
+        ``torch.jit.trace`` or ``as given``; ``note``; ``class``), ``None`` for other models."""
+        weights = Path(self.provenance.get("model", {}).get("weights", ""))
+        info = (self.path / "model" / weights.name).with_suffix(".json")
+        return _read_json(info) if weights.name.startswith("model-") and info.is_file() else None
 
     @property
     def provenance(self) -> Dict[str, Any]:
@@ -349,10 +389,10 @@ class Run:
         ``pred`` (int64, the top class), ``prob`` (float64, its probability), ``correct`` and
         ``top5_correct`` (boolean, <NA> when unlabelled), ``label_name``, ``pred_name`` (str),
         ``top5`` (int64 arrays) and ``top5_probs`` (float64 arrays)."""
-        raw = pd.read_csv(self.path / "predictions.csv", dtype={"file": str, "label": "Int64", "top5": str, "top5_probs": str}, keep_default_na=False, na_values={"label": [""]})
+        raw = pd.read_csv(self._eval_file("predictions.csv"), dtype={"file": str, "label": "Int64", "top5": str, "top5_probs": str}, keep_default_na=False, na_values={"label": [""]})
         top5 = [np.array(s.split(), dtype=np.int64) for s in raw["top5"]]
         probs = [np.array(s.split(), dtype=np.float64) for s in raw["top5_probs"]]
-        names = class_names()
+        names = class_names() if self.provenance.get("params", {}).get("num_classes", 1000) == 1000 else []
         pred = pd.Series([t[0] for t in top5], dtype="int64")
         label = raw["label"].astype("Int64")
         known = label.notna().to_numpy()
@@ -403,15 +443,20 @@ class Run:
         <NA> when it never flipped)."""
         frames = []
         for name in self.attacks:
-            df = pd.read_csv(self.path / "attack" / name / "trajectory.csv", dtype={"file": str}, keep_default_na=False)
+            df = pd.read_csv(self.path / "attack" / name / "trajectory.csv", dtype={"file": str}, keep_default_na=False, na_values={"steps_to_flip": [""]})
             df = df.rename(columns={c: c.replace("pred_step", "step") for c in df.columns})
             df["label"] = df["label"].astype("Int64").mask(df["label"] == -1)
-            df["steps_to_flip"] = pd.to_numeric(df["steps_to_flip"].replace("", None)).astype("Int64")
+            df["steps_to_flip"] = df["steps_to_flip"].astype("Float64").astype("Int64")
             df.insert(0, "attack", name)
             frames.append(df)
         if not frames:
             return pd.DataFrame({"attack": pd.Series(dtype=str), "file": pd.Series(dtype=str), "label": pd.Series(dtype="Int64"), "steps_to_flip": pd.Series(dtype="Int64")})
-        return pd.concat(frames, ignore_index=True)
+        df = pd.concat(frames, ignore_index=True)
+        # Attacks of different lengths: a step the shorter one lacks is <NA>, not a float NaN.
+        steps = sorted((c for c in df.columns if c.startswith("step") and c[4:].isdigit()), key=lambda c: int(c[4:]))
+        for c in steps:
+            df[c] = df[c].astype("Int64") if df[c].isna().any() else df[c].astype("int64")
+        return df[["attack", "file", "label", *steps, "steps_to_flip"]]
 
     def attack_summary(self, name: str = "ifgsm") -> Dict[str, Any]:
         """``attack/<name>/summary.json``: accuracy per step, flips, provenance."""
@@ -504,6 +549,8 @@ class Run:
         if not path.is_file():
             return pd.DataFrame(index=pd.Index([], name="design", dtype=str))
         rows = []
+        if not self.study_summary["designs"]:
+            return pd.DataFrame(index=pd.Index([], name="design", dtype=str))
         for name, design in self.study_summary["designs"].items():
             row: Dict[str, Any] = {"design": name}
             for key, value in design.items():
@@ -597,15 +644,22 @@ class Run:
     def show(self, report: Optional[PathLike] = None) -> "_Html":
         """The report inline (made first if the run has none): the self-contained page in an
         iframe, no widget extension and no network needed."""
-        path = Path(report) if report is not None else self.path / "report" / "report.html"
-        if not path.is_file():
-            path = self.report(progress=False)
+        if report is not None:
+            path = Path(report)
+            if not path.is_file():
+                raise RectifyError(f"{path}: no such report")
+        else:
+            path = self.path / "report" / "report.html"
+            if not path.is_file():
+                path = self.report(progress=False)
         return _Html(_iframe(path.read_text()))
 
     def _repr_html_(self) -> str:
         path = self.path / "report" / "report.html"
         if path.is_file():
             return _iframe(path.read_text())
+        if not (self.path / "summary.json").is_file():
+            return f"<p><code>{html.escape(os.fspath(self.path))}</code>: evaluation not finished (evaluate into it again to resume)</p>"
         s = self.summary
         rows = "".join(f"<tr><th>{k}</th><td>{html.escape(str(s.get(k)))}</td></tr>" for k in ("n", "evaluated", "failed", "labeled", "top1", "top5", "real_top1"))
         return f"<p><code>{html.escape(os.fspath(self.path))}</code> (no report yet: <code>run.report()</code>)</p><table>{rows}</table>"

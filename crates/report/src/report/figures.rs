@@ -36,6 +36,47 @@ pub fn histograms(ctx: &Ctx, report: &Report) -> String {
     s + &notes(ctx, report, &[Section::Histograms])
 }
 
+/// Calibration: ECE per run and each run's reliability diagram.
+pub fn calibration(ctx: &Ctx, report: &Report) -> String {
+    if report.calibration.is_empty() {
+        return "<p class=\"note\">No run has predictions yet (<code>rectify eval</code> writes <code>predictions.csv</code>).</p>\n".into();
+    }
+    let rows: Vec<Vec<String>> = (0..report.calibration.len())
+        .map(|i| {
+            let q = |k: &str, f| ctx.show(format!("/calibration/{i}/{k}"), f);
+            vec![
+                run_name(ctx, report.calibration[i].run),
+                q("n", Fmt::Int),
+                q("accuracy", Fmt::Pct),
+                q("mean_confidence", Fmt::Pct),
+                q("ece", Fmt::Pct),
+                q("bins", Fmt::Int),
+            ]
+        })
+        .collect();
+    let mut s = String::from(
+        "<p>Expected calibration error (Guo et al. 2017): the labelled images are put in equal-width bins by the \
+         probability of their top class, and the gaps between each bin's accuracy and its mean probability are \
+         averaged, weighted by the bin's size. A calibrated model's bars reach the diagonal.</p>\n",
+    );
+    s.push_str(&table(&["Run", "Labelled images", "Top-1 accuracy", "Mean top-1 probability", "ECE", "Bins"], &rows));
+    for (i, row) in report.calibration.iter().enumerate() {
+        let acc: Vec<_> = (0..row.bin_accuracy.len())
+            .map(|m| ctx.at(format!("/calibration/{i}/bin_accuracy/{m}"), Fmt::Pct))
+            .collect();
+        let conf: Vec<_> = (0..row.bin_confidence.len())
+            .map(|m| ctx.at(format!("/calibration/{i}/bin_confidence/{m}"), Fmt::Pct))
+            .collect();
+        s.push_str(&format!(
+            "<figure>{}<figcaption>{}: reliability diagram, ECE {}.</figcaption></figure>\n",
+            super::svg::reliability(&acc, &conf, "reliability diagram"),
+            run_name(ctx, row.run),
+            ctx.show(format!("/calibration/{i}/ece"), Fmt::Pct)
+        ));
+    }
+    s
+}
+
 /// Section 4: accuracy after each attack step.
 pub fn attacks(ctx: &Ctx, report: &Report) -> String {
     let mut s = String::new();

@@ -24,6 +24,9 @@ pub struct Report {
     pub studies: Vec<StudyInfo>,
     /// Positive answers per question, per relevance design (the paper's Fig. 2 and 4).
     pub histograms: Vec<Histogram>,
+    /// Calibration of each run's top-1 probabilities: ECE and the reliability diagram.
+    #[serde(default)]
+    pub calibration: Vec<CalibrationRow>,
     /// Accuracy after each attack step.
     pub attacks: Vec<AttackCurve>,
     /// Table 2 analog: adversarial classes called relevant, per arm.
@@ -165,6 +168,30 @@ pub struct Table1Row {
     pub real_top1: Option<f64>,
     /// ReaL top-5 accuracy.
     pub real_top5: Option<f64>,
+}
+
+/// Calibration of one run's predictions (`predictions.csv`: the top class's probability and
+/// whether it is the label, over the labelled images), in equal-width bins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationRow {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// Labelled images.
+    pub n: u64,
+    /// Bins (15, as is customary).
+    pub bins: u64,
+    /// Expected calibration error.
+    pub ece: Option<f64>,
+    /// Top-1 accuracy over the same images.
+    pub accuracy: Option<f64>,
+    /// Mean top-1 probability.
+    pub mean_confidence: Option<f64>,
+    /// Images per bin.
+    pub bin_count: Vec<u64>,
+    /// Accuracy per bin (`None` when empty).
+    pub bin_accuracy: Vec<Option<f64>>,
+    /// Mean confidence per bin (`None` when empty).
+    pub bin_confidence: Vec<Option<f64>>,
 }
 
 /// Standard and rectified error of one relevance design of one run.

@@ -10,9 +10,10 @@ use super::model::{Report, Section};
 /// external resources.
 pub fn render(report: &Report) -> String {
     let ctx = Ctx::new(report);
-    let parts: [(&str, &str, String); 9] = [
+    let parts: [(&str, &str, String); 10] = [
         ("provenance", "Provenance", provenance(&ctx, report)),
         ("table1", "Accuracy and rectified accuracy (Table 1)", table1(&ctx, report)),
+        ("calibration", "Calibration", figures::calibration(&ctx, report)),
         ("histograms", "Positive answers per question (Fig. 2, 4)", figures::histograms(&ctx, report)),
         ("attacks", "Accuracy per attack step", figures::attacks(&ctx, report)),
         ("table2", "Adversarial classes judged relevant (Table 2)", table2(&ctx, report)),

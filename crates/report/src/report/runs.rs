@@ -3,6 +3,7 @@
 //! | section | reads |
 //! |---|---|
 //! | provenance, Table 1 | `summary.json` (eval) |
+//! | calibration | `predictions.csv` (eval) |
 //! | Table 1–3, histograms | `study/results.json` ([`super::study`]) |
 //! | attacks | `attack/<name>/summary.json` |
 //! | explanations | `explain/<name>/summary.json`, `<file>.json`, `<file>.attention.png`, `<file>.overlay.png` |
@@ -19,8 +20,8 @@ use rectify_store::Provenance;
 
 use super::missing::missing;
 use super::model::{
-    AttackCurve, BiasTable, EvalProvenance, ExplainExample, ExplainSet, Gallery, GalleryGroup, Image, Report, RunInfo,
-    Section, StageCommand, Table1Row,
+    AttackCurve, BiasTable, CalibrationRow, EvalProvenance, ExplainExample, ExplainSet, Gallery, GalleryGroup, Image,
+    Report, RunInfo, Section, StageCommand, Table1Row,
 };
 use super::Options;
 use crate::bias::BiasFile;
@@ -106,6 +107,10 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
         });
     } else {
         info.missing.push(missing(Section::Provenance, &shown));
+    }
+
+    if let Some(row) = calibration(run, &dir.join("predictions.csv"))? {
+        report.calibration.push(row);
     }
 
     let attacks = subdirs(&dir.join("attack"))?;
@@ -275,6 +280,66 @@ fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -
     report.table2.extend(rows.table2);
     report.table3.extend(rows.table3);
     Ok(())
+}
+
+/// Bins of the calibration section.
+pub const CALIBRATION_BINS: usize = 15;
+
+/// The calibration of the labelled rows of `predictions.csv` (`file,label,top5,top5_probs`: the
+/// first class of `top5` is the prediction, the first of `top5_probs` its probability); `None`
+/// without the file.
+fn calibration(run: usize, path: &Path) -> Result<Option<CalibrationRow>, ReportError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bad = |what: String| ReportError::Format { path: path.to_path_buf(), what };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            bad(format!("no column {name:?} (columns: {})", headers.iter().collect::<Vec<_>>().join(",")))
+        })
+    };
+    let (label, top5, probs) = (column("label")?, column("top5")?, column("top5_probs")?);
+    let (mut confidence, mut correct) = (Vec::new(), Vec::new());
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        let line = i + 2;
+        let field = |k: usize| record.get(k).unwrap_or("").trim();
+        if field(label).is_empty() {
+            continue;
+        }
+        let first = |k: usize| field(k).split_whitespace().next().unwrap_or("");
+        let l: i64 = field(label)
+            .parse()
+            .map_err(|_| bad(format!("line {line}: label {:?} is not a class index", field(label))))?;
+        let pred: i64 = first(top5)
+            .parse()
+            .map_err(|_| bad(format!("line {line}: top5 {:?} does not start with a class index", field(top5))))?;
+        let p: f64 = first(probs).parse().map_err(|_| {
+            bad(format!("line {line}: top5_probs {:?} does not start with a probability", field(probs)))
+        })?;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(bad(format!("line {line}: probability {p} is outside [0, 1]")));
+        }
+        confidence.push(p);
+        correct.push(pred == l);
+    }
+    let c = crate::stats::calibration(&confidence, &correct, CALIBRATION_BINS);
+    let n = confidence.len();
+    let mean = |xs: &[f64]| (n > 0).then(|| xs.iter().sum::<f64>() / n as f64);
+    let hits: Vec<f64> = correct.iter().map(|&b| f64::from(u8::from(b))).collect();
+    Ok(Some(CalibrationRow {
+        run,
+        n: n as u64,
+        bins: CALIBRATION_BINS as u64,
+        ece: finite(c.ece),
+        accuracy: mean(&hits),
+        mean_confidence: mean(&confidence),
+        bin_count: c.count,
+        bin_accuracy: c.accuracy.into_iter().map(finite).collect(),
+        bin_confidence: c.confidence.into_iter().map(finite).collect(),
+    }))
 }
 
 #[cfg(test)]

@@ -130,6 +130,65 @@ pub fn lines(series: &[Series], x_label: &str, label: &str) -> String {
     s
 }
 
+/// A reliability diagram: per confidence bin (equal width over [0, 1]) a bar up to the bin's
+/// accuracy, a tick at its mean confidence, and the diagonal a calibrated model follows. Empty
+/// bins draw nothing; every bar and tick carries its value as a tooltip.
+pub fn reliability(accuracy: &[Shown], confidence: &[Shown], label: &str) -> String {
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let bins = accuracy.len().max(1) as f64;
+    let x = |v: f64| LEFT + pw * v.clamp(0.0, 1.0);
+    let y = |v: f64| TOP + ph * (1.0 - v.clamp(0.0, 1.0));
+    let mut s = open(W, H, label);
+    s.push_str(&format!(r#"<path class="axis" d="M{LEFT} {TOP}V{:.1}H{:.1}"/>"#, TOP + ph, LEFT + pw));
+    s.push_str(&format!(
+        r#"<path class="s1" stroke-dasharray="4 3" d="M{:.1} {:.1}L{:.1} {:.1}"/>"#,
+        x(0.0),
+        y(0.0),
+        x(1.0),
+        y(1.0)
+    ));
+    for (tick, v) in [("0", 0.0), ("0.5", 0.5), ("1", 1.0)] {
+        s.push_str(&format!(
+            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{tick}</text>"#,
+            LEFT - 4.0,
+            y(v) + 4.0
+        ));
+        s.push_str(&format!(
+            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{tick}</text>"#,
+            x(v),
+            TOP + ph + 14.0
+        ));
+    }
+    for (m, (acc, conf)) in accuracy.iter().zip(confidence).enumerate() {
+        let (lo, width) = (x(m as f64 / bins), pw / bins);
+        if let Some(a) = acc.value {
+            s.push_str(&format!(
+                r#"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}">{}</rect>"#,
+                lo + 1.0,
+                y(a),
+                width - 2.0,
+                y(0.0) - y(a),
+                acc.svg_title()
+            ));
+        }
+        if let Some(c) = conf.value {
+            s.push_str(&format!(
+                r#"<path class="s0" d="M{:.1} {:.1}h{:.1}">{}</path>"#,
+                lo + 1.0,
+                y(c),
+                width - 2.0,
+                conf.svg_title()
+            ));
+        }
+    }
+    s.push_str(&format!(
+        r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">confidence (top-1 probability); bars: accuracy, lines: mean confidence</text></svg>"#,
+        LEFT + pw / 2.0,
+        H - 6.0
+    ));
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,6 +121,16 @@ pub fn study_results(dir: &Path) {
 /// 14 groups with picks plus one without, study results and a bias table.
 pub fn full_run(dir: &Path) {
     eval_summary(dir, 0.5);
+    std::fs::write(
+        dir.join("predictions.csv"),
+        "file,label,top5,top5_probs\n\
+         a.JPEG,1,1 2 3 4 5,0.900000 0.05 0.02 0.02 0.01\n\
+         \"b,1.JPEG\",7,2 7 3 4 5,0.600000 0.3 0.05 0.03 0.02\n\
+         c.JPEG,3,3 2 1 4 5,0.450000 0.3 0.2 0.03 0.02\n\
+         d.JPEG,9,8 2 1 4 5,0.930000 0.03 0.02 0.01 0.01\n\
+         unlabelled.JPEG,,8 2 1 4 5,0.500000 0.3 0.1 0.05 0.05\n",
+    )
+    .unwrap();
     write_json(
         &dir.join("attack/ifgsm-linf-0.001x10/summary.json"),
         &json!({"n": 4, "accuracy_per_step": [0.5, 0.25, null, 0.0], "flipped": 4,
