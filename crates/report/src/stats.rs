@@ -1,5 +1,5 @@
-//! Small exact statistics: the calibration section's expected calibration error, and for the
-//! bias tables Wilson score intervals for a prevalence and
+//! Small statistics: the calibration section's expected calibration error, the comparison of
+//! runs (exact McNemar, paired bootstrap), and for the bias tables Wilson score intervals for a prevalence and
 //! Fisher's exact test of a 2×2 table (two-sided, as `scipy.stats.fisher_exact` and R's
 //! `fisher.test`: the sum of the probabilities of all tables with the same margins that are no
 //! more likely than the observed one).
@@ -110,6 +110,49 @@ pub fn calibration(confidence: &[f64], correct: &[bool], bins: usize) -> Calibra
     Calibration { ece, count, accuracy, confidence: mean }
 }
 
+/// Two-sided exact McNemar test of paired binary outcomes: `b` pairs where only the first is
+/// right, `c` where only the second is; the p-value of the binomial test of `b` successes in
+/// `b + c` trials at 1/2 (statsmodels' `mcnemar(exact=True)`, scipy's
+/// `binomtest(b, b + c).pvalue`). 1 when there is no discordant pair.
+pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
+    let n = b + c;
+    if n == 0 {
+        return 1.0;
+    }
+    let ln_fact: Vec<f64> = std::iter::once(0.0)
+        .chain((1..=n).scan(0.0_f64, |acc, i| {
+            *acc += (i as f64).ln();
+            Some(*acc)
+        }))
+        .collect();
+    let ln_pmf = |k: u64| {
+        ln_fact[n as usize] - ln_fact[k as usize] - ln_fact[(n - k) as usize] - n as f64 * std::f64::consts::LN_2
+    };
+    // Symmetric at 1/2: twice the smaller tail, the middle counted once when b = c.
+    let tail: Vec<f64> = (0..=b.min(c)).map(ln_pmf).collect();
+    let top = tail.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum = top.exp() * tail.iter().map(|l| (l - top).exp()).sum::<f64>();
+    (2.0 * sum).min(1.0)
+}
+
+/// A 95 % percentile bootstrap interval of `mean(second) − mean(first)` over paired 0/1
+/// outcomes (pairs resampled together), `resamples` draws from `seed` (rectify's SplitMix64).
+pub fn paired_bootstrap(first: &[bool], second: &[bool], resamples: usize, seed: u64) -> [f64; 2] {
+    assert_eq!(first.len(), second.len(), "paired outcomes");
+    let n = first.len();
+    if n == 0 || resamples == 0 {
+        return [f64::NAN, f64::NAN];
+    }
+    let diff: Vec<i64> = first.iter().zip(second).map(|(&a, &b)| i64::from(b) - i64::from(a)).collect();
+    let mut rng = rectify_data::rng::SplitMix64::new(seed, 0);
+    let mut means: Vec<f64> = (0..resamples)
+        .map(|_| (0..n).map(|_| diff[rng.below(n as u64) as usize]).sum::<i64>() as f64 / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let at = |q: f64| means[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    [at(0.025), at(0.975)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +166,16 @@ mod tests {
         // fisher_exact([[0, 5], [5, 0]]) → p = 0.007936507936507936
         assert!((fisher_exact(0, 5, 5, 0) - 0.007_936_507_936_507_936).abs() < 1e-12);
         assert!((fisher_exact(2, 2, 2, 2) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mcnemar_by_hand() {
+        // b = 1, c = 5: 2 · (1 + 6) / 64 (scipy.stats.binomtest(1, 6).pvalue = 0.21875).
+        assert!((mcnemar_exact(1, 5) - 0.21875).abs() < 1e-15);
+        assert_eq!(mcnemar_exact(3, 3), 1.0);
+        assert_eq!(mcnemar_exact(0, 0), 1.0);
+        // binomtest(0, 10).pvalue = 2 / 1024.
+        assert!((mcnemar_exact(10, 0) - 2.0 / 1024.0).abs() < 1e-15);
     }
 
     #[test]

@@ -194,7 +194,7 @@ svg{font:11px sans-serif;background:#fff}svg .bar{fill:#4e79a7}svg .axis{stroke:
 svg .s0{stroke:#e15759;fill:none;stroke-width:2}svg .s1{stroke:#4e79a7;fill:none;stroke-width:2;stroke-dasharray:4 3}
 svg .s2{stroke:#59a14f;fill:none;stroke-width:2}svg .s3{stroke:#b07aa1;fill:none;stroke-width:2}
 svg circle{stroke:none}svg .d0{fill:#e15759}svg .d1{fill:#4e79a7}svg .d2{fill:#59a14f}svg .d3{fill:#b07aa1}
-nav ol{columns:2}.note{color:#555}
+nav ol{columns:2}.note{color:#555}.warn{background:#fdecea;border-left:4px solid #c62828;padding:.4em .8em}
 ";
 
 /// The whole page around `body`.

@@ -9,6 +9,7 @@
 //! The report reads the files the stages leave in a run directory and never needs a model.
 
 mod base64;
+mod compare;
 mod figures;
 pub mod html;
 pub mod missing;
@@ -21,6 +22,7 @@ mod svg;
 use std::path::{Path, PathBuf};
 
 pub use crate::error::ReportError;
+pub use compare::runs as compare_runs;
 pub use model::*;
 pub use render::render;
 
@@ -52,6 +54,7 @@ pub fn build_with(run_dirs: &[PathBuf], opts: &Options) -> Result<Report, Report
     for (i, dir) in dirs.iter().enumerate() {
         runs::read_run(i, dir, opts, &mut report)?;
     }
+    compare::runs(&dirs, &mut report)?;
     Ok(report)
 }
 

@@ -27,6 +27,12 @@ pub struct Report {
     /// Calibration of each run's top-1 probabilities: ECE and the reliability diagram.
     #[serde(default)]
     pub calibration: Vec<CalibrationRow>,
+    /// Paired comparisons of the runs' top-1 correctness on the images they share (Table 1).
+    #[serde(default)]
+    pub comparisons: Vec<ComparisonRow>,
+    /// Standard and rectified top-1 rankings of the runs, when several have rectified errors.
+    #[serde(default)]
+    pub ranking: Option<Ranking>,
     /// Accuracy after each attack step.
     pub attacks: Vec<AttackCurve>,
     /// Table 2 analog: adversarial classes called relevant, per arm.
@@ -192,6 +198,44 @@ pub struct CalibrationRow {
     pub bin_accuracy: Vec<Option<f64>>,
     /// Mean confidence per bin (`None` when empty).
     pub bin_confidence: Vec<Option<f64>>,
+}
+
+/// Run `b` against run `a` (the first run given) on the labelled images both evaluated (matched
+/// by file): top-1 accuracies, their paired difference with a 95 % paired-bootstrap interval
+/// (2,000 resamples, seed 0), and the exact McNemar test of the discordant pairs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonRow {
+    /// The reference run (index into [`Report::runs`]).
+    pub a: usize,
+    /// The compared run.
+    pub b: usize,
+    /// Images labelled and evaluated by both.
+    pub n: u64,
+    /// Top-1 accuracy of `a` on them.
+    pub top1_a: Option<f64>,
+    /// Top-1 accuracy of `b` on them.
+    pub top1_b: Option<f64>,
+    /// `top1_b − top1_a`.
+    pub difference: Option<f64>,
+    /// Its 95 % paired-bootstrap interval.
+    pub ci: Interval,
+    /// Images only `a` gets right.
+    pub only_a: u64,
+    /// Images only `b` gets right.
+    pub only_b: u64,
+    /// Two-sided exact McNemar p-value.
+    pub p_mcnemar: f64,
+}
+
+/// The runs ordered by top-1 error and by rectified top-1 error (best first).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ranking {
+    /// Run names by standard top-1 error.
+    pub standard: Vec<String>,
+    /// Run names by rectified top-1 error.
+    pub rectified: Vec<String>,
+    /// Whether the two orders differ.
+    pub differs: bool,
 }
 
 /// Standard and rectified error of one relevance design of one run.

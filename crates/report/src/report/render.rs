@@ -158,7 +158,68 @@ fn table1(ctx: &Ctx, report: &Report) -> String {
             &rows,
         ));
     }
+    s.push_str(&comparisons(ctx, report));
     s + &notes(ctx, report, &[Section::Provenance, Section::Table1])
+}
+
+/// Each run against the first on shared images, and the rankings.
+fn comparisons(ctx: &Ctx, report: &Report) -> String {
+    let mut s = String::new();
+    if !report.comparisons.is_empty() {
+        s.push_str(
+            "<h3>Across models</h3>\n<p>Each run against the first on the labelled images both evaluated: the difference \
+             of top-1 accuracy with a 95 % paired-bootstrap interval (2,000 resamples of the images), and the exact \
+             McNemar test of the images only one of them gets right.</p>\n",
+        );
+        let rows: Vec<Vec<String>> = (0..report.comparisons.len())
+            .map(|i| {
+                let p = format!("/comparisons/{i}");
+                let q = |k: &str, f| ctx.show(format!("{p}/{k}"), f);
+                vec![
+                    run_name(ctx, report.comparisons[i].b),
+                    run_name(ctx, report.comparisons[i].a),
+                    q("n", Fmt::Int),
+                    q("top1_b", Fmt::Pct),
+                    q("top1_a", Fmt::Pct),
+                    ctx.with_ci(&format!("{p}/difference"), &format!("{p}/ci")),
+                    q("only_b", Fmt::Int),
+                    q("only_a", Fmt::Int),
+                    q("p_mcnemar", Fmt::P),
+                ]
+            })
+            .collect();
+        s.push_str(&table(
+            &[
+                "Run",
+                "Against",
+                "Shared images",
+                "Top-1",
+                "Top-1 of the other",
+                "Difference",
+                "Only this one right",
+                "Only the other right",
+                "McNemar p",
+            ],
+            &rows,
+        ));
+    }
+    if let Some(r) = &report.ranking {
+        let list = |key: &str, len: usize| {
+            (0..len).map(|i| ctx.show(format!("/ranking/{key}/{i}"), Fmt::Text)).collect::<Vec<_>>().join(" &lt; ")
+        };
+        s.push_str(&format!(
+            "<p class=\"{}\">Ranking by top-1 error: {}. By rectified top-1 error: {}. {}</p>\n",
+            if r.differs { "warn" } else { "note" },
+            list("standard", r.standard.len()),
+            list("rectified", r.rectified.len()),
+            if r.differs {
+                "<strong>The rectified ranking differs from the standard one</strong>: which model is better depends on whether the mistakes people accept count as mistakes."
+            } else {
+                "The two rankings agree."
+            }
+        ));
+    }
+    s
 }
 
 fn table2(ctx: &Ctx, report: &Report) -> String {

@@ -285,10 +285,13 @@ fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -
 /// Bins of the calibration section.
 pub const CALIBRATION_BINS: usize = 15;
 
-/// The calibration of the labelled rows of `predictions.csv` (`file,label,top5,top5_probs`: the
-/// first class of `top5` is the prediction, the first of `top5_probs` its probability); `None`
-/// without the file.
-fn calibration(run: usize, path: &Path) -> Result<Option<CalibrationRow>, ReportError> {
+/// One labelled row of `predictions.csv`: file, the top class's probability, whether the top
+/// class is the label.
+pub type Top1 = (String, f64, bool);
+
+/// The labelled rows of `predictions.csv` (`file,label,top5,top5_probs`: the first class of
+/// `top5` is the prediction, the first of `top5_probs` its probability); `None` without the file.
+pub fn labelled_top1(path: &Path) -> Result<Option<Vec<Top1>>, ReportError> {
     if !path.is_file() {
         return Ok(None);
     }
@@ -300,8 +303,8 @@ fn calibration(run: usize, path: &Path) -> Result<Option<CalibrationRow>, Report
             bad(format!("no column {name:?} (columns: {})", headers.iter().collect::<Vec<_>>().join(",")))
         })
     };
-    let (label, top5, probs) = (column("label")?, column("top5")?, column("top5_probs")?);
-    let (mut confidence, mut correct) = (Vec::new(), Vec::new());
+    let (file, label, top5, probs) = (column("file")?, column("label")?, column("top5")?, column("top5_probs")?);
+    let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| bad(e.to_string()))?;
         let line = i + 2;
@@ -322,9 +325,16 @@ fn calibration(run: usize, path: &Path) -> Result<Option<CalibrationRow>, Report
         if !(0.0..=1.0).contains(&p) {
             return Err(bad(format!("line {line}: probability {p} is outside [0, 1]")));
         }
-        confidence.push(p);
-        correct.push(pred == l);
+        rows.push((record.get(file).unwrap_or("").to_string(), p, pred == l));
     }
+    Ok(Some(rows))
+}
+
+/// The calibration of the labelled rows of `predictions.csv`; `None` without the file.
+fn calibration(run: usize, path: &Path) -> Result<Option<CalibrationRow>, ReportError> {
+    let Some(rows) = labelled_top1(path)? else { return Ok(None) };
+    let confidence: Vec<f64> = rows.iter().map(|r| r.1).collect();
+    let correct: Vec<bool> = rows.iter().map(|r| r.2).collect();
     let c = crate::stats::calibration(&confidence, &correct, CALIBRATION_BINS);
     let n = confidence.len();
     let mean = |xs: &[f64]| (n > 0).then(|| xs.iter().sum::<f64>() / n as f64);
