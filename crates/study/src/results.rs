@@ -216,6 +216,29 @@ pub struct Top1Result {
     /// Counts.
     #[serde(flatten)]
     pub counts: RelevanceCounts,
+    /// Every top-1 mistake and what the raters said of its predicted class (the paper's Fig. 3;
+    /// the report's gallery, per-class table and confusions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<RatedMistake>,
+}
+
+/// One top-1 mistake of a `relevance-top1` design: its image, label and predicted class, and the
+/// raters' answers on "is the predicted class relevant?".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatedMistake {
+    /// Image file, as in predictions.csv.
+    pub file: String,
+    /// True label.
+    pub label: i64,
+    /// The predicted class asked about.
+    pub class: i64,
+    /// Yes answers counted by the rule.
+    pub yes: usize,
+    /// Answers counted by the rule (0 when not decided: fewer than it needs, or not asked).
+    pub votes: usize,
+    /// `rectified` (decided relevant), `error` (decided not relevant), `unrated` (asked, too
+    /// few answers) or `not-asked`.
+    pub outcome: String,
 }
 
 /// `ci` of [`Top1Result`].
@@ -510,6 +533,7 @@ fn rectified(
     let answers: Answers = answers.iter().filter(|(k, _)| ours(k)).map(|(k, a)| (*k, a.clone())).collect();
     let answers = &answers;
     let (mut rows, mut rated, mut unrated, mut rescued, mut asked) = (Vec::new(), 0, 0, 0, 0);
+    let mut questions = Vec::new();
     for img in &labelled {
         let wrong = if top5 { img.top5_wrong() } else { img.top1_wrong() };
         let classes: &[i64] = if top5 { &img.top5 } else { &img.top5[..1] };
@@ -526,6 +550,23 @@ fn rectified(
             }
         }
         let fixed = wrong && relevant;
+        if wrong && !top5 {
+            let decision = decisions.get(&keys[0]);
+            let outcome = match (is_asked, decision) {
+                (_, Some(d)) if d.yes => "rectified",
+                (_, Some(_)) => "error",
+                (true, None) => "unrated",
+                (false, None) => "not-asked",
+            };
+            questions.push(RatedMistake {
+                file: img.file.clone(),
+                label: img.label.unwrap_or(-1),
+                class: img.top5[0],
+                yes: decision.map_or(0, |d| d.yes_votes),
+                votes: decision.map_or(0, |d| d.votes),
+                outcome: outcome.into(),
+            });
+        }
         rescued += usize::from(fixed);
         rows.push(vec![wrong, wrong && !fixed]);
     }
@@ -566,6 +607,7 @@ fn rectified(
             real_top1_accuracy: rate(ok, with_real.len()),
             real_n: with_real.len(),
             counts,
+            questions,
         };
         DesignResults::Top1 { result, items }
     }

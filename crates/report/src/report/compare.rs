@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::model::{ComparisonRow, Interval, Ranking, Report};
-use super::runs::labelled_top1;
+use super::runs::labelled_rows;
 use crate::error::ReportError;
 use crate::stats::{mcnemar_exact, paired_bootstrap};
 
@@ -20,15 +20,15 @@ fn finite(x: f64) -> Option<f64> {
 /// Fills `report.comparisons` and `report.ranking` for the runs in `dirs` (in report order).
 pub fn runs(dirs: &[PathBuf], report: &mut Report) -> Result<(), ReportError> {
     if dirs.len() >= 2 {
-        let Some(first) = labelled_top1(&dirs[0].join("predictions.csv"))? else { return ranking(report) };
-        let a: HashMap<&str, bool> = first.iter().map(|(f, _, ok)| (f.as_str(), *ok)).collect();
+        let Some(first) = labelled_rows(&dirs[0].join("predictions.csv"))? else { return ranking(report) };
+        let a: HashMap<&str, bool> = first.iter().map(|r| (r.file.as_str(), r.top1())).collect();
         for (j, dir) in dirs.iter().enumerate().skip(1) {
-            let Some(other) = labelled_top1(&dir.join("predictions.csv"))? else { continue };
+            let Some(other) = labelled_rows(&dir.join("predictions.csv"))? else { continue };
             let (mut xa, mut xb) = (Vec::new(), Vec::new());
-            for (file, _, ok) in &other {
-                if let Some(&ra) = a.get(file.as_str()) {
+            for row in &other {
+                if let Some(&ra) = a.get(row.file.as_str()) {
                     xa.push(ra);
-                    xb.push(*ok);
+                    xb.push(row.top1());
                 }
             }
             let n = xa.len();

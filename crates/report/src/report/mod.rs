@@ -9,6 +9,7 @@
 //! The report reads the files the stages leave in a run directory and never needs a model.
 
 mod base64;
+mod classes;
 mod compare;
 mod figures;
 pub mod html;

@@ -33,6 +33,12 @@ pub struct Report {
     /// Standard and rectified top-1 rankings of the runs, when several have rectified errors.
     #[serde(default)]
     pub ranking: Option<Ranking>,
+    /// Per class of each run: errors, rectified error, attack and explanation figures.
+    #[serde(default)]
+    pub classes: Vec<ClassRow>,
+    /// The most frequent (true → predicted) mistakes of each run, and what raters said of them.
+    #[serde(default)]
+    pub confusions: Vec<ConfusionRow>,
     /// Accuracy after each attack step.
     pub attacks: Vec<AttackCurve>,
     /// Table 2 analog: adversarial classes called relevant, per arm.
@@ -236,6 +242,54 @@ pub struct Ranking {
     pub rectified: Vec<String>,
     /// Whether the two orders differ.
     pub differs: bool,
+}
+
+/// One class of one run (the labelled images whose label it is).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassRow {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The class index.
+    pub class: i64,
+    /// Its name (ImageNet's, for 1,000-class models; else the index).
+    pub name: String,
+    /// Labelled images of the class.
+    pub images: u64,
+    /// Top-1 error over them.
+    pub top1_error: Option<f64>,
+    /// Top-5 error.
+    pub top5_error: Option<f64>,
+    /// Rectified top-1 error (mistakes raters called relevant count as correct), with a study.
+    pub rectified_error: Option<f64>,
+    /// Median steps to flip of the class's attacked images that flipped (first attack run).
+    pub steps_to_flip_median: Option<f64>,
+    /// Mean area under the explanation path of the class's explained images.
+    pub auc_path_mean: Option<f64>,
+}
+
+/// A (true → predicted) pair of top-1 mistakes of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfusionRow {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The true class.
+    pub label: i64,
+    /// Its name.
+    pub label_name: String,
+    /// The predicted class.
+    pub class: i64,
+    /// Its name.
+    pub class_name: String,
+    /// Mistakes of this pair.
+    pub count: u64,
+    /// Of them, decided by raters.
+    pub rated: u64,
+    /// Of those, predicted class called relevant.
+    pub accepted: u64,
+    /// accepted / rated.
+    pub acceptance: Option<f64>,
+    /// Up to three of the images.
+    pub files: Vec<String>,
 }
 
 /// Standard and rectified error of one relevance design of one run.

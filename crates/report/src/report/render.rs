@@ -10,10 +10,12 @@ use super::model::{Report, Section};
 /// external resources.
 pub fn render(report: &Report) -> String {
     let ctx = Ctx::new(report);
-    let parts: [(&str, &str, String); 10] = [
+    let parts: [(&str, &str, String); 12] = [
         ("provenance", "Provenance", provenance(&ctx, report)),
         ("table1", "Accuracy and rectified accuracy (Table 1)", table1(&ctx, report)),
         ("calibration", "Calibration", figures::calibration(&ctx, report)),
+        ("classes", "Per class", classes(&ctx, report)),
+        ("confusions", "Confusions", confusions(&ctx, report)),
         ("histograms", "Positive answers per question (Fig. 2, 4)", figures::histograms(&ctx, report)),
         ("attacks", "Accuracy per attack step", figures::attacks(&ctx, report)),
         ("table2", "Adversarial classes judged relevant (Table 2)", table2(&ctx, report)),
@@ -220,6 +222,82 @@ fn comparisons(ctx: &Ctx, report: &Report) -> String {
         ));
     }
     s
+}
+
+fn classes(ctx: &Ctx, report: &Report) -> String {
+    if report.classes.is_empty() {
+        return "<p class=\"note\">No run has labelled predictions yet.</p>\n".into();
+    }
+    let rows: Vec<Vec<String>> = (0..report.classes.len())
+        .map(|i| {
+            let q = |k: &str, f| ctx.show(format!("/classes/{i}/{k}"), f);
+            vec![
+                run_name(ctx, report.classes[i].run),
+                q("class", Fmt::Int),
+                q("name", Fmt::Text),
+                q("images", Fmt::Int),
+                q("top1_error", Fmt::Pct),
+                q("top5_error", Fmt::Pct),
+                q("rectified_error", Fmt::Pct),
+                q("steps_to_flip_median", Fmt::Fixed(1)),
+                q("auc_path_mean", Fmt::Fixed(3)),
+            ]
+        })
+        .collect();
+    format!(
+        "<p>Every class with labelled images. Rectified error: the mistakes raters called relevant count as correct \
+         (— without a relevance study). Steps to flip: median over the class's images that the first attack flipped. \
+         Explanation path: mean area under it over the class's explained images.</p>\n{}",
+        table(
+            &[
+                "Run",
+                "Class",
+                "Name",
+                "Images",
+                "Top-1 error",
+                "Top-5 error",
+                "Rectified error",
+                "Steps to flip (median)",
+                "Explanation path area (mean)"
+            ],
+            &rows
+        )
+    )
+}
+
+fn confusions(ctx: &Ctx, report: &Report) -> String {
+    if report.confusions.is_empty() {
+        return "<p class=\"note\">No top-1 mistakes on labelled images yet.</p>\n".into();
+    }
+    let rows: Vec<Vec<String>> = (0..report.confusions.len())
+        .map(|i| {
+            let c = &report.confusions[i];
+            let q = |k: &str, f| ctx.show(format!("/confusions/{i}/{k}"), f);
+            let files = (0..c.files.len())
+                .map(|k| format!("<code>{}</code>", q(&format!("files/{k}"), Fmt::Text)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            vec![
+                run_name(ctx, c.run),
+                format!("{} {}", q("label", Fmt::Int), q("label_name", Fmt::Text)),
+                format!("{} {}", q("class", Fmt::Int), q("class_name", Fmt::Text)),
+                q("count", Fmt::Int),
+                q("rated", Fmt::Int),
+                q("accepted", Fmt::Int),
+                q("acceptance", Fmt::Pct),
+                files,
+            ]
+        })
+        .collect();
+    format!(
+        "<p>The most frequent (true → predicted) mistakes of each run. Where raters judged them: how often they \
+         called the predicted class relevant — high acceptance marks near-synonyms and multi-object images \
+         (laptop / notebook …), which the rectified error forgives.</p>\n{}",
+        table(
+            &["Run", "True class", "Predicted class", "Mistakes", "Rated", "Accepted", "Acceptance", "Images"],
+            &rows
+        )
+    )
 }
 
 fn table2(ctx: &Ctx, report: &Report) -> String {

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | provenance, Table 1 | `summary.json` (eval) |
 //! | calibration | `predictions.csv` (eval) |
+//! | per class, confusions | `predictions.csv`, `study/results.json`'s questions, `attack/<name>/trajectory.csv`, explanations ([`super::classes`]) |
 //! | Table 1–3, histograms | `study/results.json` ([`super::study`]) |
 //! | attacks | `attack/<name>/summary.json` |
 //! | explanations | `explain/<name>/summary.json`, `<file>.json`, `<file>.attention.png`, `<file>.overlay.png` |
@@ -82,8 +83,10 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
     let shown = dir.display().to_string();
     let mut info = RunInfo { name: name_of(dir), dir: shown.clone(), ..RunInfo::default() };
 
+    let mut imagenet = true;
     if let Some(s) = read_json_if::<EvalSummary>(&dir.join("summary.json"))? {
         let p = &s.provenance;
+        imagenet = p.params["num_classes"].as_u64().is_none_or(|n| n == 1000);
         info.provenance = Some(EvalProvenance {
             arch: p.model.arch.clone(),
             weights: p.model.weights.clone(),
@@ -112,6 +115,7 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
     if let Some(row) = calibration(run, &dir.join("predictions.csv"))? {
         report.calibration.push(row);
     }
+    super::classes::read(run, dir, imagenet, report)?;
 
     let attacks = subdirs(&dir.join("attack"))?;
     for a in &attacks {
@@ -285,13 +289,29 @@ fn read_study(run: usize, dir: &Path, report: &mut Report, info: &mut RunInfo) -
 /// Bins of the calibration section.
 pub const CALIBRATION_BINS: usize = 15;
 
-/// One labelled row of `predictions.csv`: file, the top class's probability, whether the top
-/// class is the label.
-pub type Top1 = (String, f64, bool);
+/// One labelled row of `predictions.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labelled {
+    /// Image file.
+    pub file: String,
+    /// True label.
+    pub label: i64,
+    /// The top 5 classes, best first.
+    pub top5: Vec<i64>,
+    /// The top class's probability.
+    pub prob: f64,
+}
+
+impl Labelled {
+    /// Whether the top class is the label.
+    pub fn top1(&self) -> bool {
+        self.top5.first() == Some(&self.label)
+    }
+}
 
 /// The labelled rows of `predictions.csv` (`file,label,top5,top5_probs`: the first class of
 /// `top5` is the prediction, the first of `top5_probs` its probability); `None` without the file.
-pub fn labelled_top1(path: &Path) -> Result<Option<Vec<Top1>>, ReportError> {
+pub fn labelled_rows(path: &Path) -> Result<Option<Vec<Labelled>>, ReportError> {
     if !path.is_file() {
         return Ok(None);
     }
@@ -316,25 +336,30 @@ pub fn labelled_top1(path: &Path) -> Result<Option<Vec<Top1>>, ReportError> {
         let l: i64 = field(label)
             .parse()
             .map_err(|_| bad(format!("line {line}: label {:?} is not a class index", field(label))))?;
-        let pred: i64 = first(top5)
-            .parse()
-            .map_err(|_| bad(format!("line {line}: top5 {:?} does not start with a class index", field(top5))))?;
+        let classes: Vec<i64> = field(top5)
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad(format!("line {line}: top5 {:?} is not a list of class indices", field(top5))))?;
+        if classes.is_empty() {
+            return Err(bad(format!("line {line}: top5 is empty")));
+        }
         let p: f64 = first(probs).parse().map_err(|_| {
             bad(format!("line {line}: top5_probs {:?} does not start with a probability", field(probs)))
         })?;
         if !(0.0..=1.0).contains(&p) {
             return Err(bad(format!("line {line}: probability {p} is outside [0, 1]")));
         }
-        rows.push((record.get(file).unwrap_or("").to_string(), p, pred == l));
+        rows.push(Labelled { file: record.get(file).unwrap_or("").to_string(), label: l, top5: classes, prob: p });
     }
     Ok(Some(rows))
 }
 
 /// The calibration of the labelled rows of `predictions.csv`; `None` without the file.
 fn calibration(run: usize, path: &Path) -> Result<Option<CalibrationRow>, ReportError> {
-    let Some(rows) = labelled_top1(path)? else { return Ok(None) };
-    let confidence: Vec<f64> = rows.iter().map(|r| r.1).collect();
-    let correct: Vec<bool> = rows.iter().map(|r| r.2).collect();
+    let Some(rows) = labelled_rows(path)? else { return Ok(None) };
+    let confidence: Vec<f64> = rows.iter().map(|r| r.prob).collect();
+    let correct: Vec<bool> = rows.iter().map(Labelled::top1).collect();
     let c = crate::stats::calibration(&confidence, &correct, CALIBRATION_BINS);
     let n = confidence.len();
     let mean = |xs: &[f64]| (n > 0).then(|| xs.iter().sum::<f64>() / n as f64);
