@@ -202,6 +202,13 @@ def test_study_frames(api_run):
     assert str(df.dtypes["errors"]) == "Int64" and str(df.dtypes["top1_error"]) == "float64"
     assert list(row.histogram) == top1["histogram"]
     assert api_run.study_summary == raw
+    mistakes = api_run.rated_mistakes
+    assert list(mistakes.columns) == ["file", "label", "class", "yes", "votes", "outcome"]
+    assert dtypes(mistakes) == {"label": "int64", "class": "int64", "yes": "int64", "votes": "int64"}
+    assert len(mistakes) == top1["errors"] and list(mistakes.yes) == sorted(mistakes.yes, reverse=True)
+    assert (mistakes.outcome == "rectified").sum() == top1["rectified"]
+    preds = api_run.predictions.set_index("file")
+    assert all(preds.pred[f] == c and preds.label[f] == l for f, c, l in zip(mistakes.file, mistakes["class"], mistakes.label))
     votes = api_run.votes
     assert list(votes.columns) == ["item", "design", "variant", "arm", "rater", "answer", "seconds", "source"]
     assert len(votes) == sum(raw["sources"].values()) and set(votes.source) == set(raw["sources"])
@@ -214,7 +221,7 @@ def test_frames_of_a_run_without_stages(cli_run, copy_of):
         assert len(frame) == 0
     assert list(run.trajectories.columns)[:3] == ["attack", "file", "label"]
     assert len(run.trajectories) == (50 if run.attacks else 0)
-    assert len(run.study_results) == 0
+    assert len(run.study_results) == 0 and len(run.rated_mistakes) == 0
     with pytest.raises(rectify.RectifyError, match="no study results"):
         run.study_summary
 

@@ -575,6 +575,18 @@ class Run:
         return pd.DataFrame(columns).set_index("design")
 
     @property
+    def rated_mistakes(self) -> pd.DataFrame:
+        """Every top-1 mistake of the ``relevance-top1`` design and what raters said of its
+        predicted class: ``file``, ``label``, ``class`` (int64), ``yes``, ``votes`` (int64, the
+        answers the rule counted) and ``outcome`` (``rectified``, ``error``, ``unrated``,
+        ``not-asked``), sorted by yes answers, most first (the paper's Fig. 3)."""
+        columns = {"file": str, "label": "int64", "class": "int64", "yes": "int64", "votes": "int64", "outcome": str}
+        designs = self.study_summary["designs"] if (self.path / "study" / "results.json").is_file() else {}
+        rows = next((d.get("questions", []) for k, d in designs.items() if k.startswith("relevance-top1")), [])
+        df = pd.DataFrame(rows, columns=list(columns)).astype(columns)
+        return df.sort_values(["yes", "file"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    @property
     def votes(self) -> pd.DataFrame:
         """Every vote of the run's study (``rectify study export``): ``item``, ``design``,
         ``variant``, ``arm``, ``rater``, ``answer``, ``seconds``, ``source``."""

@@ -3,7 +3,8 @@
 //! [`write()`] stores both.
 //!
 //! Sections: provenance; Table 1 analog (top-1 / top-5 / ReaL / rectified errors with
-//! intervals); positive-answer histograms; accuracy per attack step; Table 2 analog;
+//! intervals, and each run against the first: [`compare_runs`]); calibration; per class and
+//! confusions (`classes.rs`); positive-answer histograms; accuracy per attack step; Table 2 analog;
 //! explanations and explanation paths; prototype / criticism galleries; Table 3 analog; bias
 //! tables. A section without data says "not run yet" and gives the command that makes it.
 //! The report reads the files the stages leave in a run directory and never needs a model.
