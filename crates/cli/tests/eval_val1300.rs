@@ -109,6 +109,98 @@ fn val1300_matches_torchvision() {
     let max = max_abs(&feats.data, &want.data);
     println!("default numerics: features (1300) max |diff| {max:.2e}");
     assert!(max <= FAST_FEATURES_MAX, "features max |diff| {max} (bound {FAST_FEATURES_MAX})");
+
+    report_of_the_run(&shared, &run, &reference, &real);
+}
+
+/// Issue #17 on this run with ReaL's rater votes imported and ImageNet-X's factors: the report
+/// has the mistakes gallery (every top-1 mistake of torchvision's predictions, with thumbnails),
+/// the per-class table with ReaL accuracy per class, confusions, calibration and the factors'
+/// error ratios, computed here again from torchvision's predictions, ReaL's labels and
+/// ImageNet-X's annotations; every value on the page equals report.json.
+fn report_of_the_run(shared: &Path, run: &Path, reference: &HashMap<String, (i64, Vec<i64>)>, real_json: &Path) {
+    let votes = shared.join("data/labels/real_raters.npz");
+    let factors = shared.join("data/labels/imagenet_x_val_multi_factor.jsonl.gz");
+    rectify_ok(&["study", "import", "--run", s(run), "--format", "real-raters", s(&votes)]);
+    rectify_ok(&["study", "results", "--run", s(run)]);
+    rectify_ok(&["report", "--run", s(run), "--imagenet-x", s(&factors)]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report/report.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(run.join("report/report.html")).unwrap();
+    rectify_testkit::report::check_self_contained(&html);
+    let shown = rectify_testkit::report::check_values(&html, &json);
+    let real: Vec<Vec<i64>> = serde_json::from_str(&std::fs::read_to_string(real_json).unwrap()).unwrap();
+    let real_of = |file: &str| -> &Vec<i64> {
+        let i: usize = file.trim_start_matches("ILSVRC2012_val_").trim_end_matches(".JPEG").parse().unwrap();
+        &real[i - 1]
+    };
+
+    // The gallery: torchvision's top-1 mistakes, each with a thumbnail.
+    let wrong: Vec<&String> = reference.iter().filter(|(_, (l, t))| t[0] != *l).map(|(f, _)| f).collect();
+    let m = &json["mistakes"][0];
+    assert_eq!(m["count"].as_u64().unwrap() as usize, wrong.len());
+    assert_eq!((m["thumbnails"].as_u64().unwrap() as usize, m["thumbnails_failed"].as_u64()), (wrong.len(), Some(0)));
+    let decided = m["rectified"].as_u64().unwrap() + m["confirmed"].as_u64().unwrap();
+    assert!(
+        m["rectified"].as_u64().unwrap() > 0 && decided > 0,
+        "ReaL's raters decided some mistakes: {}",
+        m["rectified"]
+    );
+    for item in m["items"].as_array().unwrap() {
+        let (label, top) = &reference[item["file"].as_str().unwrap()];
+        assert_eq!((item["label"].as_i64().unwrap(), item["class"].as_i64().unwrap()), (*label, top[0]));
+    }
+
+    // Per class: ReaL top-1 accuracy over the class's images with ReaL labels.
+    let mut per_class: HashMap<i64, (u64, u64)> = HashMap::new();
+    for (file, (label, top)) in reference {
+        let r = real_of(file);
+        if !r.is_empty() {
+            let e = per_class.entry(*label).or_default();
+            *e = (e.0 + 1, e.1 + u64::from(r.contains(&top[0])));
+        }
+    }
+    let classes = json["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), reference.values().map(|(l, _)| *l).collect::<std::collections::HashSet<_>>().len());
+    for c in classes {
+        let (n, hits) = per_class.get(&c["class"].as_i64().unwrap()).copied().unwrap_or((0, 0));
+        assert_eq!(c["real_n"].as_u64().unwrap(), n, "{c}");
+        if n > 0 {
+            assert!((c["real_top1"].as_f64().unwrap() - hits as f64 / n as f64).abs() < 1e-12, "{c}");
+        } else {
+            assert!(c["real_top1"].is_null(), "{c}");
+        }
+    }
+    assert!(!json["confusions"].as_array().unwrap().is_empty());
+    assert!(json["calibration"][0]["ece"].as_f64().unwrap() > 0.0);
+
+    // ImageNet-X: error on the annotated images with each factor over the error on all of them.
+    let attrs = rectify_data::attributes::imagenet_x(&factors).unwrap();
+    let annotated: Vec<(&String, bool)> = reference
+        .iter()
+        .filter(|(f, _)| attrs.annotated.contains_key(f.as_str()))
+        .map(|(f, (l, t))| (f, t[0] != *l))
+        .collect();
+    let overall = annotated.iter().filter(|(_, w)| *w).count() as f64 / annotated.len() as f64;
+    let rows = json["factors"].as_array().unwrap();
+    assert_eq!(rows.len(), 16, "ImageNet-X's 16 factors");
+    for row in rows {
+        let factor = row["factor"].as_str().unwrap();
+        let with: Vec<bool> =
+            annotated.iter().filter(|(f, _)| attrs.get(f, factor) == Some(true)).map(|(_, w)| *w).collect();
+        assert_eq!(row["images"].as_u64().unwrap() as usize, with.len(), "{factor}");
+        if !with.is_empty() {
+            let ratio = with.iter().filter(|&&w| w).count() as f64 / with.len() as f64 / overall;
+            assert!((row["ratio"].as_f64().unwrap() - ratio).abs() < 1e-12, "{factor}: {row} vs {ratio}");
+        }
+    }
+    println!(
+        "report of val-1300: {} mistakes ({} rectified by ReaL's raters), {} classes, {} factors; {shown} values checked",
+        m["count"],
+        m["rectified"],
+        classes.len(),
+        rows.len()
+    );
 }
 
 /// `--exact`: PyTorch's eval forward op for op, so logits and features (all 1,300) are

@@ -6,196 +6,12 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn which(name: &str) -> Option<String> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| format!("{d}/{name}"))
-        .find(|p| std::path::Path::new(p).is_file())
-}
-
-fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// One W3C WebDriver command.
-fn wd(method: &str, url: &str, body: Option<Value>) -> Value {
-    let resp = match (method, body) {
-        ("GET", _) => ureq::get(url).call(),
-        ("DELETE", _) => ureq::delete(url).call(),
-        (_, Some(b)) => ureq::post(url).send_json(&b),
-        (_, None) => ureq::post(url).send_json(json!({})),
-    };
-    let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    resp.body_mut().read_json::<Value>().expect("WebDriver JSON")["value"].clone()
-}
-
-/// A headless Chromium session through ChromeDriver, with a window of `w`×`h` and the browser
-/// console recorded.
-struct Browser {
-    url: String,
-    _driver: Kill,
-}
-
-impl Browser {
-    /// `None` (skip) without chromium + chromedriver, unless `RECTIFY_REQUIRE_BROWSER=1`.
-    fn start(w: u32, h: u32) -> Option<Browser> {
-        let (Some(chromium), Some(driver)) = (which("chromium"), which("chromedriver")) else {
-            assert!(
-                std::env::var("RECTIFY_REQUIRE_BROWSER").as_deref() != Ok("1"),
-                "chromium and chromedriver are required (RECTIFY_REQUIRE_BROWSER=1)"
-            );
-            eprintln!("skipped: chromium / chromedriver not installed");
-            return None;
-        };
-        let dport = free_port();
-        let driver = Kill(
-            Command::new(driver)
-                .arg(format!("--port={dport}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let wd_url = format!("http://127.0.0.1:{dport}");
-        wait_until("chromedriver", Duration::from_secs(30), || {
-            ureq::get(&format!("{wd_url}/status"))
-                .call()
-                .ok()
-                .and_then(|mut r| r.body_mut().read_json::<Value>().ok().filter(|v| v["value"]["ready"] == true))
-        });
-        let session = wd(
-            "POST",
-            &format!("{wd_url}/session"),
-            Some(json!({"capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                "goog:loggingPrefs": {"browser": "ALL"},
-                "goog:chromeOptions": {"binary": chromium, "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    format!("--window-size={w},{h}")
-                ]}
-            }}})),
-        );
-        let sid = session["sessionId"].as_str().expect("a session").to_string();
-        let b = Browser { url: format!("{wd_url}/session/{sid}"), _driver: driver };
-        b.cmd("POST", "/window/rect", Some(json!({"width": w, "height": h})));
-        Some(b)
-    }
-
-    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        wd(method, &format!("{}{path}", self.url), body)
-    }
-
-    fn go(&self, url: &str) {
-        self.cmd("POST", "/url", Some(json!({ "url": url })));
-    }
-
-    fn js(&self, code: &str) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({"script": code, "args": []})))
-    }
-
-    /// Presses keys (WebDriver key values, e.g. "y", "\u{E004}" for Tab, "\u{E007}" for Enter).
-    fn keys(&self, keys: &[&str]) {
-        let mut actions = Vec::new();
-        for k in keys {
-            actions.push(json!({"type": "keyDown", "value": k}));
-            actions.push(json!({"type": "keyUp", "value": k}));
-        }
-        self.cmd("POST", "/actions", Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})));
-    }
-
-    /// Waits until `code` returns something truthy and returns it.
-    fn wait(&self, what: &str, code: &str) -> Value {
-        wait_until(what, Duration::from_secs(20), || {
-            let v = self.js(code);
-            (!v.is_null() && v != false && v != "").then_some(v)
-        })
-    }
-
-    /// Switches into the iframe matching `css` (or back to the top with `None`).
-    fn frame(&self, css: Option<&str>) {
-        let id = match css {
-            Some(css) => {
-                let el = self.cmd("POST", "/element", Some(json!({"using": "css selector", "value": css})));
-                json!({ "element-6066-11e4-a52e-4f735466cecf": el["element-6066-11e4-a52e-4f735466cecf"] })
-            }
-            None => Value::Null,
-        };
-        self.cmd("POST", "/frame", Some(json!({ "id": id })));
-    }
-
-    /// Messages the page logged at level SEVERE (console errors, failed loads, CSP violations).
-    fn console_errors(&self) -> Vec<String> {
-        let logs = self.cmd("POST", "/se/log", Some(json!({"type": "browser"})));
-        logs.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|e| e["level"] == "SEVERE")
-                    .map(|e| e["message"].as_str().unwrap_or("").to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Layout checks on the page shown: no horizontal overflow, every request to this origin.
-    fn check_page(&self, what: &str) {
-        let v = self.js(
-            "return {over: document.documentElement.scrollWidth - window.innerWidth, \
-             foreign: performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin))};",
-        );
-        assert!(v["over"].as_i64().unwrap() <= 0, "{what}: horizontal overflow {v}");
-        assert_eq!(v["foreign"], json!([]), "{what}: requests to other origins");
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = ureq::delete(&self.url).call();
-    }
-}
-
-const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
-
-/// Tabs until the focused element's text contains `label` (at most 20 presses): the control is
-/// reachable by keyboard.
-fn tab_to(b: &Browser, label: &str) {
-    for _ in 0..20 {
-        let focused = b.js("return document.activeElement ? document.activeElement.textContent : '';");
-        if focused.as_str().is_some_and(|t| t.contains(label)) {
-            return;
-        }
-        b.keys(&[TAB]);
-    }
-    panic!("{label:?} is not reachable with Tab");
-}
+use rectify_testkit::browser::*;
+use serde_json::Value;
 
 /// Through the Prolific route on a phone-sized window (390×844): instructions from the
 /// researcher's Markdown and consent, the practice item with feedback, "k of K", completion
@@ -228,7 +44,7 @@ fn a_prolific_participant_on_a_phone_completes_by_keyboard() {
     b.go(&format!("{base}/prolific?PROLIFIC_PID=5f1e0000aaaa&STUDY_ID=st1&SESSION_ID=se1"));
     b.wait("the instructions", "const h = document.querySelector('.instructions h1'); return h && h.textContent;");
     b.check_page("consent");
-    tab_to(&b, "I agree");
+    b.tab_to("I agree");
     b.keys(&[ENTER]);
     b.wait("the practice item", "return document.querySelector('#progress').textContent === 'practice';");
     // The Yes button's key hint is visible: its text colour differs from its background.
@@ -301,7 +117,7 @@ fn an_mturk_worker_previews_accepts_and_submits_inside_the_frame() {
     b.go(&hit("ASG1", "&workerId=WCHROME"));
     b.frame(Some("#hit"));
     b.wait("consent", "return !!document.querySelector('.instructions');");
-    tab_to(&b, "I agree");
+    b.tab_to("I agree");
     b.keys(&[ENTER]);
     b.wait("the practice item", "return document.querySelector('#progress').textContent === 'practice';");
     b.keys(&["y"]);

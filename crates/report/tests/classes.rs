@@ -4,6 +4,11 @@
 //! predicted) mistakes with how often raters accepted the predicted class. Means within 1e-12
 //! (other summation order); counts exactly.
 
+mod common;
+
+use std::collections::HashMap;
+
+use common::synthetic_run;
 use rectify_report::report::{build, render};
 use serde_json::Value;
 
@@ -52,4 +57,44 @@ fn per_class_rows_and_confusions_equal_pandas() {
     for ptr in ["/classes/0/rectified_error", "/confusions/0/acceptance", "/confusions/0/files/0"] {
         assert!(html.contains(&format!(r#"data-ptr="{ptr}""#)), "{ptr}");
     }
+}
+
+/// Per-class differences between two runs (issue #17, across models): recomputed here from the
+/// two predictions.csv files: the classes whose top-1 accuracy differs most, largest first.
+#[test]
+fn per_class_differences_between_runs_are_the_largest_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("images");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    synthetic_run(&a, &images, 500, 25, 1);
+    synthetic_run(&b, &images, 500, 25, 2);
+    let report = build(&[a.clone(), b.clone()]).unwrap();
+    let right = |dir: &std::path::Path| -> HashMap<String, (i64, bool)> {
+        let text = std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let label: i64 = f[1].parse().unwrap();
+                (f[0].to_string(), (label, f[2].split(' ').next().unwrap().parse::<i64>().unwrap() == label))
+            })
+            .collect()
+    };
+    let (ra, rb) = (right(&a), right(&b));
+    let mut per: HashMap<i64, (f64, f64, f64)> = HashMap::new();
+    for (file, (label, ok_b)) in &rb {
+        let e = per.entry(*label).or_default();
+        *e = (e.0 + 1.0, e.1 + f64::from(u8::from(ra[file].1)), e.2 + f64::from(u8::from(*ok_b)));
+    }
+    let mut want: Vec<(i64, f64)> =
+        per.iter().map(|(c, (n, ka, kb))| (*c, kb / n - ka / n)).filter(|(_, d)| *d != 0.0).collect();
+    want.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()).then(x.0.cmp(&y.0)));
+    want.truncate(10);
+    let ours: Vec<(i64, f64)> = report.class_differences.iter().map(|d| (d.class, d.difference)).collect();
+    assert_eq!(ours.len(), want.len());
+    for ((c, d), (wc, wd)) in ours.iter().zip(&want) {
+        assert_eq!(c, wc);
+        assert!((d - wd).abs() < 1e-12, "class {c}: {d} vs {wd}");
+    }
+    assert!(report.class_differences.iter().all(|d| (d.a, d.b) == (0, 1) && d.n == per[&d.class].0 as u64));
 }

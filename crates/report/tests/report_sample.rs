@@ -97,7 +97,11 @@ fn images_are_embedded_and_galleries_capped() {
     assert_eq!(g.groups[0].image.file, "criticize/mmd-class/galleries/0_class_0.png");
     assert!(g.groups[1].image.png.is_empty());
 
-    let few = build_with(&[report.runs[0].dir.clone().into()], &Options { max_examples: 1, max_groups: 2 }).unwrap();
+    let few = build_with(
+        &[report.runs[0].dir.clone().into()],
+        &Options { max_examples: 1, max_groups: 2, ..Options::default() },
+    )
+    .unwrap();
     assert_eq!((few.explanations[0].examples.len(), few.explanations[0].more, few.galleries[0].more), (1, 1, 13));
     assert!(render(&few).contains("more explained images"));
 }

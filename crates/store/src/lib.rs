@@ -23,4 +23,4 @@ pub use criticize::CriticismRow;
 pub use error::StoreError;
 pub use explain::ExplanationRow;
 pub use provenance::{ModelRecord, Provenance};
-pub use store::{ErrorRow, ImageRow, PredictionRow, RunId, RunStore, DB_FILE};
+pub use store::{read_images, ErrorRow, ImageRow, PredictionRow, RunId, RunStore, DB_FILE};

@@ -73,6 +73,27 @@ fn blob_to_f32s(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
+/// The images of the run in `dir`, read without changing anything (no migration, no WAL
+/// checkpoint): for readers such as the report. `None` without a store, or with an empty one.
+pub fn read_images(dir: &Path) -> Result<Option<Vec<ImageRow>>, StoreError> {
+    let path = dir.join(DB_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let sql = |source| StoreError::Sql { path: path.clone(), source };
+    let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sql)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    if found == 0 {
+        return Ok(None);
+    }
+    if found > VERSION {
+        return Err(StoreError::SchemaTooNew { path, found, supported: VERSION });
+    }
+    let store = RunStore { dir: dir.to_path_buf(), conn };
+    store.images().map(Some)
+}
+
 impl RunStore {
     /// Opens `dir` as a run directory, creating it (and `artifacts/`) when needed.
     pub fn create(dir: &Path) -> Result<Self, StoreError> {

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod anchor;
+pub mod browser;
 pub mod craft;
 #[cfg(unix)]
 #[allow(unsafe_code)] // wait4 and kill, for the child's own resource usage

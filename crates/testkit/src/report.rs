@@ -52,15 +52,30 @@ pub fn check_values(html: &str, json: &Value) -> usize {
     shown.len()
 }
 
-/// Checks the page loads nothing from anywhere: no URLs, scripts, links, external images, CSS
-/// imports.
+/// Checks the page loads nothing from anywhere: no URLs, external scripts, links, external
+/// images, CSS imports; its scripts are inline (or JSON data), and its content security policy
+/// forbids every request but `data:` images.
 pub fn check_self_contained(html: &str) {
-    for bad in ["http://", "https://", "<script", "<link", "@import", "url(", "<iframe", "<object", "<embed", "srcset"]
-    {
+    for bad in ["http://", "https://", "<link", "@import", "url(", "<iframe", "<object", "<embed", "srcset"] {
         assert!(!html.contains(bad), "the page contains {bad:?}");
     }
+    for tag in html.split("<script").skip(1) {
+        assert!(
+            tag.starts_with('>') || tag.starts_with(" type=\"application/json\""),
+            "a script that is not inline: <script{}",
+            &tag[..tag.len().min(60)]
+        );
+    }
+    assert!(
+        html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:;"),
+        "the page has no content security policy forbidding requests"
+    );
     for src in html.split(" src=\"").skip(1) {
-        assert!(src.starts_with("data:image/png;base64,"), "an external src: {}", &src[..src.len().min(60)]);
+        assert!(
+            src.starts_with("data:image/png;base64,") || src.starts_with("data:image/jpeg;base64,"),
+            "an external src: {}",
+            &src[..src.len().min(60)]
+        );
     }
     for href in html.split("href=\"").skip(1) {
         assert!(href.starts_with('#'), "a link out of the page: {}", &href[..href.len().min(60)]);

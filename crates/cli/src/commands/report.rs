@@ -22,11 +22,23 @@ pub struct ReportArgs {
     /// Gallery groups shown per selector.
     #[arg(long, default_value_t = 12)]
     groups: usize,
+    /// Thumbnails of mistakes embedded per run (about 3 kB each; 0: none). They are read from
+    /// the images folder the eval run recorded.
+    #[arg(long, default_value_t = 600)]
+    thumbnails: usize,
+    /// ImageNet-X's annotations (imagenet_x_val_multi_factor.jsonl.gz): error ratios per factor.
+    #[arg(long, value_name = "FILE")]
+    imagenet_x: Option<PathBuf>,
 }
 
 /// Runs `rectify report`.
 pub fn run(args: ReportArgs) -> Result<()> {
-    let opts = rectify_report::report::Options { max_examples: args.examples, max_groups: args.groups };
+    let opts = rectify_report::report::Options {
+        max_examples: args.examples,
+        max_groups: args.groups,
+        thumbnails: args.thumbnails,
+        imagenet_x: args.imagenet_x,
+    };
     let report = rectify_report::report::build_with(&args.run, &opts)?;
     let out = args.out.unwrap_or_else(|| args.run[0].join("report"));
     let (json, html) = rectify_report::report::write(&report, &out)?;

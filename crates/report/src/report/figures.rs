@@ -147,7 +147,9 @@ pub fn explanations(ctx: &Ctx, report: &Report) -> String {
             );
             let xq = |k: &str, f| ctx.show(format!("{xp}/{k}"), f);
             s.push_str(&format!(
-                "<div class=\"example\">\n<figure>{}<figcaption>Attention</figcaption></figure>\n<figure>{}<figcaption>Overlay</figcaption></figure>\n<figure>{chart}<figcaption>{}: “{}” with probability {}; probability as the top segments are shown in order (AUC {}) vs in random order (AUC {}).</figcaption></figure>\n</div>\n",
+                "<div class=\"example\" data-run=\"{}\" data-class=\"{}\">\n<figure>{}<figcaption>Attention</figcaption></figure>\n<figure>{}<figcaption>Overlay</figcaption></figure>\n<figure>{chart}<figcaption>{}: “{}” with probability {}; probability as the top segments are shown in order (AUC {}) vs in random order (AUC {}).</figcaption></figure>\n</div>\n",
+                e.run,
+                x.true_label.map_or(x.label.to_string(), |t| format!("{} {t}", x.label)),
                 img(ctx, &x.attention, &format!("{xp}/attention"), "attention"),
                 img(ctx, &x.overlay, &format!("{xp}/overlay"), "overlay"),
                 xq("file", Fmt::Text),
@@ -187,7 +189,9 @@ pub fn galleries(ctx: &Ctx, report: &Report) -> String {
                 (0..n).map(|k| ctx.show(format!("{gp}/{key}/{k}"), Fmt::Text)).collect::<Vec<_>>().join(", ")
             };
             s.push_str(&format!(
-                "<figure>{}<figcaption>{}: {} images, {} prototypes, {} criticisms.<details><summary>Files</summary>Prototypes: {}<br>Criticisms: {}</details></figcaption></figure>\n",
+                "<figure data-run=\"{}\" data-class=\"{}\">{}<figcaption>{}: {} images, {} prototypes, {} criticisms.<details><summary>Files</summary>Prototypes: {}<br>Criticisms: {}</details></figcaption></figure>\n",
+                g.run,
+                esc(&grp.group),
                 img(ctx, &grp.image, &format!("{gp}/image"), &grp.group),
                 gq("group", Fmt::Text),
                 gq("size", Fmt::Int),

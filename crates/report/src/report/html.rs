@@ -1,5 +1,6 @@
-//! HTML building blocks: escaping, the page shell (inline CSS, no scripts, no external
-//! resources), and [`Ctx::show`], the one way a number reaches the page.
+//! HTML building blocks: escaping, the page shell (inline CSS and one inline script, a content
+//! security policy that forbids any request), and [`Ctx::show`], the one way a number reaches
+//! the page.
 //!
 //! Every value shown is looked up by its JSON pointer in the serialised report and written as
 //! `<span data-ptr="/table1/0/top1" data-fmt="pct">79.69 %</span>`, so a test can check each
@@ -157,6 +158,30 @@ pub fn not_run(ctx: &Ctx, run: usize, m: usize) -> String {
     )
 }
 
+/// A table the script makes sortable and filterable (`name` names it in the filter box): rows
+/// of (attributes of the `<tr>`, ready HTML cells). Without scripts it is a plain table.
+pub fn sortable(name: &str, head: &[&str], rows: &[(String, Vec<String>)]) -> String {
+    let mut s = format!("<table class=\"sortable\" data-name=\"{}\">\n<thead><tr>", esc(name));
+    for h in head {
+        s.push_str(&format!("<th>{}</th>", esc(h)));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for (attrs, r) in rows {
+        s.push_str(&format!("<tr {attrs}>"));
+        for c in r {
+            s.push_str(&format!("<td>{c}</td>"));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody>\n</table>\n");
+    s
+}
+
+/// A link that opens class `class` of run `run` in the class view (with scripts).
+pub fn class_link(run: usize, class: i64, text: &str) -> String {
+    format!("<a class=\"class-link\" href=\"#class-view\" data-link-run=\"{run}\" data-class=\"{class}\">{text}</a>")
+}
+
 /// A table: header cells (escaped here; none for a key–value table) and rows of ready HTML
 /// cells.
 pub fn table(head: &[&str], rows: &[Vec<String>]) -> String {
@@ -184,7 +209,7 @@ const CSS: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1d1d1f}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f4f4f6}td span[data-fmt=pct],td span[data-fmt=int],td span[data-fmt^=f],td span[data-fmt=p]{font-variant-numeric:tabular-nums}
+td span[data-fmt=pct]{white-space:nowrap}th{background:#f4f4f6}td span[data-fmt=pct],td span[data-fmt=int],td span[data-fmt^=f],td span[data-fmt=p]{font-variant-numeric:tabular-nums}
 .ci{color:#666;font-size:.9em}.missing{background:#fff8e5;border-left:4px solid #e0a800;padding:.4em .8em;margin:.6em 0}
 pre{background:#f6f8fa;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
@@ -195,12 +220,26 @@ svg .s0{stroke:#e15759;fill:none;stroke-width:2}svg .s1{stroke:#4e79a7;fill:none
 svg .s2{stroke:#59a14f;fill:none;stroke-width:2}svg .s3{stroke:#b07aa1;fill:none;stroke-width:2}
 svg circle{stroke:none}svg .d0{fill:#e15759}svg .d1{fill:#4e79a7}svg .d2{fill:#59a14f}svg .d3{fill:#b07aa1}
 nav ol{columns:2}.note{color:#555}.warn{background:#fdecea;border-left:4px solid #c62828;padding:.4em .8em}
+.tiles{display:flex;flex-wrap:wrap;gap:8px;margin:.6em 0}.tile{margin:0;width:124px;display:block}
+.tile img,.tile .noimg{width:112px;height:112px;object-fit:contain;background:#f4f4f6;display:block;overflow:hidden;font-size:.7em;word-break:break-all}
+.tile figcaption{font-size:.8em;line-height:1.25;max-width:124px}.tile figcaption>span{display:block}
+.pred{color:#c62828;font-weight:600}.truth{color:#1d1d1f}.agree{color:#555}.tile.o-rectified img{outline:3px solid #59a14f}
+.thumb{width:56px;height:56px;object-fit:cover;margin-right:4px;vertical-align:middle}
+.controls{display:flex;flex-wrap:wrap;gap:.6em;align-items:center;margin:.5em 0}.controls .count{color:#555;font-size:.9em}
+th button.sort{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;text-align:left;color:inherit}
+th[aria-sort=ascending] button.sort::after{content:' \\25B2'}th[aria-sort=descending] button.sort::after{content:' \\25BC'}
+button.more{margin:.4em 0}input.filter{min-width:16em}:focus-visible{outline:2px solid #1565c0;outline-offset:2px}
 ";
 
-/// The whole page around `body`.
-pub fn page(title: &str, body: &str) -> String {
+/// The content security policy: nothing is fetched (images are `data:` URIs; style and script
+/// are inline), so the page makes no request even if its content were tampered with.
+pub const CSP: &str =
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/// The whole page around `body`, with `script` inline at its end.
+pub fn page(title: &str, body: &str, script: &str) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}<script>\n{script}</script>\n</body>\n</html>\n",
         esc(title)
     )
 }

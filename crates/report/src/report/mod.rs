@@ -12,7 +12,9 @@
 mod base64;
 mod classes;
 mod compare;
+mod factors;
 mod figures;
+mod gallery;
 pub mod html;
 pub mod missing;
 pub mod model;
@@ -20,6 +22,7 @@ mod render;
 mod runs;
 mod study;
 mod svg;
+mod thumbs;
 
 use std::path::{Path, PathBuf};
 
@@ -29,17 +32,22 @@ pub use model::*;
 pub use render::render;
 
 /// How much of each run the report shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Explained images shown per explain run (default 4).
     pub max_examples: usize,
     /// Groups shown per selector (default 12).
     pub max_groups: usize,
+    /// Thumbnails of mistakes embedded per run (default 600, about 3 kB each).
+    pub thumbnails: usize,
+    /// ImageNet-X's factor annotations (`imagenet_x_val_multi_factor.jsonl.gz`): error ratios
+    /// per factor.
+    pub imagenet_x: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_examples: 4, max_groups: 12 }
+        Options { max_examples: 4, max_groups: 12, thumbnails: 600, imagenet_x: None }
     }
 }
 
@@ -53,8 +61,12 @@ pub fn build(run_dirs: &[PathBuf]) -> Result<Report, ReportError> {
 pub fn build_with(run_dirs: &[PathBuf], opts: &Options) -> Result<Report, ReportError> {
     let dirs = runs::discover(run_dirs)?;
     let mut report = Report { generator: format!("rectify-report {}", env!("CARGO_PKG_VERSION")), ..Report::default() };
+    let factors = opts.imagenet_x.as_deref().map(factors::read).transpose()?;
     for (i, dir) in dirs.iter().enumerate() {
         runs::read_run(i, dir, opts, &mut report)?;
+        if let Some(f) = &factors {
+            factors::add(i, dir, f, &mut report)?;
+        }
     }
     compare::runs(&dirs, &mut report)?;
     Ok(report)

@@ -39,6 +39,19 @@ pub struct Report {
     /// The most frequent (true → predicted) mistakes of each run, and what raters said of them.
     #[serde(default)]
     pub confusions: Vec<ConfusionRow>,
+    /// Every top-1 mistake of each run with what raters said of it (the paper's Fig. 3).
+    #[serde(default)]
+    pub mistakes: Vec<MistakeSet>,
+    /// Per-class differences of top-1 accuracy between compared runs (largest first).
+    #[serde(default)]
+    pub class_differences: Vec<ClassDifference>,
+    /// Top-1 error per ImageNet-X factor against the overall error (error ratios).
+    #[serde(default)]
+    pub factors: Vec<FactorRow>,
+    /// Thumbnails (JPEG) of the images the page shows, by run and file; not part of
+    /// `report.json`.
+    #[serde(skip)]
+    pub thumbnails: std::collections::BTreeMap<(usize, String), Vec<u8>>,
     /// Accuracy after each attack step.
     pub attacks: Vec<AttackCurve>,
     /// Table 2 analog: adversarial classes called relevant, per arm.
@@ -265,6 +278,100 @@ pub struct ClassRow {
     pub steps_to_flip_median: Option<f64>,
     /// Mean area under the explanation path of the class's explained images.
     pub auc_path_mean: Option<f64>,
+    /// Images of the class with ReaL labels (none is `None`: no ReaL labels given).
+    #[serde(default)]
+    pub real_n: Option<u64>,
+    /// ReaL top-1 accuracy over them: the predicted class is one of the image's ReaL labels.
+    #[serde(default)]
+    pub real_top1: Option<f64>,
+}
+
+/// The top-1 mistakes of one run (the paper's Fig. 3: the image, the predicted class in red,
+/// the label in black, and how many raters agreed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MistakeSet {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The rule: yes answers needed (`k` of `n`), when a relevance-top1 study was aggregated.
+    pub k: Option<u64>,
+    /// Answers the rule counts.
+    pub n: Option<u64>,
+    /// Top-1 mistakes on labelled images.
+    pub count: u64,
+    /// Mistakes decided relevant (rectified).
+    pub rectified: u64,
+    /// Mistakes decided not relevant (confirmed errors).
+    pub confirmed: u64,
+    /// Mistakes not decided (too few answers, or not asked).
+    pub undecided: u64,
+    /// Every mistake, by agreement (yes / answers, highest first; undecided last; ties by file).
+    pub items: Vec<Mistake>,
+    /// Thumbnails embedded in the page (of these mistakes and the run's confusions).
+    pub thumbnails: u64,
+    /// Images that could not be made into thumbnails.
+    pub thumbnails_failed: u64,
+    /// The first of those, and why.
+    pub thumbnail_failure: Option<String>,
+}
+
+/// One top-1 mistake.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Mistake {
+    /// The image file.
+    pub file: String,
+    /// The true label.
+    pub label: i64,
+    /// Its name.
+    pub label_name: String,
+    /// The predicted class.
+    pub class: i64,
+    /// Its name.
+    pub class_name: String,
+    /// Yes answers counted by the rule.
+    pub yes: u64,
+    /// Answers counted by the rule (0 when undecided).
+    pub votes: u64,
+    /// `rectified`, `error`, `unrated` (asked, too few answers), `not-asked`, or `no-study`.
+    pub outcome: String,
+}
+
+/// The per-class difference of top-1 accuracy between two runs on the images both evaluated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassDifference {
+    /// The run compared against (index into [`Report::runs`]).
+    pub a: usize,
+    /// The run compared.
+    pub b: usize,
+    /// The class.
+    pub class: i64,
+    /// Its name.
+    pub name: String,
+    /// Shared images of the class.
+    pub n: u64,
+    /// Top-1 accuracy of `a` on them.
+    pub top1_a: f64,
+    /// Top-1 accuracy of `b`.
+    pub top1_b: f64,
+    /// `top1_b - top1_a`.
+    pub difference: f64,
+}
+
+/// Top-1 error of one run on the images with one ImageNet-X factor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FactorRow {
+    /// Index into [`Report::runs`].
+    pub run: usize,
+    /// The factor (`pose`, `background` …).
+    pub factor: String,
+    /// Annotated images of the run with the factor.
+    pub images: u64,
+    /// Share of the run's annotated images that have it.
+    pub share: Option<f64>,
+    /// Top-1 error on them.
+    pub error: Option<f64>,
+    /// Its error ratio: `error` over the top-1 error on all annotated images (ImageNet-X's
+    /// measure; above 1, the factor makes mistakes likelier).
+    pub ratio: Option<f64>,
 }
 
 /// A (true → predicted) pair of top-1 mistakes of one run.
@@ -437,6 +544,12 @@ pub struct ExplainSet {
 pub struct ExplainExample {
     /// The image file.
     pub file: String,
+    /// The explained class.
+    #[serde(default)]
+    pub label: i64,
+    /// The image's true label, when known.
+    #[serde(default)]
+    pub true_label: Option<i64>,
     /// The explained class's name.
     pub label_name: String,
     /// Its probability on the whole image.

@@ -84,9 +84,11 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
     let mut info = RunInfo { name: name_of(dir), dir: shown.clone(), ..RunInfo::default() };
 
     let mut imagenet = true;
+    let mut images = None;
     if let Some(s) = read_json_if::<EvalSummary>(&dir.join("summary.json"))? {
         let p = &s.provenance;
         imagenet = p.params["num_classes"].as_u64().is_none_or(|n| n == 1000);
+        images = p.params["images"].as_str().map(PathBuf::from);
         info.provenance = Some(EvalProvenance {
             arch: p.model.arch.clone(),
             weights: p.model.weights.clone(),
@@ -115,7 +117,7 @@ pub fn read_run(run: usize, dir: &Path, opts: &Options, report: &mut Report) -> 
     if let Some(row) = calibration(run, &dir.join("predictions.csv"))? {
         report.calibration.push(row);
     }
-    super::classes::read(run, dir, imagenet, report)?;
+    super::classes::read(run, dir, imagenet, images, opts.thumbnails, report)?;
 
     let attacks = subdirs(&dir.join("attack"))?;
     for a in &attacks {
@@ -215,6 +217,8 @@ fn read_explain(
             attention: image(dir, layout::explanation_png(f, "attention"))?,
             overlay: image(dir, layout::explanation_png(f, "overlay"))?,
             file: x.file.clone(),
+            label: x.label,
+            true_label: x.true_label,
             label_name: x.label_name.clone(),
             probability: finite(x.probability),
             auc_path: finite(x.auc_path),

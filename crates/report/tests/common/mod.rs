@@ -187,4 +187,113 @@ pub fn full_run(dir: &Path) {
     BiasFile::compute(&attrs, "attributes.csv", "basketball", "dark skin", &files, &picks).write(dir).unwrap();
 }
 
+#[allow(unused_imports)] // not every test binary checks a page
 pub use rectify_testkit::report::{check_self_contained, check_values};
+
+/// A made-up eval run of `n` labelled images over `classes` ImageNet classes (about 30 % top-1
+/// mistakes, many of them between neighbouring classes), with a relevance-top1 study whose
+/// questions cover the mistakes (rectified, confirmed, unrated, not asked), and `images` holding
+/// the pictures (48 small JPEGs, hard-linked under every file name). `seed` varies the
+/// predictions, so two runs over the same images differ.
+pub fn synthetic_run(dir: &Path, images: &Path, n: usize, classes: usize, seed: u64) {
+    std::fs::create_dir_all(dir.join("study")).unwrap();
+    std::fs::write(dir.join("rectify.db"), b"").unwrap();
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as f64 / (1u64 << 31) as f64
+    };
+    if !images.join("img_00000.JPEG").is_file() {
+        std::fs::create_dir_all(images).unwrap();
+        let sources: Vec<std::path::PathBuf> = (0..48u32)
+            .map(|k| {
+                let img = image::RgbImage::from_fn(160, 120, |x, y| {
+                    image::Rgb([((x * 3 + k * 17) % 256) as u8, ((y * 2 + k * 29) % 256) as u8, (k * 5) as u8])
+                });
+                let p = images.join(format!("source_{k}.jpg"));
+                img.save(&p).unwrap();
+                p
+            })
+            .collect();
+        for i in 0..n {
+            std::fs::hard_link(&sources[i % 48], images.join(format!("img_{i:05}.JPEG"))).unwrap();
+        }
+    }
+    let mut csv = String::from("file,label,top5,top5_probs\n");
+    let mut questions = Vec::new();
+    let (mut errors, mut rescued, mut rated, mut unrated, mut not_asked) = (0, 0, 0, 0, 0);
+    for i in 0..n {
+        let label = ((i * 7) % classes) as i64;
+        let r = next();
+        let pred = if r < 0.7 {
+            label
+        } else if r < 0.85 {
+            (label + 1) % classes as i64
+        } else {
+            ((next() * 999.0) as i64 + label + 1) % 1000
+        };
+        let mut top5 = vec![pred];
+        for k in 1..1000 {
+            if top5.len() == 5 {
+                break;
+            }
+            let c = (pred + k * 13) % 1000;
+            if !top5.contains(&c) {
+                top5.push(c);
+            }
+        }
+        let file = format!("img_{i:05}.JPEG");
+        let p = 0.2 + 0.8 * next();
+        csv.push_str(&format!(
+            "{file},{label},{},{p:.6} 0.01 0.01 0.01 0.01\n",
+            top5.iter().map(i64::to_string).collect::<Vec<_>>().join(" ")
+        ));
+        if pred != label {
+            errors += 1;
+            let o = next();
+            let (outcome, yes, votes) = if o < 0.3 {
+                rescued += 1;
+                ("rectified", 4 + (next() * 2.0) as u64, 5)
+            } else if o < 0.75 {
+                rated += 1;
+                ("error", (next() * 4.0) as u64, 5)
+            } else if o < 0.9 {
+                unrated += 1;
+                ("unrated", 0, 0)
+            } else {
+                not_asked += 1;
+                ("not-asked", 0, 0)
+            };
+            questions.push(
+                json!({"file": file, "label": label, "class": pred, "yes": yes, "votes": votes, "outcome": outcome}),
+            );
+        }
+    }
+    std::fs::write(dir.join("predictions.csv"), csv).unwrap();
+    let mut prov = provenance(&format!("rectify eval --images {} --out {}", images.display(), dir.display()));
+    prov["params"] = json!({"images": images.display().to_string()});
+    write_json(
+        &dir.join("summary.json"),
+        &json!({
+            "n": n, "evaluated": n, "failed": 0, "labeled": n, "unlabeled": 0, "unlabeled_files": [],
+            "top1": 1.0 - errors as f64 / n as f64, "top5": 0.9, "real_n": null, "real_top1": null, "real_top5": null,
+            "errors": [], "skipped_non_images": 0, "skipped": [], "provenance": prov,
+        }),
+    );
+    let rated_all = rescued + rated;
+    let top1 = json!({
+        "top1_error": errors as f64 / n as f64, "rectified_top1_error": (errors - rescued) as f64 / n as f64,
+        "ci": {"top1_error": [0.0, 1.0], "rectified_top1_error": [0.0, 1.0]},
+        "real_top1_accuracy": null, "real_n": 0, "n": n, "errors": errors, "rectified": rescued,
+        "asked": rated_all + unrated, "rated": rated_all, "unrated": unrated, "not_asked": not_asked,
+        "histogram": [0, 0, 0, 0, 0, 0], "fleiss_kappa": null,
+        "rater_agreement": {"raters": {}, "median_agreement": null, "min_overlap": 10, "pairs": [], "median_pair_kappa": null},
+        "questions": questions, "items": errors, "items_complete": errors, "items_incomplete": 0,
+    });
+    write_json(
+        &dir.join("study/results.json"),
+        &json!({"rule": {"rule": "k-of-n", "k": 4, "n": 5},
+                "time_filter": {"min_seconds": null, "max_seconds": null, "votes_dropped": 0},
+                "votes": 5 * rated_all, "sources": {"csv": 5 * rated_all}, "designs": {"relevance-top1": top1}}),
+    );
+}
