@@ -194,8 +194,13 @@ pub fn read(
     let wanted = thumbnail_order(report.mistakes.last().map_or(&[][..], |m| &m.items), thumbnails);
     let confused: Vec<String> =
         report.confusions.iter().filter(|c| c.run == run).flat_map(|c| c.files.iter().cloned()).collect();
+    // Within the budget, the confusions' images first; each file tried once.
+    let mut tried = std::collections::HashSet::new();
     for file in confused.into_iter().chain(wanted) {
-        if !report.thumbnails.contains_key(&(run, file.clone())) {
+        if tried.len() == thumbnails {
+            break;
+        }
+        if tried.insert(file.clone()) {
             if let Some(jpeg) = thumbs.make(&file) {
                 report.thumbnails.insert((run, file), jpeg);
             }

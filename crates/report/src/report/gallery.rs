@@ -76,8 +76,9 @@ fn data(report: &Report, m: usize) -> String {
         })
         .collect();
     let doc = json!({"run": set.run, "k": set.k, "n": set.n, "items": items, "thumbs": thumbs});
-    // `</` cannot end the script element early.
-    doc.to_string().replace("</", "<\\/")
+    // No `<` or `>` in the script element: `</script` or `<!--` in a file name cannot end it
+    // early or change how the parser reads it.
+    doc.to_string().replace('<', "\\u003c").replace('>', "\\u003e")
 }
 
 /// The mistakes section.

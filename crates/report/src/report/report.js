@@ -23,10 +23,11 @@
   function runOk(node) {
     return currentRun === '' || !node.hasAttribute('data-run') || node.getAttribute('data-run') === currentRun;
   }
+  // A cell's number ("12.50 %" is 12.5), null when empty or "\u2014", undefined when not a number.
   function value(text) {
     var t = text.trim();
     if (t === '' || t === '\u2014') return null;
-    var x = parseFloat(t);
+    var x = Number(t.replace(/ %$/, ''));
     return isNaN(x) ? undefined : x;
   }
 
@@ -74,7 +75,8 @@
     var texts = rows.map(function (r) { return r.cells[col] ? r.cells[col].textContent : ''; });
     var numeric = texts.every(function (t) { return value(t) !== undefined; });
     var keys = rows.map(function (r, i) {
-      return { r: r, i: +r.getAttribute('data-i'), v: numeric ? value(texts[i]) : texts[i].trim().toLowerCase() };
+      var v = value(texts[i]) === null ? null : numeric ? value(texts[i]) : texts[i].trim().toLowerCase();
+      return { r: r, i: +r.getAttribute('data-i'), v: v };
     });
     var sign = dir === 'ascending' ? 1 : -1;
     keys.sort(function (a, b) {
@@ -98,7 +100,7 @@
       : '<img alt="' + esc(x[0]) + '" title="' + esc(x[0]) + '" ' + 'src="' + (g.data.thumbs[x[8]] || g.statics[i]) + '">';
     var agree = { unrated: 'asked, too few answers', 'not-asked': 'not asked', 'no-study': 'no relevance study' }[x[7]];
     if (x[7] === 'rectified' || x[7] === 'error') agree = span('yes', 'int', x[5]) + ' of ' + span('votes', 'int', x[6]) + ' said relevant';
-    else agree = esc(agree || x[7]);
+    else agree = esc(agree || 'no relevance study');
     return '<figure class="tile o-' + esc(x[7]) + '" data-outcome="' + esc(x[7]) + '">' + pic +
       '<figcaption><span class="pred">' + span('class_name', 'text', x[4]) + '</span><span class="truth">' +
       span('label_name', 'text', x[2]) + '</span><span class="agree">' + agree + '</span></figcaption></figure>';
@@ -229,6 +231,8 @@
         n.hidden = !runOk(n);
       });
       tables.forEach(function (t) { t.applyFilter(); });
+      var view = document.getElementById('class-view-body');
+      if (view && view.querySelector('h3')) view.textContent = 'Click a class name to see it here.';
     });
     var label = el('label', { 'class': 'controls' }, 'Show ');
     label.appendChild(sel);

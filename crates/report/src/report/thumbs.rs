@@ -52,7 +52,15 @@ pub fn thumbnail(root: &Path, file: &str) -> Result<Vec<u8>, String> {
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err("not a path inside the images folder".into());
     }
-    let path = root.join(rel);
+    // Inside the images folder once links are resolved, and a regular file (not a FIFO).
+    let path = root.join(rel).canonicalize().map_err(|e| e.to_string())?;
+    let base = root.canonicalize().map_err(|e| format!("the images folder {}: {e}", root.display()))?;
+    if !path.starts_with(&base) {
+        return Err("a link out of the images folder".into());
+    }
+    if !path.metadata().map_err(|e| e.to_string())?.is_file() {
+        return Err("not a regular file".into());
+    }
     let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
     f.take(MAX_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
@@ -99,7 +107,9 @@ mod tests {
         assert!(t.make("../x.jpg").is_none());
         assert!(t.make("/etc/passwd").is_none());
         assert!(t.make("missing.jpg").is_none());
-        assert_eq!(t.failed, 4);
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("link.jpg")).unwrap();
+        assert!(t.make("link.jpg").is_none(), "a link out of the folder");
+        assert_eq!(t.failed, 5);
         assert!(t.first_failure.unwrap().starts_with("x.jpg: "));
         assert!(Thumbnailer::new(None).make("x.jpg").is_none());
     }
