@@ -33,9 +33,9 @@ pub fn add(run: usize, dir: &Path, attrs: &Attributes, report: &mut Report) -> R
     }
     let n = annotated.len() as f64;
     let overall = annotated.iter().filter(|(wrong, _)| *wrong).count() as f64 / n;
-    let factors: BTreeSet<&String> = annotated.iter().flat_map(|(_, has)| has.iter()).collect();
+    // Every factor the run's images were annotated for (those they have are among them).
     let all: BTreeSet<&String> =
-        rows.iter().filter_map(|r| attrs.annotated.get(&base(&r.file))).flat_map(|s| s.iter()).chain(factors).collect();
+        rows.iter().filter_map(|r| attrs.annotated.get(&base(&r.file))).flat_map(|s| s.iter()).collect();
     for factor in all {
         let with: Vec<bool> = annotated.iter().filter(|(_, has)| has.contains(factor)).map(|(w, _)| *w).collect();
         let k = with.len();
