@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/env.sh --dev
+# First, in seconds: every module the fixture scripts (and the scripts tests run) import imports in
+# the environment `scripts/setup.sh --dev` made, and every module the Python tests and the notebook
+# import imports in the fresh environment they run in. A missing requirement fails here, named.
+python scripts/check-imports.py --requirements scripts/dev-requirements.txt scripts/fixtures scripts/compare-runs.py
+bash scripts/python-test.sh --prepare
+export RECTIFY_PYTHON_TEST_PREPARED=1
 # The fuzz workspace has its own lock file; check it first so a stale one fails in seconds,
 # not after the whole suite (`cargo update --manifest-path fuzz/Cargo.toml -w` mends it).
 cargo metadata --manifest-path fuzz/Cargo.toml --locked --format-version 1 >/dev/null

@@ -99,4 +99,16 @@ fn main() {
         top1.0,
         top1.1
     );
+    // The README's goals: >= 1.2x the torchvision anchor (glibc defaults, as Python users run it)
+    // for MobileNetV2, >= 1.0x PyTorch eager for ViT-B/16 and ConvNeXt-T.
+    let mut goals = rectify_testkit::goals::Goals::new(&format!("eval_throughput {arch}"));
+    let goal = match arch.as_str() {
+        "mobilenet_v2" => Some(1.2),
+        "vit_b_16" | "convnext_tiny" => Some(1.0),
+        _ => None,
+    };
+    if let Some(goal) = goal {
+        goals.check("throughput / the anchor's", o / t, rectify_testkit::goals::Cmp::AtLeast, goal, "x");
+    }
+    goals.finish();
 }

@@ -93,4 +93,7 @@ fn main() {
         per_batch[1] / theirs[0],
         per_batch[1] / theirs[1]
     );
+    let mut goals = rectify_testkit::goals::Goals::new("ifgsm_vs_pytorch");
+    goals.check("s/batch / PyTorch's", per_batch[0] / theirs[0], rectify_testkit::goals::Cmp::AtMost, 1.0, "x");
+    goals.finish();
 }

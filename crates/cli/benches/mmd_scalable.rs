@@ -61,4 +61,9 @@ fn main() {
         sel["seconds"].as_f64().unwrap_or(f64::NAN),
         sel["groups"][0]["note"].as_str().unwrap_or("?"),
     );
+    use rectify_testkit::goals::{Cmp, Goals};
+    let mut goals = Goals::new("mmd_scalable");
+    goals.check(&format!("wall time, n = {n}"), wall, Cmp::Below, 120.0, " s");
+    goals.check(&format!("peak resident memory, n = {n}"), peak as f64, Cmp::Below, 2048.0, " MiB");
+    goals.finish();
 }

@@ -77,6 +77,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db_url = format!("sqlite://{}?mode=rwc", run.join("rectify.db").display());
     let db = rt.block_on(rectify_web::StudyDb::connect(&db_url)).unwrap();
+    let mut goals = rectify_testkit::goals::Goals::new("study_load");
 
     for (study, crash) in [("load", false), ("crash", true)] {
         let items = rt.block_on(db.items(study)).unwrap();
@@ -115,6 +116,11 @@ fn main() {
             if crash { "; server killed with SIGKILL after 1.5 s and restarted" } else { "" }
         );
         assert_eq!(stored, items.len() * 5);
+        if !crash {
+            // A rater waits at most 2 s for the next item, 99 times in 100 (README, *Load*).
+            let p99 = report.latency_quantile(0.99).unwrap_or(f64::NAN);
+            goals.check("200 raters, p99 latency", p99, rectify_testkit::goals::Cmp::AtMost, 2000.0, " ms");
+        }
     }
 
     // The recruitment burst, on PostgreSQL when configured.
@@ -184,4 +190,8 @@ fn main() {
     assert_eq!(completed, RATERS);
     assert_eq!(votes.len(), RATERS * 5);
     assert!(per.values().all(|&c| c <= 5), "an item over N");
+    // 200 participants arriving at once on 2 servers: each waits at most 5 s, 99 times in 100.
+    let p99 = report.answers.latency_quantile(0.99).unwrap_or(f64::NAN);
+    goals.check("burst of 200 participants, p99 latency", p99, rectify_testkit::goals::Cmp::AtMost, 5000.0, " ms");
+    goals.finish();
 }

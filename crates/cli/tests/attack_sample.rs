@@ -17,7 +17,7 @@ fn top1_of_pngs(pngs: &[std::path::PathBuf]) -> Vec<i64> {
         assert_eq!(img.dimensions(), (224, 224));
         bytes.extend_from_slice(img.as_raw());
     }
-    let pixels = rectify_model::classifier::pixels_from_u8(&bytes, pngs.len(), 224, 224, tch::Device::Cpu);
+    let pixels = rectify_model::classifier::pixels_from_u8(&bytes, pngs.len(), 224, 224, tch::Device::Cpu).unwrap();
     Vec::try_from(tch::no_grad(|| model.logits(&pixels)).argmax(1, false)).unwrap()
 }
 

@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
@@ -319,6 +320,27 @@ fn hostile_arrays_votes_and_labels_are_refused_within_bounds() {
     );
 }
 
+/// The bundled 27×20 progressive JPEG (Pillow, libjpeg's default scan script) with its first
+/// scan (the interleaved DC scan, which visits every block) repeated `extra` more times: valid
+/// scans, decoded one after another, but a few hundred bytes that ask the decoder to go over the
+/// image `extra` + ~10 times.
+fn progressive_with_repeated_scan(extra: usize) -> Vec<u8> {
+    let data = include_bytes!("../../data/tests/data/progressive_27x20.jpg");
+    let start = data.windows(2).position(|w| w == [0xFF, 0xDA]).expect("a scan");
+    let header = usize::from(data[start + 2]) << 8 | usize::from(data[start + 3]);
+    let mut end = start + 2 + header;
+    // The entropy-coded data ends at the next marker that is neither stuffing (FF00) nor a restart.
+    while !(data[end] == 0xFF && data[end + 1] != 0 && !(0xD0..=0xD7).contains(&data[end + 1])) {
+        end += 1;
+    }
+    let mut out = data[..end].to_vec();
+    for _ in 0..extra {
+        out.extend_from_slice(&data[start..end]);
+    }
+    out.extend_from_slice(&data[end..]);
+    out
+}
+
 fn garbage_bytes() -> Vec<u8> {
     (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect()
 }
@@ -334,7 +356,23 @@ fn hostile_images_and_links_are_per_file_errors_within_bounds() {
         ("bomb-13000x13000.png", png_declaring(13_000, 13_000)),
         ("garbage.jpg", garbage_bytes()),
         ("jpeg-header-only.jpg", jpeg_declaring(640, 480)[..200].to_vec()),
+        ("progressive-100-passes.jpg", progressive_with_repeated_scan(100)),
     ];
+    // The per-file error each must give (issue #28 §1: named, not only counted); `None`: decoded.
+    let expected: HashMap<&str, Option<&str>> = [
+        ("bomb-20000x20000.jpg", Some("image is 20000×20000 px, over the limit of 178956970 pixels")),
+        ("bomb-13000x13000.jpg", None),
+        ("bomb-60000x60000.png", Some("image is 60000×60000 px, over the limit of 178956970 pixels")),
+        (
+            "bomb-13000x13000.png",
+            Some("cannot decode PNG image: Format error decoding Png: IDAT or fDAT chunk does not have enough data"),
+        ),
+        ("garbage.jpg", Some("cannot decode unknown format: not a recognised image file")),
+        ("jpeg-header-only.jpg", Some("cannot decode JPEG image: file is truncated")),
+        ("progressive-100-passes.jpg", Some("cannot decode JPEG image: 65 scans go over the image more than 64 times")),
+    ]
+    .into_iter()
+    .collect();
     // Each hostile file alone beside one good image: the run goes on, the good image is
     // evaluated, and the hostile one is a per-file error (or, for the 13,000² JPEG whose data runs
     // out, decoded grey as libjpeg does) — within the bounds.
@@ -348,7 +386,25 @@ fn hostile_images_and_links_are_per_file_errors_within_bounds() {
         let sum = summary(&run);
         assert_eq!(sum["n"], 2, "{name}: {sum}");
         assert!(predictions(&run).iter().any(|r| r[0] == "good.JPEG"), "{name}");
+        let errors = sum["errors"].as_array().unwrap();
+        match expected[name] {
+            None => assert!(errors.is_empty(), "{name}: decoded, no error: {sum}"),
+            Some(words) => {
+                assert_eq!(errors.len(), 1, "{name}: {sum}");
+                assert_eq!(errors[0]["file"], *name, "{name}: the error names the file");
+                let message = errors[0]["message"].as_str().unwrap();
+                println!("{name}: {message}");
+                assert!(message.contains(words), "{name}: {words:?} in {message:?}");
+            }
+        }
     }
+    // The limit is what refuses the progressive file: with 40 repeats (about 50 passes) it decodes.
+    let images = tmp.path().join("images-progressive-40");
+    std::fs::create_dir(&images).unwrap();
+    std::fs::write(images.join("p.jpg"), progressive_with_repeated_scan(40)).unwrap();
+    let run = tmp.path().join("run-progressive-40");
+    bounded("progressive, 40 repeats", &["eval", "--images", s(&images), "--out", s(&run), "--device", "cpu"], 0);
+    assert_eq!(summary(&run)["errors"].as_array().map(Vec::len), Some(0), "{}", summary(&run));
     // Links: dangling, to itself, and a loop back to the folder.
     let images = tmp.path().join("images-links");
     std::fs::create_dir_all(images.join("sub")).unwrap();
@@ -419,4 +475,92 @@ fn hostile_images_and_links_are_per_file_errors_within_bounds() {
     );
     let err = &summary(&run)["errors"][0]["message"];
     assert!(err.as_str().unwrap().contains("more than the decoding memory budget of 64 MiB"), "{err}");
+}
+
+/// Issue #28 §4: a preprocessing config asking for a 16384-px crop (3.2 GB of floats per image)
+/// was accepted, and eval died in an `unwrap` in `pixels_from_u8` (exit 101, a libtorch trace).
+/// Crops over 1024 px and resizes over 4096 px are now refused by name, by config and by flag.
+/// And the 1 MiB guards of the small text inputs trusted the file's reported size: a named pipe
+/// blocked for ever and `/dev/zero` was read until out of memory. Every small text input (configs,
+/// class subsets, instructions, label files, ReaL labels) is now read with a bounded reader that
+/// refuses files that are not regular. Mutation: the old `check` (16384) fails the crop cases;
+/// reading with `read_to_string` after the metadata check hangs on the FIFO (10 s bound).
+#[test]
+fn huge_crops_pipes_and_devices_are_refused_within_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (images, labels) = (assets().join("sample-images"), assets().join("sample-labels.csv"));
+    let (images, labels) = (s(&images).to_string(), s(&labels).to_string());
+    let out = t.join("out");
+    let eval = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> =
+            ["eval", "--images", &images, "--labels", &labels, "--out", s(&out), "--limit", "2", "--device", "cpu"]
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let run = |what: &str, args: Vec<String>, words: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let m = bounded(what, &args, 2);
+        let err = m.stderr_text();
+        assert!(err.contains(words), "{what}: {words:?} in\n{err}");
+        assert!(!out.join("rectify.db").exists(), "{what}: a run was created");
+    };
+    let config = t.join("huge.json");
+    std::fs::write(&config, r#"{"input_size": [3, 16384, 16384], "crop_pct": 1.0}"#).unwrap();
+    run("a 16384-px crop by config", eval(&["--preprocess", s(&config)]), "side 16384 px (1 to 1024)");
+    run("a 1025-px crop by flag", eval(&["--crop", "1025"]), "crop size 1025 px (1 to 1024)");
+    run("a 4097-px resize by flag", eval(&["--resize", "4097"]), "resize size 4097 px (at most 4096)");
+    run("a resize from a tiny crop_pct", eval(&["--crop-pct", "0.01"]), "resize size 22400 px (at most 4096)");
+
+    let fifo = t.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo_s = s(&fifo).to_string();
+    for (flag, what) in [("--preprocess", "config"), ("--class-subset", "class subset"), ("--labels", "label file")] {
+        for (file, kind) in [(fifo_s.as_str(), "a named pipe"), ("/dev/zero", "a character device")] {
+            let mut args = eval(&[]);
+            if flag == "--labels" {
+                let at = args.iter().position(|a| a == "--labels").unwrap();
+                args[at + 1] = file.to_string();
+            } else {
+                args.extend([flag.to_string(), file.to_string()]);
+            }
+            run(&format!("a {what} that is {kind}"), args, &format!("{kind}, not a regular file"));
+        }
+    }
+    let mut args = eval(&[]);
+    args.extend(["--real-labels".to_string(), "/dev/zero".to_string()]);
+    run("ReaL labels from /dev/zero", args, "a character device, not a regular file");
+    // A regular label file over its limit is refused by its size, read no further than the limit.
+    let big = t.join("big.txt");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(rectify_data::files::MAX_LABEL_FILE + 1).unwrap();
+    let mut args = eval(&[]);
+    let at = args.iter().position(|a| a == "--labels").unwrap();
+    args[at + 1] = s(&big).to_string();
+    run("a sparse label file over the limit", args, "the most rectify reads for a label file");
+
+    // `study serve --instructions` reads its Markdown the same way (checked before serving).
+    let run_dir = t.join("run");
+    eval_sample(&run_dir, "50");
+    rectify_ok(&["study", "design", "--run", s(&run_dir), "--design", "relevance-top1"]);
+    let m = bounded(
+        "instructions from a named pipe",
+        &[
+            "study",
+            "serve",
+            "--run",
+            s(&run_dir),
+            "--platform",
+            "pid",
+            "--per-participant",
+            "1",
+            "--instructions",
+            &fifo_s,
+        ],
+        2,
+    );
+    assert!(m.stderr_text().contains("a named pipe, not a regular file"), "{}", m.stderr_text());
 }

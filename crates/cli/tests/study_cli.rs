@@ -85,6 +85,25 @@ fn real_votes_on_val1300() {
             (x, y) => assert_eq!(x, y, "{key}: κ defined for both or neither"),
         }
     }
+    // The medians, from numpy's / scikit-learn's per-rater and per-pair figures, and the README's
+    // rounded figures (62 raters, median agreement 81.0 %, 22 pairs, median κ 0.49).
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let agreements: Vec<f64> = raters.values().map(|r| r["agreement_with_majority"].as_f64().unwrap()).collect();
+    let kappas: Vec<f64> =
+        theirs["pairs"].as_object().unwrap().values().filter_map(|p| p["cohen_kappa"].as_f64()).collect();
+    let (m_agree, m_kappa) = (median(agreements), median(kappas));
+    assert!((ours["median_agreement"].as_f64().unwrap() - m_agree).abs() < 1e-12, "median agreement {m_agree}");
+    assert!((ours["median_pair_kappa"].as_f64().unwrap() - m_kappa).abs() < 1e-12, "median κ {m_kappa}");
+    assert_eq!((raters.len(), pairs.len()), (62, 22), "the README's counts");
+    assert_eq!((format!("{:.1}", 100.0 * m_agree), format!("{m_kappa:.2}")), ("81.0".into(), "0.49".into()));
     // The report shows the same rectified error, from report.json.
     rectify_ok(&["report", "--run", s(&run)]);
     let report: serde_json::Value =
@@ -450,6 +469,8 @@ fn one_study_for_two_models_from_shared_votes() {
     assert_eq!(sharing["questions_shared"].as_u64().unwrap() as usize, distinct);
     assert_eq!(sharing["questions_separate"].as_u64().unwrap() as usize, separate);
     assert_eq!(sharing["answers_saved"].as_u64().unwrap() as usize, 5 * (separate - distinct));
+    // The README's figures for this second model (MobileNetV2 with its classifier bias shifted).
+    assert_eq!((distinct, separate, 5 * (separate - distinct)), (394, 580, 930), "the README's figures");
     // The report of both runs shows both rectified errors and the saving.
     let report_dir = tmp.path().join("report");
     rectify_ok(&["report", "--run", s(&a), "--run", s(&b), "--out", s(&report_dir)]);

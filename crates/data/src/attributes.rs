@@ -19,6 +19,9 @@ pub enum AttributesError {
         #[source]
         source: std::io::Error,
     },
+    /// Not a regular file, or too large.
+    #[error(transparent)]
+    File(#[from] crate::files::SmallFileError),
     /// A line is malformed.
     #[error("{path}: line {line}: {what}")]
     Format {
@@ -75,7 +78,7 @@ impl Attributes {
 
     /// Reads `file,attribute,value` rows (a header line starting with `file` is skipped).
     pub fn from_csv(path: &Path) -> Result<Self, AttributesError> {
-        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let text = crate::files::read_text(path, crate::files::MAX_TABLE_FILE, "an attribute table")?;
         let mut a = Attributes::default();
         for (i, line) in text.lines().enumerate() {
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -94,7 +97,7 @@ impl Attributes {
 /// ImageNet-X's factor annotations (`imagenet_x_val_multi_factor.jsonl.gz`): each line a JSON
 /// object with `file_name` and 0/1 factors (`pose`, `background`, `color` …).
 pub fn imagenet_x(path: &Path) -> Result<Attributes, AttributesError> {
-    let file = std::fs::File::open(path).map_err(io(path))?;
+    let file = crate::files::open_regular(path)?;
     let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::GzDecoder::new(file))
     } else {
@@ -146,6 +149,6 @@ mod tests {
         let e = imagenet_x(&jsonl).unwrap_err();
         assert!(e.to_string().ends_with("line 3: no file_name"), "{e}");
         let missing = imagenet_x(&dir.path().join("none.jsonl")).unwrap_err();
-        assert!(matches!(missing, AttributesError::Io { .. }), "{missing}");
+        assert!(matches!(missing, AttributesError::File(crate::files::SmallFileError::Io { .. })), "{missing}");
     }
 }

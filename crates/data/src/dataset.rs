@@ -30,6 +30,9 @@ pub enum DatasetError {
         #[source]
         source: std::io::Error,
     },
+    /// A label file that is not a regular file or is too large.
+    #[error(transparent)]
+    File(#[from] crate::files::SmallFileError),
     /// `--images` is not a directory.
     #[error("--images {0} is not a directory")]
     NotADirectory(PathBuf),
@@ -251,7 +254,7 @@ struct LabelTable {
 
 impl LabelTable {
     fn read(path: &Path) -> Result<Self, DatasetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io { path: path.into(), source })?;
+        let text = crate::files::read_text(path, crate::files::MAX_LABEL_FILE, "a label file")?;
         let bad = |line: usize, message: String| DatasetError::BadRow { path: path.into(), line, message };
         let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
         let first = lines.next().map(|(_, l)| l).unwrap_or_default();

@@ -5,6 +5,7 @@
 
 pub mod attributes;
 pub mod dataset;
+pub mod files;
 pub mod imagenet;
 pub mod npy;
 pub mod preprocess;

@@ -19,6 +19,9 @@ pub enum RealError {
         #[source]
         source: std::io::Error,
     },
+    /// Not a regular file, or too large.
+    #[error("ReaL labels {0}")]
+    File(#[from] crate::files::SmallFileError),
     /// The file is not in either accepted shape.
     #[error(
         "ReaL labels {path}: expected a JSON list of label lists (real.json) or an object {{file: [labels]}}: {source}"
@@ -51,7 +54,7 @@ pub fn imagenet_val_number(file: &str) -> Option<usize> {
 impl RealLabels {
     /// Reads `real.json` or a `{file: [labels]}` object.
     pub fn read(path: &Path) -> Result<Self, RealError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RealError::Io { path: path.into(), source })?;
+        let text = crate::files::read_text(path, crate::files::MAX_TABLE_FILE, "a ReaL label file")?;
         let fmt = |source| RealError::Format { path: path.into(), source };
         if text.trim_start().starts_with('{') {
             Ok(Self::ByFile(serde_json::from_str(&text).map_err(fmt)?))

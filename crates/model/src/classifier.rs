@@ -244,14 +244,20 @@ impl Classifier for ImageNetModel {
 }
 
 /// Turns a batch of 8-bit HWC crops (`n` images of `h×w×3`, row-major) into `[n, 3, h, w]`
-/// float pixels in `[0, 1]` on `device`: `x as f32 / 255`, as `ToTensor` computes it.
-pub fn pixels_from_u8(hwc: &[u8], n: usize, h: usize, w: usize, device: Device) -> Tensor {
-    assert_eq!(hwc.len(), n * h * w * 3, "batch buffer does not hold {n} images of {h}x{w}x3");
-    Tensor::from_slice(hwc)
-        .view([n as i64, h as i64, w as i64, 3])
-        .to_device(device)
-        .permute([0, 3, 1, 2])
-        .contiguous()
-        .to_kind(Kind::Float)
-        / 255.0
+/// float pixels in `[0, 1]` on `device`: `x as f32 / 255`, as `ToTensor` computes it. An
+/// allocation libtorch cannot make (on the CPU or the device) is an error, not a panic.
+pub fn pixels_from_u8(hwc: &[u8], n: usize, h: usize, w: usize, device: Device) -> Result<Tensor, ModelError> {
+    if hwc.len() != n * h * w * 3 {
+        return Err(ModelError::Forward {
+            what: format!("a batch of {n} images of {h}×{w} px"),
+            message: format!("the buffer holds {} bytes, not {}", hwc.len(), n * h * w * 3),
+        });
+    }
+    let t = Tensor::f_from_slice(hwc)?
+        .f_view([n as i64, h as i64, w as i64, 3])?
+        .f_to_device(device)?
+        .f_permute([0, 3, 1, 2])?
+        .f_contiguous()?
+        .f_to_kind(Kind::Float)?;
+    Ok(t.f_div_scalar(255.0)?)
 }

@@ -56,6 +56,15 @@ pub enum ModelError {
         /// libtorch's message.
         message: String,
     },
+    /// A computation failed inside libtorch (most often an allocation), caught by
+    /// [`guarded`](crate::guarded).
+    #[error("{what} failed in libtorch: {message}")]
+    Forward {
+        /// What was being computed.
+        what: String,
+        /// libtorch's first line.
+        message: String,
+    },
     /// An error raised by libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

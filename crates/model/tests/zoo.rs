@@ -42,9 +42,11 @@ fn every_architecture_matches_torchvision() {
         let dl = max_abs(&out.logits, &want_logits);
         let df = max_abs(out.features.as_ref().expect("zoo models expose features"), &want_feats);
         println!("{arch:>13} {format:?}: logits max|diff| {dl:.3e}, features max|diff| {df:.3e}");
-        let bound = match format {
-            Numerics::Exact => 0.0,
-            Numerics::Fast => FAST_MAX,
+        // ConvNeXt and ViT have no BatchNorm to fold: their default numerics are PyTorch's own
+        // computation, bit-identical (README, *Models*).
+        let bound = match (format, arch) {
+            (Numerics::Exact, _) | (Numerics::Fast, Arch::ConvnextTiny | Arch::VitB16) => 0.0,
+            (Numerics::Fast, _) => FAST_MAX,
         };
         assert!(dl <= bound, "{arch} {format:?}: logits differ from torchvision by {dl} (bound {bound})");
         assert!(df <= bound, "{arch} {format:?}: features differ from torchvision by {df} (bound {bound})");

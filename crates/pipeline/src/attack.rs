@@ -382,18 +382,22 @@ impl BatchContext<'_> {
         let labels: Vec<i64> = ok.iter().map(|i| i.label.expect("labelled images only")).collect();
         let ids: Vec<i64> = ok.iter().map(|i| i.id).collect();
         let batch = Batch {
-            pixels: pixels_from_u8(&buf, ok.len(), self.crop, self.crop, device),
+            pixels: pixels_from_u8(&buf, ok.len(), self.crop, self.crop, device)?,
             labels: Tensor::from_slice(&labels).to_device(device),
             ids,
         };
-        let goal = match self.args.target_choice() {
-            TargetChoice::None => Goal::Untargeted,
-            choice => {
-                let clean = tch::no_grad(|| self.model.logits(&batch.pixels));
-                choice.resolve(&clean, &batch.labels, &batch.ids)
-            }
-        };
-        let outcome = self.attack.run(self.model, &batch, &goal);
+        let what = format!("the attack of a batch of {} images of {} px", ok.len(), self.crop);
+        let (goal, outcome) = rectify_model::guarded(&what, || {
+            let goal = match self.args.target_choice() {
+                TargetChoice::None => Goal::Untargeted,
+                choice => {
+                    let clean = tch::no_grad(|| self.model.logits(&batch.pixels));
+                    choice.resolve(&clean, &batch.labels, &batch.ids)
+                }
+            };
+            let outcome = self.attack.run(self.model, &batch, &goal);
+            (goal, outcome)
+        })?;
         let targets: Option<Vec<i64>> =
             goal.targets().map(|t| Vec::try_from(t.to_device(tch::Device::Cpu)).expect("i64"));
         let flips = outcome.trajectory.steps_to_flip(&labels, targets.as_deref());
@@ -440,7 +444,7 @@ impl BatchContext<'_> {
             rgb.save(&path).with_context(|| format!("writing {}", path.display()))?;
             paths.push(rel);
         }
-        let pixels = pixels_from_u8(&bytes, imgs.len(), self.crop, self.crop, self.model.device());
+        let pixels = pixels_from_u8(&bytes, imgs.len(), self.crop, self.crop, self.model.device())?;
         let top1 = tch::no_grad(|| self.model.logits(&pixels)).argmax(1, false).to_device(tch::Device::Cpu);
         Ok((Vec::try_from(top1).expect("i64 classes"), paths))
     }

@@ -328,7 +328,9 @@ fn evaluate_batch(
     progress: &mut dyn Progress,
 ) -> Result<usize> {
     let mut ok: Vec<&Sample> = Vec::with_capacity(chunk.len());
-    let mut buf = Vec::with_capacity(chunk.len() * 224 * 224 * 3);
+    let mut buf = Vec::new();
+    let bytes = chunk.len() * args.crop * args.crop * 3;
+    buf.try_reserve_exact(bytes).map_err(|_| anyhow::anyhow!("cannot allocate {bytes} bytes for a batch of crops"))?;
     for (s, d) in chunk.iter().zip(decoded) {
         match d {
             Ok(pixels) => {
@@ -343,14 +345,17 @@ fn evaluate_batch(
     }
     let mut rows = Vec::with_capacity(ok.len());
     if !ok.is_empty() {
-        let pixels = pixels_from_u8(&buf, ok.len(), args.crop, args.crop, model.device());
-        let out = tch::no_grad(|| {
-            if args.save_features {
-                model.forward(&pixels)
-            } else {
-                rectify_model::Output { logits: model.logits(&pixels), features: None }
-            }
-        });
+        let pixels = pixels_from_u8(&buf, ok.len(), args.crop, args.crop, model.device())?;
+        let what = format!("the forward pass of a batch of {} images of {} px", ok.len(), args.crop);
+        let out = rectify_model::guarded(&what, || {
+            tch::no_grad(|| {
+                if args.save_features {
+                    model.forward(&pixels)
+                } else {
+                    rectify_model::Output { logits: model.logits(&pixels), features: None }
+                }
+            })
+        })?;
         let logits = out.logits.to_device(tch::Device::Cpu).to_kind(Kind::Float);
         let probs = logits.softmax(-1, Kind::Float);
         let k = probs.size()[1].min(5);

@@ -23,6 +23,9 @@ use crate::outputs::write_json;
 use crate::progress::Progress;
 use crate::shard::{Shard, ShardOut};
 
+/// Most bytes of an adversarial PNG read back (a 1024-px crop is at most 3 MiB uncompressed).
+const MAX_PNG_BYTES: u64 = 64 << 20;
+
 /// Parameters that may change when resuming.
 pub const VOLATILE: &[&str] = &["batch_size", "limit", "files", "misclassified"];
 
@@ -270,8 +273,8 @@ fn execute(
     let mut clock = crate::outputs::BatchClock::start();
     for item in todo {
         let crop = match &item.png {
-            Some(png) => std::fs::read(png)
-                .with_context(|| format!("reading {}", png.display()))
+            Some(png) => rectify_data::files::read_bounded(png, MAX_PNG_BYTES, "an adversarial image")
+                .map_err(anyhow::Error::from)
                 .and_then(|b| Ok(decode(&b)?.into_raw())),
             None => pre.load(&root.join(&item.image.file)).map_err(anyhow::Error::from),
         };
@@ -286,10 +289,16 @@ fn execute(
         let side = pre.crop as usize;
         let seg = segmenter.segment(&Image::new(side, side, &crop)?)?;
         let perturber = Perturber::new(&crop, side, side, &seg.labels, seg.count, lime.hide, model.device());
-        let e = lime.explain(model, &perturber, None)?;
+        let what = format!("the explanation of {}", item.image.file);
+        let (e, ours, random) = rectify_model::guarded(&what, || -> Result<_> {
+            let e = lime.explain(model, &perturber, None)?;
+            let w = &e.explanation.weights;
+            let ours = path::path(model, &perturber, &path::order_by_weight(w), e.label, args.batch_size);
+            let random =
+                path::path(model, &perturber, &path::random_order(seg.count, args.seed), e.label, args.batch_size);
+            Ok((e, ours, random))
+        })??;
         let w = &e.explanation.weights;
-        let ours = path::path(model, &perturber, &path::order_by_weight(w), e.label, args.batch_size);
-        let random = path::path(model, &perturber, &path::random_order(seg.count, args.seed), e.label, args.batch_size);
         let json_rel = layout::explanation_json(&name, &item.image.file);
         let json_path = run_dir.join(&json_rel);
         let file = Explanation {
@@ -406,11 +415,15 @@ fn select(store: &RunStore, eval_run: rectify_store::RunId, args: &ExplainSettin
             if rows.iter().all(|r| r.image.is_none()) {
                 bail!("attack run {name:?} saved no images; rerun it with --save-images");
             }
-            rows.into_iter()
-                .filter_map(|r| {
-                    r.image.map(|png| Item { image: images[&r.image_id].clone(), png: Some(store.dir().join(png)) })
-                })
-                .collect()
+            let mut items = Vec::new();
+            for r in rows {
+                let (Some(png), Some(image)) = (r.image, images.get(&r.image_id)) else { continue };
+                // Inside the run once links are resolved (the store already refused `..` and roots).
+                let what = format!("attack_results.image of image {}", r.image_id);
+                let png = rectify_store::paths::inside(store.dir(), &png, &what)?;
+                items.push(Item { image: image.clone(), png: Some(png) });
+            }
+            items
         }
     };
     if args.misclassified {

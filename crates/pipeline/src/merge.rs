@@ -139,7 +139,10 @@ pub fn merge(into: Target<'_>, inputs: &[PathBuf], progress: &mut dyn Progress) 
                 if let Some(what) = p.incompatibility(&prov, volatile) {
                     bail!("the shards of {kind} {name} in {} and {} differ ({what})", from.display(), dir.display());
                 }
-                runs.push((kind, volatile, their, name, prov));
+                // Every file to copy, each path checked on both sides, before anything is written.
+                let copies = plan_copies(&shard, target_dir, kind, &name, their)
+                    .with_context(|| format!("{}: refused, nothing of it merged", dir.display()))?;
+                runs.push((kind, volatile, their, name, prov, copies));
             }
         }
         work.push((dir, file, shard, runs));
@@ -148,7 +151,7 @@ pub fn merge(into: Target<'_>, inputs: &[PathBuf], progress: &mut dyn Progress) 
     let mut touched: Vec<(&str, String)> = Vec::new();
     let mut timing: HashMap<(&str, String), Timing> = HashMap::new();
     for (dir, file, shard, runs) in work {
-        for (kind, volatile, their, name, prov) in runs {
+        for (kind, volatile, their, name, prov, copies) in runs {
             let existed = target.find_run(kind, Some(&name))?.is_some();
             let ours = target
                 .begin_run(kind, &name, &prov, volatile)
@@ -160,6 +163,9 @@ pub fn merge(into: Target<'_>, inputs: &[PathBuf], progress: &mut dyn Progress) 
                 t.add_file(target.dir(), kind, &name)?;
             }
             t.add_file(shard.dir(), kind, &name)?;
+            for (src, dst) in &copies {
+                copy_file(src, dst)?;
+            }
             absorb_stage(&mut target, &shard, kind, &name, their, ours)?;
             target.finish_run(ours)?;
             if !seen {
@@ -195,7 +201,65 @@ fn check_images(shard: &RunStore, target: &RunStore, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copies the rows and per-image files of stage run `their` of `shard` into run `ours`.
+/// The per-image files of stage run `their` of `shard` to copy into the run at `target`: (source,
+/// destination) pairs. Every path the shard's store records is relative and plain (the store's
+/// readers refuse others), and here each must also stay inside its folder once links are resolved,
+/// on both sides, and the source be a regular file: a shard can neither read nor write outside.
+fn plan_copies(
+    shard: &RunStore,
+    target: &Path,
+    kind: &str,
+    name: &str,
+    their: RunId,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut rels: Vec<(String, String)> = Vec::new(); // (path, which record names it)
+    match kind {
+        "attack" => {
+            for r in shard.attacks(their)? {
+                if let Some(png) = r.image {
+                    rels.push((png, format!("attack_results.image of image {}", r.image_id)));
+                }
+            }
+        }
+        "explain" => {
+            for r in shard.explanations(their)? {
+                let what = format!("explanations.json of image {}", r.image_id);
+                for picture in ["attention", "overlay", "heatmap"] {
+                    let png = layout::explanation_png(Path::new(&r.json), picture);
+                    rels.push((png.to_string_lossy().into_owned(), what.clone()));
+                }
+                rels.push((r.json, what));
+            }
+        }
+        "criticize" => {
+            let groups: HashSet<String> = shard.criticisms(their)?.into_iter().map(|r| r.group).collect();
+            let dir = layout::criticize_dir(name);
+            for g in groups {
+                let png = layout::gallery_png(&dir, &g);
+                if shard.dir().join(&png).is_file() {
+                    rels.push((png.to_string_lossy().into_owned(), format!("the gallery of group {g}")));
+                }
+            }
+            let selection = dir.join("selection.json");
+            rectify_store::paths::inside(shard.dir(), &selection.to_string_lossy(), "selection.json")?;
+        }
+        _ => unreachable!("a stage of STAGES"),
+    }
+    let mut copies = Vec::with_capacity(rels.len());
+    for (rel, what) in rels {
+        let src = rectify_store::paths::inside(shard.dir(), &rel, &what)?;
+        let meta = std::fs::metadata(&src).with_context(|| format!("{what}: {}", src.display()))?;
+        if !meta.is_file() {
+            bail!("{what}: {} is not a regular file", src.display());
+        }
+        let dst = rectify_store::paths::inside(target, &rel, &what)?;
+        copies.push((src, dst));
+    }
+    Ok(copies)
+}
+
+/// Copies the rows of stage run `their` of `shard` into run `ours` (its files are copied by the
+/// caller, from [`plan_copies`]).
 fn absorb_stage(
     target: &mut RunStore,
     shard: &RunStore,
@@ -204,22 +268,13 @@ fn absorb_stage(
     their: RunId,
     ours: RunId,
 ) -> Result<()> {
-    let copy = |rel: &Path| copy_file(shard.dir(), target.dir(), rel);
     match kind {
         "attack" => {
             let rows = shard.attacks(their)?;
-            for png in rows.iter().filter_map(|r| r.image.as_deref()) {
-                copy(Path::new(png))?;
-            }
             target.put_attacks(ours, &rows)?;
         }
         "explain" => {
             for row in shard.explanations(their)? {
-                let json = Path::new(&row.json);
-                copy(json)?;
-                for picture in ["attention", "overlay", "heatmap"] {
-                    copy(&layout::explanation_png(json, picture))?;
-                }
                 target.put_explanation(ours, &row)?;
             }
         }
@@ -227,12 +282,6 @@ fn absorb_stage(
             let incoming = shard.criticisms(their)?;
             let groups: HashSet<&str> = incoming.iter().map(|r| r.group.as_str()).collect();
             let dir = layout::criticize_dir(name);
-            for g in &groups {
-                let png = layout::gallery_png(&dir, g);
-                if shard.dir().join(&png).is_file() {
-                    copy(&png)?;
-                }
-            }
             let mut rows: Vec<_> =
                 target.criticisms(ours)?.into_iter().filter(|r| !groups.contains(r.group.as_str())).collect();
             rows.extend(incoming.iter().cloned());
@@ -266,12 +315,11 @@ fn group_order(group: &str, by_class: bool) -> (i64, String) {
     (class.unwrap_or(i64::MAX), group.to_string())
 }
 
-fn copy_file(from: &Path, to: &Path, rel: &Path) -> Result<()> {
-    let (src, dst) = (from.join(rel), to.join(rel));
+fn copy_file(src: &Path, dst: &Path) -> Result<()> {
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::copy(&src, &dst).with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+    std::fs::copy(src, dst).with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
     Ok(())
 }
 

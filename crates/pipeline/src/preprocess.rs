@@ -97,7 +97,13 @@ pub fn parse_rgb(s: &str) -> Result<[f32; 3], String> {
 pub fn of_run(prov: &Provenance) -> Result<Preprocess> {
     match prov.params.get("preprocess") {
         None | Some(serde_json::Value::Null) => Ok(Preprocess::default()),
-        Some(v) => serde_json::from_value(v.clone()).context("the eval run's recorded preprocessing is not readable"),
+        Some(v) => {
+            let pre: Preprocess =
+                serde_json::from_value(v.clone()).context("the eval run's recorded preprocessing is not readable")?;
+            // A store is untrusted bytes too: the recorded settings pass the same checks as flags.
+            pre.check().context("the eval run's recorded preprocessing")?;
+            Ok(pre)
+        }
     }
 }
 

@@ -122,12 +122,8 @@ const MAX_INSTRUCTIONS: u64 = 256 * 1024;
 
 /// The researcher's Markdown as HTML; raw HTML is escaped, so nothing in the file can run.
 pub fn instructions_html(path: &Path) -> Result<String> {
-    let len = std::fs::metadata(path).with_context(|| format!("--instructions {}", path.display()))?.len();
-    if len > MAX_INSTRUCTIONS {
-        bail!("--instructions {}: {len} bytes; at most {MAX_INSTRUCTIONS}", path.display());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("--instructions {} (UTF-8 text)", path.display()))?;
+    let text = rectify_data::files::read_text(path, MAX_INSTRUCTIONS, "instructions")
+        .with_context(|| format!("--instructions {}", path.display()))?;
     Ok(markdown_html(&text))
 }
 

@@ -122,7 +122,7 @@ pub fn read_shard_file(dir: &Path) -> Result<Option<ShardFile>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = rectify_data::files::read_text(&path, 1 << 20, "a shard file")?;
     serde_json::from_str(&text).map(Some).with_context(|| format!("{}: not a shard file", path.display()))
 }
 

@@ -70,11 +70,7 @@ pub fn read_space(path: &Path, num_classes: i64) -> Result<ClassSpace> {
 }
 
 fn read_bounded(path: &Path) -> Result<String> {
-    let len = std::fs::metadata(path).with_context(|| path.display().to_string())?.len();
-    if len > MAX_BYTES {
-        bail!("{}: {len} bytes is too large for a list or map of classes", path.display());
-    }
-    std::fs::read_to_string(path).with_context(|| path.display().to_string())
+    Ok(rectify_data::files::read_text(path, MAX_BYTES, "a list or map of classes")?)
 }
 
 /// Reads a subset file: one class per line, as an index (`0`–`999`) or a wnid (`n01440764`);

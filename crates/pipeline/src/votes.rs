@@ -79,6 +79,20 @@ pub fn eval_images(run: &Path) -> Result<Vec<EvalImage>> {
     Ok(designs::eval_images(&store)?)
 }
 
+/// The folders a study server of `run` serves images from, beside the run directory: the images
+/// folder its eval recorded (where its questions' images lie), when it has an eval run.
+pub fn image_roots(run: &Path) -> Result<Vec<PathBuf>> {
+    if !run.join(rectify_store::DB_FILE).is_file() {
+        return Ok(Vec::new());
+    }
+    let store = RunStore::open(run)?;
+    Ok(store
+        .find_run("eval", None)?
+        .and_then(|(_, prov)| prov.params.get("images").and_then(|v| v.as_str()).map(PathBuf::from))
+        .into_iter()
+        .collect())
+}
+
 /// The evaluated images of the other models' runs of a shared study, each checked to be a
 /// run with an eval and not the study's own run.
 pub fn model_runs(host: &Path, runs: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<EvalImage>)>> {

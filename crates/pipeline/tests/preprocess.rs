@@ -56,7 +56,7 @@ fn a_run_keeps_its_preprocessing_through_every_stage() {
         let file = &images.iter().find(|i| i.id == p.image_id).expect("image").file;
         let crop = pre.load(&root.join("assets/sample-images").join(file)).expect("crop");
         assert_eq!(crop.len(), 240 * 240 * 3);
-        let x = pixels_from_u8(&crop, 1, 240, 240, tch::Device::Cpu);
+        let x = pixels_from_u8(&crop, 1, 240, 240, tch::Device::Cpu).unwrap();
         let logits = tch::no_grad(|| model.logits(&x));
         assert_eq!(p.top5[0], logits.argmax(-1, false).int64_value(&[0]), "{file}");
         // Normalising by 0.5 / 0.5 inside the model: the ImageNet-normalising model on pixels

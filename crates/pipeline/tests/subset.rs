@@ -60,7 +60,7 @@ fn a_class_subset_restricts_every_prediction_and_stays_with_the_run() {
         assert!(p.top5.iter().all(|c| classes.contains(c)), "{:?} outside {classes:?}", p.top5);
         let file = &images.iter().find(|i| i.id == p.image_id).expect("image").file;
         let crop = pre.load(&root.join("assets/sample-images").join(file)).expect("crop");
-        let logits = tch::no_grad(|| full.logits(&pixels_from_u8(&crop, 1, 224, 224, tch::Device::Cpu)));
+        let logits = tch::no_grad(|| full.logits(&pixels_from_u8(&crop, 1, 224, 224, tch::Device::Cpu).unwrap()));
         let index = tch::Tensor::from_slice(&classes);
         let probs = logits.index_select(1, &index).softmax(-1, tch::Kind::Float);
         let best = probs.argmax(-1, false).int64_value(&[0]);
@@ -94,7 +94,7 @@ fn a_class_subset_restricts_every_prediction_and_stays_with_the_run() {
 fn full_logits(full: &dyn rectify_model::Classifier, file: &std::path::Path) -> Vec<f32> {
     let pre = rectify_data::preprocess::Preprocess::default();
     let crop = pre.load(file).expect("crop");
-    let logits = tch::no_grad(|| full.logits(&pixels_from_u8(&crop, 1, 224, 224, tch::Device::Cpu)));
+    let logits = tch::no_grad(|| full.logits(&pixels_from_u8(&crop, 1, 224, 224, tch::Device::Cpu).unwrap()));
     Vec::<f32>::try_from(logits.view([-1])).expect("logits")
 }
 

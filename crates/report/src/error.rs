@@ -20,6 +20,9 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the run that is not a regular file, or too large.
+    #[error(transparent)]
+    File(#[from] rectify_data::files::SmallFileError),
     /// A JSON file is malformed, or lacks a field the report needs.
     #[error("{path}: {source}")]
     Json {

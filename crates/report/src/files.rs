@@ -7,9 +7,13 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ReportError;
 
-/// Reads and parses a JSON file.
+/// Most bytes of a run's JSON file read back (a run directory is untrusted bytes too: a file
+/// there may be a named pipe or `/dev/zero` behind a link).
+const MAX_JSON: u64 = 1 << 30;
+
+/// Reads and parses a JSON file: a regular file, at most 1 GiB.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(ReportError::io(path))?;
+    let text = rectify_data::files::read_text(path, MAX_JSON, "a run's JSON file")?;
     serde_json::from_str(&text).map_err(|source| ReportError::Json { path: path.to_path_buf(), source })
 }
 
@@ -24,10 +28,11 @@ pub fn read_json_if<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, Repor
 
 /// The bytes of a file, empty when it does not exist.
 pub fn read_or_empty(path: &Path) -> Result<Vec<u8>, ReportError> {
-    match std::fs::read(path) {
+    use rectify_data::files::{read_bounded, SmallFileError};
+    match read_bounded(path, MAX_JSON, "a run's file") {
         Ok(b) => Ok(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(ReportError::io(path)(e)),
+        Err(SmallFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use rectify_report::report::{build, write};
+use rectify_report::report::{build, build_with, write, Options};
 use serde_json::Value;
 
 fn chromium() -> Option<PathBuf> {
@@ -137,6 +137,7 @@ fn check_report(browser: &Path, html: &Path, work: &Path) {
 
 #[test]
 fn the_report_opens_in_headless_chromium_without_errors_or_requests() {
+    let _one = one_browser();
     let Some(browser) = browser_or_skip() else { return };
     let tmp = tempfile::tempdir().unwrap();
     check_the_checker(&browser, tmp.path());
@@ -162,13 +163,72 @@ fn the_report_opens_in_headless_chromium_without_errors_or_requests() {
     }
 }
 
-/// The report's rows of `table` (a section id) as shown: (run, class, cell texts), visible only.
-fn shown_rows(b: &rectify_testkit::browser::Browser, section: &str) -> Vec<Value> {
+/// The browser tests share the 2 cores; one at a time, so the 50k report's load time is measured
+/// on a page that has the machine to itself (but for whatever else the machine runs).
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_browser() -> std::sync::MutexGuard<'static, ()> {
+    ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The rows of the sortable table named `name` as shown: (run, original index, cell texts),
+/// visible only.
+fn shown_rows(b: &rectify_testkit::browser::Browser, name: &str) -> Vec<Value> {
     let v = b.js(&format!(
-        "return [...document.querySelectorAll('#{section} table.sortable tbody tr')].filter(r => !r.hidden)\
+        "return [...document.querySelectorAll('table.sortable[data-name=\"{name}\"] tbody tr')].filter(r => !r.hidden)\
          .map(r => [r.dataset.run, +r.dataset.i, [...r.cells].map(c => c.textContent.trim())]);"
     ));
     v.as_array().unwrap().clone()
+}
+
+/// ImageNet-X-style factors for the synthetic images `img_00000.JPEG` …: three factors, so the
+/// report has a factors table.
+fn synthetic_factors(path: &Path, n: usize) {
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            serde_json::json!({"file_name": format!("img_{i:05}.JPEG"), "class": 0, "pose": i % 2,
+                "background": u8::from(i % 3 == 0), "color": u8::from(i % 5 == 0)})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n")).unwrap();
+}
+
+/// Sorts the table `name` by its numeric column `col` up and down by mouse (values in order, `—`
+/// last, ties stable, every row kept), then filters it by keyboard with the text of a cell of
+/// column `text_col` (the rows shown are exactly those whose text holds it), then clears the filter.
+fn sort_and_filter(b: &rectify_testkit::browser::Browser, name: &str, col: usize, text_col: usize) -> usize {
+    let table = format!("table.sortable[data-name=\"{name}\"]");
+    let all = shown_rows(b, name);
+    assert!(all.len() >= 2, "{name}: {} rows", all.len());
+    let button = format!("{table} th:nth-child({}) button.sort", col + 1);
+    b.click(&button);
+    assert_sorted(&shown_rows(b, name), col, true, &format!("{name}, column {col} ascending"));
+    b.click(&button);
+    let sorted = shown_rows(b, name);
+    assert_sorted(&sorted, col, false, &format!("{name}, column {col} descending"));
+    let mut ids: Vec<u64> = sorted.iter().map(|r| r[1].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..all.len() as u64).collect::<Vec<_>>(), "{name}: sorting keeps every row");
+
+    let needle = all[all.len() / 2][2][text_col].as_str().unwrap().to_lowercase();
+    let raw = b.js(&format!("return [...document.querySelectorAll('{table} tbody tr')].map(r => r.textContent);"));
+    let want = raw.as_array().unwrap().iter().filter(|t| t.as_str().unwrap().to_lowercase().contains(&needle)).count();
+    b.click(&format!("div.controls:has(+ {table}) input.filter"));
+    b.keys(&needle.chars().map(|c| c.to_string()).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>());
+    let filtered = shown_rows(b, name);
+    assert_eq!(filtered.len(), want, "{name}: rows matching {needle:?}");
+    assert!(want >= 1, "{name}: no row matches {needle:?}");
+    for r in &filtered {
+        let text: String = r[2].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect::<Vec<_>>().join(" ");
+        assert!(text.to_lowercase().contains(&needle), "{name}: {text:?} shown for {needle:?}");
+    }
+    b.js(&format!(
+        "const i = document.querySelector('div.controls:has(+ {table}) input.filter'); i.value = ''; \
+         i.dispatchEvent(new Event('input')); return 1;"
+    ));
+    assert_eq!(shown_rows(b, name).len(), all.len(), "{name}: the filter cleared");
+    all.len()
 }
 
 /// The number a cell shows ("12.50 %" → 12.5), `None` for "—".
@@ -194,20 +254,26 @@ fn assert_sorted(rows: &[Value], col: usize, ascending: bool, what: &str) {
 }
 
 /// Issue #17 in a real browser at 1280×800 (ChromeDriver): two runs over the same 600 images.
-/// By mouse and by keyboard: sorting the per-class table (values in order, `—` last, ties
-/// stable), filtering it, the gallery's filters (every tile shown has the outcome asked for, and
+/// By mouse and by keyboard: sorting and filtering each of the four sortable tables (per class,
+/// class differences, confusions, ImageNet-X factors: values in order, `—` last, ties stable,
+/// rows kept, the rows shown exactly those matching), the gallery's filters (every tile shown has the outcome asked for, and
 /// as many as report.json counts), its pages and order, the class view, the run switch; every
 /// value shown (including those the script renders) equals report.json; no console error and
 /// no request. `RECTIFY_REPORT_OUT=<dir>` keeps screenshots of the sections.
 #[test]
 fn sorting_filtering_and_the_class_view_work_by_mouse_and_keyboard() {
     use rectify_testkit::browser::{Browser, DOWN, ENTER, SPACE};
+    let _one = one_browser();
     let Some(b) = Browser::start(1280, 800) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let images = tmp.path().join("images");
     synthetic_run(&tmp.path().join("runs/resnet"), &images, 600, 30, 1);
     synthetic_run(&tmp.path().join("runs/vit"), &images, 600, 30, 2);
-    let report = build(&[tmp.path().join("runs")]).unwrap();
+    let factors = tmp.path().join("factors.jsonl");
+    synthetic_factors(&factors, 600);
+    let opts = Options { imagenet_x: Some(factors), ..Options::default() };
+    let report = build_with(&[tmp.path().join("runs")], &opts).unwrap();
+    assert!(!report.class_differences.is_empty() && !report.confusions.is_empty() && !report.factors.is_empty());
     let (json, html) = write(&report, &tmp.path().join("out")).unwrap();
     let value: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     check_self_contained(&std::fs::read_to_string(&html).unwrap());
@@ -224,17 +290,14 @@ fn sorting_filtering_and_the_class_view_work_by_mouse_and_keyboard() {
     b.wait("the script", "return document.documentElement.classList.contains('js');");
     shot("top");
 
-    // Sorting by mouse: Top-1 error up, then down.
-    let rows = shown_rows(&b, "classes");
-    assert_eq!(rows.len(), report.classes.len(), "every class row is shown");
+    // Each of the four sortable tables, by mouse (sort) and keyboard (filter).
+    assert_eq!(sort_and_filter(&b, "classes", 4, 2), report.classes.len(), "every class row is shown");
+    assert_eq!(sort_and_filter(&b, "class differences", 6, 2), report.class_differences.len());
+    assert_eq!(sort_and_filter(&b, "confusions", 3, 2), report.confusions.len());
+    assert_eq!(sort_and_filter(&b, "factors", 5, 1), report.factors.len());
+    // Sorting the per-class table by top-1 error again, for what follows.
     b.click("#classes th:nth-child(5) button.sort");
     assert_sorted(&shown_rows(&b, "classes"), 4, true, "top-1 error ascending");
-    b.click("#classes th:nth-child(5) button.sort");
-    let sorted = shown_rows(&b, "classes");
-    assert_sorted(&sorted, 4, false, "top-1 error descending");
-    let mut ids: Vec<u64> = sorted.iter().map(|r| r[1].as_u64().unwrap()).collect();
-    ids.sort_unstable();
-    assert_eq!(ids, (0..report.classes.len() as u64).collect::<Vec<_>>(), "sorting keeps every row");
     shot("classes");
 
     // Filtering by keyboard, then sorting by keyboard.
@@ -323,27 +386,48 @@ fn sorting_filtering_and_the_class_view_work_by_mouse_and_keyboard() {
     assert_eq!(b.js("return performance.getEntriesByType('resource').length;"), 0, "requests");
 }
 
-/// Without scripts the report stays readable: every per-class row, the first page of tiles,
-/// the note saying where the rest are; no sort buttons (the scripts are switched off through
-/// the DevTools protocol, as a browser with JavaScript disabled runs none).
+/// Without scripts the report stays readable: every row of the four sortable tables (per class,
+/// class differences, confusions, factors), the first page of tiles, the note saying where the
+/// rest are; no sort buttons (the scripts are switched off through the DevTools protocol, as a
+/// browser with JavaScript disabled runs none).
 #[test]
 fn the_report_is_readable_with_scripts_disabled() {
     use rectify_testkit::browser::Browser;
+    let _one = one_browser();
     let Some(b) = Browser::start(1280, 800) else { return };
     let tmp = tempfile::tempdir().unwrap();
-    synthetic_run(&tmp.path().join("run"), &tmp.path().join("images"), 600, 30, 1);
-    let report = build(&[tmp.path().join("run")]).unwrap();
+    let images = tmp.path().join("images");
+    synthetic_run(&tmp.path().join("runs/a"), &images, 600, 30, 1);
+    synthetic_run(&tmp.path().join("runs/b"), &images, 600, 30, 2);
+    let factors = tmp.path().join("factors.jsonl");
+    synthetic_factors(&factors, 600);
+    let opts = Options { imagenet_x: Some(factors), ..Options::default() };
+    let report = build_with(&[tmp.path().join("runs")], &opts).unwrap();
     let (_, html) = write(&report, &tmp.path().join("out")).unwrap();
     b.cdp("Emulation.setScriptExecutionDisabled", serde_json::json!({ "value": true }));
     b.go(&format!("file://{}", html.canonicalize().unwrap().display()));
     let dom = b.dom();
     assert!(!dom.contains("class=\"sort\"") && !dom.contains("class=\"js\""), "the script did not run");
-    assert_eq!(dom.matches("<tr data-run=\"0\" data-class=").count(), report.classes.len());
+    let rows_of = |name: &str| {
+        let start =
+            dom.find(&format!("<table class=\"sortable\" data-name=\"{name}\">")).unwrap_or_else(|| panic!("{name}"));
+        let table = &dom[start..start + dom[start..].find("</table>").unwrap()];
+        table.split("<tbody>").nth(1).unwrap().matches("<tr ").count()
+    };
+    for (name, want) in [
+        ("classes", report.classes.len()),
+        ("class differences", report.class_differences.len()),
+        ("confusions", report.confusions.len()),
+        ("factors", report.factors.len()),
+    ] {
+        assert!(want > 0, "{name}: the fixture has rows");
+        assert_eq!(rows_of(name), want, "{name}: every row without scripts");
+    }
     let tiles: usize = ["rectified", "error", "unrated", "not-asked"]
         .iter()
         .map(|o| dom.matches(&format!("data-outcome=\"{o}\"")).count())
         .sum();
-    assert_eq!(tiles, 120);
+    assert_eq!(tiles, 240, "the first page of tiles of each run");
     assert!(dom.contains(&format!("{} more in <code>report.json</code>", report.mistakes[0].count - 120)));
     assert!(b.console_errors().is_empty());
     b.cdp("Emulation.setScriptExecutionDisabled", serde_json::json!({ "value": false }));
@@ -354,11 +438,14 @@ fn the_report_is_readable_with_scripts_disabled() {
 }
 
 /// Issue #17: a report of 50,000 images (1,000 classes, 600 thumbnails) opens in Chromium in
-/// under 3 s: from navigation to the load event with the script done (measured by the page's
-/// own clock), printed.
+/// under 1.5 s: from navigation to the load event with the script done (the page's own clock,
+/// which must have recorded both events), printed. Measured 0.39–0.42 s on the idle 2-core
+/// machine and 0.75 s while a CI build shared its cores; the other browser tests of this file
+/// wait meanwhile (`one_browser`).
 #[test]
-fn a_report_of_50k_images_opens_in_under_3_s() {
+fn a_report_of_50k_images_opens_in_under_1_5_s() {
     use rectify_testkit::browser::Browser;
+    let _one = one_browser();
     let Some(b) = Browser::start(1280, 800) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
@@ -373,10 +460,14 @@ fn a_report_of_50k_images_opens_in_under_3_s() {
     b.go("about:blank");
     b.go(&format!("file://{}", html.canonicalize().unwrap().display()));
     b.wait("the script", "return document.documentElement.classList.contains('js');");
-    let ms = b.js(
-        "const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd];",
+    // The load event has happened (its end is recorded), so the figure is a measurement.
+    let ms = b.wait(
+        "the load event",
+        "const n = performance.getEntriesByType('navigation')[0]; \
+         return n && n.loadEventEnd > 0 && [n.domContentLoadedEventEnd, n.loadEventEnd];",
     );
     let (dcl, load) = (ms[0].as_f64().unwrap(), ms[1].as_f64().unwrap());
+    assert!(dcl > 0.0 && dcl <= load, "DOMContentLoaded {dcl} ms, load {load} ms");
     println!(
         "50k-image report: run made in {:.1} s, report built in {:.1} s ({} mistakes, {} thumbnails; report.html {:.1} MB, report.json {:.1} MB); \
          in Chromium: DOMContentLoaded {dcl:.0} ms, load {load:.0} ms",
@@ -388,6 +479,6 @@ fn a_report_of_50k_images_opens_in_under_3_s() {
         size(&json)
     );
     assert_eq!(b.js("return document.querySelectorAll('#classes tbody tr').length;"), 1000);
-    assert!(load < 3000.0, "the report took {load:.0} ms to open");
+    assert!(load < 1500.0, "the report took {load:.0} ms to open");
     assert!(b.console_errors().is_empty());
 }

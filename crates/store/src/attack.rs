@@ -136,6 +136,11 @@ impl RunStore {
                 rows[i].steps.push(step);
             }
         }
+        for r in &rows {
+            if let Some(png) = &r.image {
+                crate::paths::relative(&self.dir, &format!("attack_results.image of image {}", r.image_id), png)?;
+            }
+        }
         Ok(rows)
     }
 }

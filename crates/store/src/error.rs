@@ -58,6 +58,18 @@ pub enum StoreError {
         /// Name asked for, if any.
         name: Option<String>,
     },
+    /// A path or run name recorded in the store (or a shard) that could lead outside the run.
+    #[error("{}: {field} {path:?} is {why}", dir.display())]
+    UnsafePath {
+        /// The run directory whose store (or whose folder) holds it.
+        dir: PathBuf,
+        /// Which field, e.g. `attack_results.image of image 3`.
+        field: String,
+        /// The value found.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Stored JSON could not be decoded.
     #[error("stored JSON in {what}: {source}")]
     Json {

@@ -59,6 +59,10 @@ impl RunStore {
                 })
             })
             .map_err(self.sql())?;
-        rows.collect::<Result<_, _>>().map_err(self.sql())
+        let rows: Vec<ExplanationRow> = rows.collect::<Result<_, _>>().map_err(self.sql())?;
+        for r in &rows {
+            crate::paths::relative(&self.dir, &format!("explanations.json of image {}", r.image_id), &r.json)?;
+        }
+        Ok(rows)
     }
 }

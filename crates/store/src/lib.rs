@@ -14,6 +14,7 @@ mod attack;
 mod criticize;
 mod error;
 mod explain;
+pub mod paths;
 mod provenance;
 mod schema;
 mod store;

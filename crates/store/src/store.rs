@@ -148,6 +148,7 @@ impl RunStore {
     /// Starts run `kind`/`name`, or resumes it when it exists with compatible provenance
     /// (parameters named in `volatile` may differ; see [`Provenance::incompatibility`]).
     pub fn begin_run(&self, kind: &str, name: &str, prov: &Provenance, volatile: &[&str]) -> Result<RunId, StoreError> {
+        crate::paths::check_name(&self.dir, kind, name)?;
         if let Some((id, old)) = self.find_run(kind, Some(name))? {
             if let Some(what) = old.incompatibility(prov, volatile) {
                 return Err(StoreError::ProvenanceMismatch {
@@ -207,7 +208,11 @@ impl RunStore {
             )
             .map_err(self.sql())?;
         let rows = st.query_map(params![kind], |r| Ok((RunId(r.get(0)?), r.get(1)?))).map_err(self.sql())?;
-        rows.collect::<Result<_, _>>().map_err(self.sql())
+        let rows: Vec<(RunId, String)> = rows.collect::<Result<_, _>>().map_err(self.sql())?;
+        for (_, name) in &rows {
+            crate::paths::check_name(&self.dir, kind, name)?;
+        }
+        Ok(rows)
     }
 
     /// Every run of `kind` in the order they were begun: id, name, and whether it finished.
@@ -217,7 +222,11 @@ impl RunStore {
             .prepare("SELECT id, name, finished_at IS NOT NULL FROM runs WHERE kind = ?1 ORDER BY id")
             .map_err(self.sql())?;
         let rows = st.query_map(params![kind], |r| Ok((RunId(r.get(0)?), r.get(1)?, r.get(2)?))).map_err(self.sql())?;
-        rows.collect::<Result<_, _>>().map_err(self.sql())
+        let rows: Vec<(RunId, String, bool)> = rows.collect::<Result<_, _>>().map_err(self.sql())?;
+        for (_, name, _) in &rows {
+            crate::paths::check_name(&self.dir, kind, name)?;
+        }
+        Ok(rows)
     }
 
     /// Like [`RunStore::find_run`], but a missing run is an error.
@@ -257,11 +266,12 @@ impl RunStore {
         let rows = st
             .query_map([], |r| {
                 let real: Option<String> = r.get(3)?;
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, real))
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, real))
             })
             .map_err(self.sql())?;
         rows.map(|r| {
             let (id, file, label, real) = r.map_err(self.sql())?;
+            crate::paths::relative(&self.dir, &format!("images.file of image {id}"), &file)?;
             let real_labels = real
                 .map(|s: String| serde_json::from_str(&s))
                 .transpose()

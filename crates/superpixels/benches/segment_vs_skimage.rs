@@ -54,6 +54,7 @@ fn main() {
     let crops: Vec<Vec<u8>> = files[..LIMIT].iter().map(|f| pre.load(f).expect("crop")).collect();
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
 
+    let mut goals = rectify_testkit::goals::Goals::new("segment_vs_skimage");
     for (name, segmenter) in [("quickshift", Segmenter::lime_default()), ("slic", Segmenter::slic_default())] {
         let theirs = anchors[0][name]["ms_median"].as_f64().expect("ms_median");
         let theirs_kept = anchors[1][name]["ms_median"].as_f64().expect("ms_median");
@@ -83,5 +84,13 @@ fn main() {
             ours_1 / theirs_kept
         );
         assert_eq!(equal, LIMIT, "{name}: segment counts equal to scikit-image's on every image");
+        goals.check(
+            &format!("{name} ms/image / scikit-image's"),
+            ours / theirs,
+            rectify_testkit::goals::Cmp::AtMost,
+            0.2,
+            "x",
+        );
     }
+    goals.finish();
 }

@@ -183,12 +183,51 @@ impl Browser {
 
     /// Layout checks on the page shown: no horizontal overflow, every request to this origin.
     pub fn check_page(&self, what: &str) {
+        let over = self.js("return document.documentElement.scrollWidth - window.innerWidth;");
+        assert!(over.as_i64().unwrap() <= 0, "{what}: horizontal overflow of {over} px");
+        let foreign = self.foreign_requests();
+        assert!(foreign.is_empty(), "{what}: requests to other origins: {foreign:?}");
+    }
+
+    /// The URLs of the resources the page loaded from another origin than its own (the
+    /// browser's resource timing entries).
+    pub fn foreign_requests(&self) -> Vec<String> {
         let v = self.js(
-            "return {over: document.documentElement.scrollWidth - window.innerWidth, \
-             foreign: performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin))};",
+            "return performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin));",
         );
-        assert!(v["over"].as_i64().unwrap() <= 0, "{what}: horizontal overflow {v}");
-        assert_eq!(v["foreign"], json!([]), "{what}: requests to other origins");
+        v.as_array().expect("a list").iter().map(|u| u.as_str().unwrap_or_default().to_string()).collect()
+    }
+
+    /// The WCAG 2 contrast ratio (1 to 21) of the text of the element `element` (a JavaScript
+    /// expression) against the background it is drawn on: its own and its ancestors' background
+    /// colours composited over white, as the page shows them. AA asks 4.5 for normal text.
+    pub fn contrast(&self, element: &str) -> f64 {
+        let v = self.js(&format!(
+            "const e = {element}; const rgba = s => (s.match(/[\\d.]+/g) || []).map(Number); \
+             const layers = []; \
+             for (let n = e; n && n.nodeType === 1; n = n.parentElement) {{ \
+               const b = rgba(getComputedStyle(n).backgroundColor); const a = b.length > 3 ? b[3] : 1; \
+               if (a > 0) layers.push([b[0], b[1], b[2], a]); if (a >= 1) break; }} \
+             let bg = [255, 255, 255]; \
+             for (const [r, g, b, a] of layers.reverse()) bg = [r * a + bg[0] * (1 - a), g * a + bg[1] * (1 - a), b * a + bg[2] * (1 - a)]; \
+             const c = rgba(getComputedStyle(e).color); const ca = c.length > 3 ? c[3] : 1; \
+             const fg = [0, 1, 2].map(i => c[i] * ca + bg[i] * (1 - ca)); \
+             return [fg, bg];"
+        ));
+        let channel = |x: f64| {
+            let x = x / 255.0;
+            if x <= 0.04045 {
+                x / 12.92
+            } else {
+                ((x + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let luminance = |c: &Value| {
+            let c: Vec<f64> = c.as_array().expect("rgb").iter().map(|x| x.as_f64().expect("number")).collect();
+            0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2])
+        };
+        let (a, b) = (luminance(&v[0]), luminance(&v[1]));
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
     }
 
     /// Tabs until the focused element's text or label contains `label` (at most 80 presses): the

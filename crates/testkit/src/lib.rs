@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub mod anchor;
 pub mod browser;
 pub mod craft;
+pub mod goals;
 #[cfg(unix)]
 #[allow(unsafe_code)] // wait4 and kill, for the child's own resource usage
 pub mod measure;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What every handler shares: the database, the run directory that relative image paths are
-/// resolved against, and the study served.
+/// resolved against, the folders images may be served from, and the study served.
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -21,13 +21,37 @@ pub struct AppState {
 struct Inner {
     db: StudyDb,
     run_dir: PathBuf,
+    /// Canonical folders an image must lie in once links are resolved: the run directory and
+    /// the images folder of its eval run (see [`AppState::with_image_roots`]).
+    image_roots: Vec<PathBuf>,
     study: String,
 }
 
 impl AppState {
-    /// The state of a server for `study`, with images relative to `run_dir`.
+    /// The state of a server for `study`, with images relative to `run_dir` and served only from
+    /// inside it.
     pub fn new(db: StudyDb, run_dir: impl Into<PathBuf>, study: impl Into<String>) -> AppState {
-        AppState { inner: Arc::new(Inner { db, run_dir: run_dir.into(), study: study.into() }) }
+        Self::with_image_roots(db, run_dir, study, Vec::new())
+    }
+
+    /// [`AppState::new`], with images also served from inside each of `roots` (the images folder
+    /// of the run's eval, where the study's questions about its images point). The study's
+    /// database is untrusted like any stored file: an item whose image lies elsewhere (an absolute
+    /// path to `/etc/shadow`, a link out of the folder) is never served.
+    pub fn with_image_roots(
+        db: StudyDb,
+        run_dir: impl Into<PathBuf>,
+        study: impl Into<String>,
+        roots: Vec<PathBuf>,
+    ) -> AppState {
+        let run_dir = run_dir.into();
+        let image_roots = std::iter::once(run_dir.clone()).chain(roots).filter_map(|r| r.canonicalize().ok()).collect();
+        AppState { inner: Arc::new(Inner { db, run_dir, image_roots, study: study.into() }) }
+    }
+
+    /// The canonical folders images are served from.
+    pub fn image_roots(&self) -> &[PathBuf] {
+        &self.inner.image_roots
     }
 
     /// The database.

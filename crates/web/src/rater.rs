@@ -131,24 +131,46 @@ async fn image(
     image_file(&state, &image.path).await
 }
 
+/// Most bytes of an image served.
+const MAX_IMAGE_BYTES: u64 = 64 << 20;
+
 /// An image file (relative paths under the run directory) with its type, or 404.
+///
+/// The path comes from the study's database, so it is checked as untrusted: once links are
+/// resolved it must lie inside the run directory or the eval's images folder
+/// ([`AppState::image_roots`]), be a regular file of at most 64 MiB, and its bytes must begin as
+/// the JPEG, PNG, WebP, GIF or BMP its name says. Anything else is 404 to the rater and a line in
+/// the server's log.
 pub(crate) async fn image_file(state: &AppState, image: &str) -> Result<Response, AppError> {
     let path = std::path::Path::new(image);
     let path = if path.is_absolute() { path.to_path_buf() } else { state.run_dir().join(path) };
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        eprintln!("rectify-web: image {}: {e}", path.display());
+    let refuse = |why: String| {
+        eprintln!("rectify-web: image {}: {why}; not served", path.display());
         AppError::NotFound("image unavailable".to_string())
-    })?;
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let mime = match ext.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "bmp" => "image/bmp",
-        "svg" => "image/svg+xml",
-        _ => "application/octet-stream",
     };
+    let resolved = tokio::fs::canonicalize(&path).await.map_err(|e| refuse(e.to_string()))?;
+    if !state.image_roots().iter().any(|root| resolved.starts_with(root)) {
+        return Err(refuse(format!("{} is outside the run and its images folder", resolved.display())));
+    }
+    let ext = resolved.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let (mime, magic): (&str, &[&[u8]]) = match ext.as_str() {
+        "jpg" | "jpeg" => ("image/jpeg", &[b"\xff\xd8\xff"]),
+        "png" => ("image/png", &[b"\x89PNG\r\n\x1a\n"]),
+        "webp" => ("image/webp", &[b"RIFF"]),
+        "gif" => ("image/gif", &[b"GIF87a", b"GIF89a"]),
+        "bmp" => ("image/bmp", &[b"BM"]),
+        _ => return Err(refuse("not a JPEG, PNG, WebP, GIF or BMP file name".to_string())),
+    };
+    let read = resolved.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        rectify_data::files::read_bounded(&read, MAX_IMAGE_BYTES, "an image to serve")
+    })
+    .await
+    .map_err(|e| refuse(e.to_string()))?
+    .map_err(|e| refuse(e.to_string()))?;
+    if !magic.iter().any(|m| bytes.starts_with(m)) {
+        return Err(refuse(format!("its bytes are not those of a .{ext} image")));
+    }
     Ok((
         [
             (header::CONTENT_TYPE, mime),

@@ -4,7 +4,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use rectify_study::Answer;
+use rectify_study::{Answer, ImageRef, Question};
 use rectify_web::StudyDb;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -164,6 +164,61 @@ async fn bad_input_is_a_4xx_with_a_message() {
     assert!(f.call("POST", &format!("/api/r/{token}/answer"), Some(&huge)).await.0.is_client_error());
 }
 
+/// A hostile study database (issue #28 §4): items whose image paths lead outside the run (absolute,
+/// `..`, a link out of the folder), at a named pipe, at a non-image or at a file whose bytes are not
+/// its type's are all 404, and the one honest image is served. Mutation: serving
+/// `run_dir.join(path)` unchecked (as before) serves `/…/secret.png` and blocks on the FIFO.
+#[tokio::test]
+async fn images_outside_the_run_or_not_images_are_never_served() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.png");
+    std::fs::write(&secret, fake_png("secret")).unwrap();
+    let secret_path = secret.display().to_string();
+    let f = Fixture::new(1, |d| {
+        std::fs::create_dir_all(d.join("img")).unwrap();
+        std::os::unix::fs::symlink(&secret, d.join("img/link.png")).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(d.join("img/fifo.png")).status().unwrap();
+        assert!(made.success());
+        std::fs::write(d.join("img/text.png"), b"#!/bin/sh\necho not a png\n").unwrap();
+        std::fs::write(
+            d.join("img/page.svg"),
+            b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+        )
+        .unwrap();
+        let up = format!("../{}/secret.png", outside.path().file_name().unwrap().to_str().unwrap());
+        let paths = [
+            secret_path.clone(),
+            up,
+            "img/link.png".into(),
+            "img/fifo.png".into(),
+            "img/text.png".into(),
+            "img/page.svg".into(),
+        ];
+        let mut items = relevance_items(d, paths.len() + 1);
+        for (item, path) in items.iter_mut().zip(paths) {
+            item.question = Question::Relevance { image: ImageRef { path }, class: class(1) };
+        }
+        items
+    })
+    .await;
+    let token = f.invites(1).await.remove(0);
+    let mut served = Vec::new();
+    for n in 0..7 {
+        let item = f.next(&token).await;
+        let url = item["question"]["image"].as_str().unwrap().to_string();
+        let (status, bytes) = tokio::time::timeout(std::time::Duration::from_secs(10), f.raw("GET", &url, None, None))
+            .await
+            .expect("no hang");
+        if status == StatusCode::OK {
+            served.push(bytes);
+        } else {
+            assert_eq!(status, StatusCode::NOT_FOUND, "item {n}");
+        }
+        assert_eq!(f.answer(&token, &item["id"], YES, &format!("r{n}")).await.0, StatusCode::OK);
+    }
+    assert_eq!(served, vec![fake_png("6.png")], "only the honest image is served");
+}
+
 #[tokio::test]
 async fn raters_see_only_their_own_items_images() {
     let f = Fixture::new(1, |d| relevance_items(d, 2)).await;
@@ -174,7 +229,7 @@ async fn raters_see_only_their_own_items_images() {
     let url = a["question"]["image"].as_str().unwrap();
     let (status, bytes) = f.raw("GET", url, None, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(bytes, b"fake image 0.png");
+    assert_eq!(bytes, common::fake_png("0.png"));
     let stolen = url.replace(&tokens[0], &tokens[1]);
     assert_eq!(f.raw("GET", &stolen, None, None).await.0, StatusCode::NOT_FOUND, "B reads A's image");
     let by_key = format!("/api/r/{}/image/{}/0", tokens[1], a["key"].as_str().unwrap().replace('/', "%2F"));
@@ -310,6 +365,70 @@ async fn admin_sign_in_keeps_tokens_out_of_urls() {
     // A wrong bearer token is refused even alongside a valid cookie.
     let both = [("cookie", cookie.as_str()), ("authorization", "Bearer wrong")];
     assert_eq!(f.request("GET", "/api/admin/progress", None, &both).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// The sign-in link lives 15 minutes and the session 12 hours (README, issue #28 §1): the cookie's
+/// Max-Age is 43,200 s, the stored expiries are 15 min and 12 h after creation, and the clock is
+/// obeyed at both ends — a link one second before its expiry signs in, one second after it does
+/// not; a session past its expiry is refused. The stored times are moved (the database is reached
+/// below StudyDb), as a clock would move them. Mutation: a TTL of 16 min or 13 h fails here.
+#[tokio::test]
+async fn admin_sign_in_links_live_15_minutes_and_sessions_12_hours() {
+    use sqlx::Row;
+    let f = Fixture::new(1, |d| relevance_items(d, 1)).await;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", f.dir.path().join("rectify.db").display());
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let ttl = |kind: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let row = sqlx::query(
+                "SELECT expires_at - created_at FROM study_admin_sessions WHERE kind = $1 ORDER BY created_at DESC LIMIT 1",
+            )
+            .bind(kind)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            row.get::<i64, _>(0)
+        }
+    };
+    let set_expiry = |kind: &'static str, at: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("UPDATE study_admin_sessions SET expires_at = $1 WHERE kind = $2")
+                .bind(at)
+                .bind(kind)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+
+    // A link one second before its 15 minutes are up still signs in.
+    let code = f.db().create_admin_login(STUDY).await.unwrap();
+    assert_eq!(ttl("login").await, 15 * 60 * 1000);
+    set_expiry("login", now() + 1000).await;
+    let (status, headers, _) = f.request("GET", &format!("/admin/login/{code}"), None, &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set_cookie = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(set_cookie.split(';').any(|a| a.trim() == "Max-Age=43200"), "{set_cookie}");
+    assert_eq!(ttl("session").await, 12 * 60 * 60 * 1000);
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let with_cookie = [("cookie", cookie.as_str())];
+    assert_eq!(f.request("GET", "/api/admin/progress", None, &with_cookie).await.0, StatusCode::OK);
+    // Past its 12 hours, the session is refused.
+    set_expiry("session", now() - 1000).await;
+    assert_eq!(f.request("GET", "/api/admin/progress", None, &with_cookie).await.0, StatusCode::UNAUTHORIZED);
+
+    // A link one second past its 15 minutes does not sign in.
+    let code = f.db().create_admin_login(STUDY).await.unwrap();
+    sqlx::query("UPDATE study_admin_sessions SET expires_at = $1 WHERE kind = 'login' AND used_at IS NULL")
+        .bind(now() - 1000)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(f.request("GET", &format!("/admin/login/{code}"), None, &[]).await.0, StatusCode::NOT_FOUND);
 }
 
 /// Issue #12: every response is uncacheable, unsniffable and unframeable — the pages, the rater

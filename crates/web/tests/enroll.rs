@@ -419,3 +419,47 @@ fn a_participant_failing_gold_is_excluded_and_their_items_reopen() {
         assert!(p.raters.iter().filter(|r| r.excluded.is_none()).all(|r| r.gold_accuracy == Some(1.0)));
     }
 }
+
+/// `--min-median-seconds` (issue #28 §1): a participant whose median time per data item is under
+/// the limit is excluded when their batch completes ("too fast"): their answers stay stored, stop
+/// counting, and their items reopen; a participant who takes longer is not excluded. On both
+/// backends. Mutation: without the median check in `complete`, the fast participant's answers
+/// count and the first assertion fails.
+#[test]
+fn a_participant_answering_too_fast_is_excluded_and_their_items_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = relevance_items(dir.path(), 4);
+    for url in backends(dir.path()) {
+        let study = unique("fast");
+        let mut e = Enrollment::new(vec![Platform::Prolific], 2);
+        e.completion_code = Some("SL0W".into());
+        e.min_median_seconds = Some(0.25);
+        let (server, _) = Server::start(&url, dir.path(), &study, &items, 1, &e, 1);
+        let base = [server.base.clone()];
+        // Answers at once: a median of milliseconds.
+        let fast = simulate_participants(&base, &Flow::Prolific, "fast", 1, &items, yes, 0.0, 1).unwrap();
+        assert_eq!(fast.codes[0].as_deref(), Some("SL0W"), "an excluded participant still completes");
+        let people = server.rt.block_on(server.db.participants(&study)).unwrap();
+        let reason = people[0].excluded_reason.as_deref().unwrap_or("");
+        assert!(reason.starts_with("too fast: median ") && reason.ends_with(" s per item < 0.25 s"), "{people:?}");
+        let (all, counted) = (
+            server.rt.block_on(server.db.votes(&study)).unwrap(),
+            server.rt.block_on(server.db.counted_votes(&study)).unwrap(),
+        );
+        assert_eq!((all.len(), counted.len()), (2, 0), "stored, not counted");
+
+        // Two participants who look at each item for 0.3 s fill all 4 items, the fast one's included.
+        let slow = |_: &Item| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Answer::Yes
+        };
+        let ok = simulate_participants(&base, &Flow::Prolific, "slow", 2, &items, slow, 0.0, 2).unwrap();
+        assert!(ok.codes.iter().all(|c| c.as_deref() == Some("SL0W")));
+        let people = server.rt.block_on(server.db.participants(&study)).unwrap();
+        assert_eq!(people.iter().filter(|p| p.excluded_at.is_some()).count(), 1, "only the fast one: {people:?}");
+        assert_eq!(server.votes_per_item().len(), 4);
+        let counted = server.rt.block_on(server.db.counted_votes(&study)).unwrap();
+        let keys: HashSet<&str> = counted.iter().map(|v| v.item.as_str()).collect();
+        assert_eq!((counted.len(), keys.len()), (4, 4), "every item has its one counted answer");
+    }
+}

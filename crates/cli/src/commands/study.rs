@@ -248,7 +248,8 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             eprintln!("rectify: admin API: Authorization: Bearer {admin}");
             eprintln!("rectify: another sign-in link: `rectify study admin-link --run {}`", target.run.display());
             eprintln!("rectify: invite raters with `rectify study invite --run {} --count N`", target.run.display());
-            let state = AppState::new(db, target.run.clone(), target.study.clone());
+            let roots = votes::image_roots(&target.run)?;
+            let state = AppState::with_image_roots(db, target.run.clone(), target.study.clone(), roots);
             rectify_web::serve(state, addr, rectify_web::serve::ctrl_c())
                 .await
                 .with_context(|| format!("serving on {addr}"))
@@ -317,7 +318,8 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 None => {
                     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                     let addr = listener.local_addr()?;
-                    let state = AppState::new(db.clone(), target.run.clone(), target.study.clone());
+                    let roots = votes::image_roots(&target.run)?;
+                    let state = AppState::with_image_roots(db.clone(), target.run.clone(), target.study.clone(), roots);
                     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
                     let handle = tokio::spawn(rectify_web::serve::serve_on(state, listener, async {
                         let _ = rx.await;

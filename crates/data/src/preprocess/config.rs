@@ -30,24 +30,9 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// Why a preprocessing config or setting was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The config file.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is larger than any model config.
-    #[error("{path}: {len} bytes is too large for a preprocessing config (at most {max})")]
-    TooLarge {
-        /// The config file.
-        path: std::path::PathBuf,
-        /// Its size.
-        len: u64,
-        /// The limit.
-        max: u64,
-    },
+    /// The file could not be read: missing, not a regular file, or larger than any model config.
+    #[error(transparent)]
+    File(#[from] crate::files::SmallFileError),
     /// Not JSON, or not an object.
     #[error("not a JSON object: {0}")]
     Json(String),
@@ -69,12 +54,7 @@ pub enum ConfigError {
 
 /// Reads a timm / Hugging Face config file (see the [module](self) docs), at most 1 MiB.
 pub fn from_file(path: &Path) -> Result<Preprocess, ConfigError> {
-    let io = |source| ConfigError::Io { path: path.to_path_buf(), source };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_CONFIG_BYTES {
-        return Err(ConfigError::TooLarge { path: path.to_path_buf(), len, max: MAX_CONFIG_BYTES });
-    }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = crate::files::read_text(path, MAX_CONFIG_BYTES, "a preprocessing config")?;
     from_json(&text)
 }
 
@@ -105,8 +85,9 @@ pub fn from_json(text: &str) -> Result<Preprocess, ConfigError> {
             &format!("{}×{} is not square: rectify crops square inputs", dims[1], dims[2]),
         ));
     }
-    let crop = u32::try_from(dims[1]).ok().filter(|&c| (1..=16384).contains(&c));
-    let crop = crop.ok_or_else(|| key_err(&key("input_size"), &format!("side {} (1 to 16384)", dims[1])))?;
+    let crop = u32::try_from(dims[1]).ok().filter(|&c| (1..=super::MAX_CROP).contains(&c));
+    let crop =
+        crop.ok_or_else(|| key_err(&key("input_size"), &format!("side {} px (1 to {})", dims[1], super::MAX_CROP)))?;
 
     let interpolation = match present("interpolation") {
         None => Interpolation::Bilinear,

@@ -98,6 +98,16 @@ impl Default for Preprocess {
     }
 }
 
+/// The largest crop side rectify takes, in pixels. The largest input of an ImageNet classifier in
+/// timm is 800 px (`tf_efficientnet_l2`); a 1024-px batch of 32 already holds 400 MB of floats
+/// before the model's first layer, and a larger side is a mistake or an attack (a 16384-px crop
+/// asks for 3.2 GB per image).
+pub const MAX_CROP: u32 = 1024;
+
+/// The largest resize size, in pixels: four times [`MAX_CROP`] (timm's smallest `crop_pct`, 0.5
+/// at most doubles the crop).
+pub const MAX_RESIZE: u32 = 4 * MAX_CROP;
+
 /// timm's default `crop_pct` (`timm.data.DEFAULT_CROP_PCT`), 224 / 256.
 pub const DEFAULT_CROP_PCT: f64 = 0.875;
 
@@ -116,14 +126,14 @@ impl Preprocess {
         Ok(Preprocess { resize, ..self })
     }
 
-    /// Refuses settings no transform can run: a zero crop, or a mean, std that is not finite or
-    /// a std of 0.
+    /// Refuses settings no transform can run: a crop outside 1 to [`MAX_CROP`], a resize over
+    /// [`MAX_RESIZE`], or a mean, std that is not finite or a std of 0.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.crop == 0 || self.crop > 16384 {
-            return Err(ConfigError::Invalid(format!("crop size {} (1 to 16384)", self.crop)));
+        if self.crop == 0 || self.crop > MAX_CROP {
+            return Err(ConfigError::Invalid(format!("crop size {} px (1 to {MAX_CROP})", self.crop)));
         }
-        if self.resize > 65536 {
-            return Err(ConfigError::Invalid(format!("resize size {} (at most 65536)", self.resize)));
+        if self.resize > MAX_RESIZE {
+            return Err(ConfigError::Invalid(format!("resize size {} px (at most {MAX_RESIZE})", self.resize)));
         }
         if self.mean.iter().chain(&self.std).any(|v| !v.is_finite()) || self.std.contains(&0.0) {
             return Err(ConfigError::Invalid(format!("mean {:?} / std {:?}", self.mean, self.std)));

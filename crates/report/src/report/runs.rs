@@ -65,8 +65,15 @@ fn rel(dir: &Path, p: &Path) -> String {
     p.strip_prefix(dir).unwrap_or(p).display().to_string()
 }
 
+/// A PNG of the run for the page. A run directory is untrusted: a file that is a link out of the
+/// run, or whose bytes are not a PNG, is left out (shown as missing), so the page can never embed
+/// `/etc/shadow` behind `explain/x.attention.png`.
 fn image(dir: &Path, path: PathBuf) -> Result<Image, ReportError> {
-    Ok(Image { file: rel(dir, &path), png: read_or_empty(&path)? })
+    let file = rel(dir, &path);
+    let inside = path.canonicalize().ok().zip(dir.canonicalize().ok()).is_some_and(|(p, d)| p.starts_with(d));
+    let png = if inside { read_or_empty(&path)? } else { Vec::new() };
+    let png = if png.starts_with(b"\x89PNG\r\n\x1a\n") { png } else { Vec::new() };
+    Ok(Image { file, png })
 }
 
 /// NaN (JSON's `null`) as `None`.

@@ -25,10 +25,15 @@ pub fn class(c: i64) -> ClassRef {
     ClassRef { class: c, name: format!("class {c}"), gloss: format!("gloss of {c}") }
 }
 
+/// The bytes of the fake image `name`: PNG's signature (the server checks it), then its name.
+pub fn fake_png(name: &str) -> Vec<u8> {
+    [&b"\x89PNG\r\n\x1a\n"[..], format!("fake image {name}").as_bytes()].concat()
+}
+
 /// Writes `img/<name>` and returns its relative ImageRef.
 pub fn image(dir: &std::path::Path, name: &str) -> ImageRef {
     std::fs::create_dir_all(dir.join("img")).unwrap();
-    std::fs::write(dir.join("img").join(name), format!("fake image {name}")).unwrap();
+    std::fs::write(dir.join("img").join(name), fake_png(name)).unwrap();
     ImageRef { path: format!("img/{name}") }
 }
 
