@@ -6,10 +6,11 @@
 #   scripts/slurm-cluster.sh start   write the configuration, start the daemons, wait for the node
 #   scripts/slurm-cluster.sh stop    stop them
 # State, logs and the configuration live in $RECTIFY_SLURM_DIR (default /var/tmp/rectify-slurm);
-# the configuration is also installed as /etc/slurm/slurm.conf, where the Slurm commands read it.
+# nothing outside it is touched (not /etc/slurm), so the Slurm commands need
+# SLURM_CONF=$RECTIFY_SLURM_DIR/slurm.conf in their environment (the script prints the line).
 set -euo pipefail
 dir=${RECTIFY_SLURM_DIR:-/var/tmp/rectify-slurm}
-conf=/etc/slurm/slurm.conf
+conf=$dir/slurm.conf
 cmd=${1:-start}
 
 stop() {
@@ -30,7 +31,7 @@ for bin in munged slurmctld slurmd sinfo sbatch; do
   command -v "$bin" >/dev/null || { echo "slurm-cluster: $bin not found: apt-get install slurm-wlm munge" >&2; exit 1; }
 done
 stop
-mkdir -p "$dir"/{state,spool,munge} /etc/slurm
+mkdir -p "$dir"/{state,spool,munge}
 chmod 700 "$dir/munge"
 
 # munge: a key of our own, a socket in our folder, the daemon as root (the key belongs to it).
@@ -80,10 +81,14 @@ CONF
 # No cgroup plugin is configured, so no cgroup.conf is read.
 slurmctld -f "$conf" -i
 slurmd -f "$conf"
+export SLURM_CONF=$conf
 for _ in $(seq 1 60); do
   state=$(sinfo -h -N -o '%t' 2>/dev/null | head -n 1 || true)
   case "$state" in
-    idle|mix|alloc) echo "slurm-cluster: node $node is $state ($hw); config $conf, logs in $dir" >&2; exit 0 ;;
+    idle|mix|alloc)
+      echo "slurm-cluster: node $node is $state ($hw); logs in $dir" >&2
+      echo "export SLURM_CONF=$conf"
+      exit 0 ;;
   esac
   sleep 1
 done

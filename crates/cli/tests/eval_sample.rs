@@ -109,6 +109,11 @@ fn shards_merge_into_the_unsharded_run() {
     rectify_ok(&args);
     assert_same_predictions(&predictions(&merged), &predictions(&whole));
     assert_eq!(summary(&merged)["top1"], summary(&whole)["top1"]);
+    // The merged run records the whole listing, as the unsharded eval does: no shard (found by
+    // the Slurm test, issue #28 §2: it recorded the first shard's "0/3").
+    let params = |run: &std::path::Path| summary(run)["provenance"]["params"].clone();
+    assert_eq!(params(&merged)["shard"], serde_json::Value::Null);
+    assert_eq!(params(&merged)["shard"], params(&whole)["shard"]);
     let (a, b) =
         (npy::read_f32(&merged.join("logits.npy")).unwrap(), npy::read_f32(&whole.join("logits.npy")).unwrap());
     assert_eq!(a.shape, b.shape);

@@ -29,29 +29,11 @@ fn cluster() -> bool {
         };
         assert!(
             std::env::var("RECTIFY_REQUIRE_SLURM").as_deref() != Ok("1"),
-            "RECTIFY_REQUIRE_SLURM=1 but no Slurm node is idle ({why}); start one with `sudo scripts/slurm-cluster.sh start`"
+            "RECTIFY_REQUIRE_SLURM=1 but no Slurm node is idle ({why}); start one with `eval \"$(sudo scripts/slurm-cluster.sh start)\"`"
         );
-        eprintln!("skipped: no Slurm cluster ({why}); `sudo scripts/slurm-cluster.sh start` runs one here");
+        eprintln!("skipped: no Slurm cluster ({why}); `eval \"$(sudo scripts/slurm-cluster.sh start)\"` runs one here");
     }
     up
-}
-
-/// Every file under `dir` with the given extension, relative.
-fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    fn walk(root: &Path, dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, ext, out);
-            } else if p.extension().is_some_and(|e| e == ext) {
-                out.push(p.strip_prefix(root).unwrap().to_path_buf());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, ext, &mut out);
-    out.sort();
-    out
 }
 
 #[test]

@@ -89,7 +89,12 @@ pub fn merge(into: Target<'_>, inputs: &[PathBuf], progress: &mut dyn Progress) 
             progress.message(&format!("rectify: merged the eval run of {}", dir.display()));
         }
         let run = run.expect("at least one eval shard");
-        let (_, prov) = target.run("eval", Some("eval"))?;
+        // The merged run is the whole listing, as an unsharded eval records it: no shard.
+        let (_, mut prov) = target.run("eval", Some("eval"))?;
+        if prov.params.get("shard").is_some_and(|s| !s.is_null()) {
+            prov.params["shard"] = serde_json::Value::Null;
+            target.set_provenance(run, &prov)?;
+        }
         target.finish_run(run)?;
         eval = Some(write_eval_outputs(&target, run, &prov, None)?);
     }

@@ -170,6 +170,13 @@ impl RunStore {
         Ok(RunId(self.conn.last_insert_rowid()))
     }
 
+    /// Replaces the provenance a run records (`rectify merge`: the merged eval run is no shard).
+    pub fn set_provenance(&self, run: RunId, prov: &Provenance) -> Result<(), StoreError> {
+        let json = serde_json::to_string(prov).expect("provenance serialises");
+        self.conn.execute("UPDATE runs SET provenance = ?1 WHERE id = ?2", params![json, run.0]).map_err(self.sql())?;
+        Ok(())
+    }
+
     /// Marks a run finished (now).
     pub fn finish_run(&self, run: RunId) -> Result<(), StoreError> {
         self.conn

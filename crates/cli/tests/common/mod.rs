@@ -158,3 +158,35 @@ pub fn acknowledged_votes(
         .map(|(i, item, answer)| (ids[*i].clone(), item.clone(), serde_json::to_value(answer).unwrap().to_string()))
         .collect()
 }
+
+/// Copies a run directory (its process has exited, so the store is closed).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` with the given extension, relative, sorted.
+pub fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, ext, out);
+            } else if p.extension().is_some_and(|e| e == ext) {
+                out.push(p.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, ext, &mut out);
+    out.sort();
+    out
+}
