@@ -68,7 +68,7 @@ def optional_nodes(tree):
                     caught.add("BaseException")
                 elif isinstance(t, ast.Name):
                     caught.add(t.id)
-        if caught & (OPTIONAL | {"Exception", "BaseException"}):
+        if caught & OPTIONAL:
             for stmt in node.body:
                 for sub in ast.walk(stmt):
                     if isinstance(sub, (ast.Import, ast.ImportFrom)):

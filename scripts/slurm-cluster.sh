@@ -13,11 +13,17 @@ dir=${RECTIFY_SLURM_DIR:-/var/tmp/rectify-slurm}
 conf=$dir/slurm.conf
 cmd=${1:-start}
 
-stop() {
-  for d in slurmd slurmctld; do
-    [ -f "$dir/$d.pid" ] && kill "$(cat "$dir/$d.pid")" 2>/dev/null || true
+stop() { # each daemon by its pid file, waiting until it is gone (its ports free again)
+  local d pid
+  for d in slurmd slurmctld munged; do
+    [ -f "$dir/$d.pid" ] || continue
+    pid=$(cat "$dir/$d.pid")
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$d" ]; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$dir/$d.pid"
   done
-  [ -f "$dir/munged.pid" ] && kill "$(cat "$dir/munged.pid")" 2>/dev/null || true
   return 0
 }
 
@@ -30,19 +36,28 @@ esac
 for bin in munged slurmctld slurmd sinfo sbatch; do
   command -v "$bin" >/dev/null || { echo "slurm-cluster: $bin not found: apt-get install slurm-wlm munge" >&2; exit 1; }
 done
+# The folder runs daemons as root: it must be root's own, not a link another user planted.
+if [ -e "$dir" ] || [ -L "$dir" ]; then
+  if [ -L "$dir" ] || [ ! -d "$dir" ] || [ "$(stat -c %u "$dir")" != 0 ]; then
+    echo "slurm-cluster: $dir exists and is not root's own folder; remove it or set RECTIFY_SLURM_DIR" >&2
+    exit 1
+  fi
+fi
 stop
-mkdir -p "$dir"/{state,spool,munge}
-chmod 700 "$dir/munge"
-
-# munge: a key of our own, a socket in our folder, the daemon as root (the key belongs to it).
-key=$dir/munge/munge.key
+mkdir -p "$dir"
+chmod 755 "$dir"
+mkdir -p "$dir"/{state,spool,key,munge}
+# munge: a key of our own (root only), a socket every user may reach (their sbatch talks to it).
+chmod 700 "$dir/key" "$dir/state" "$dir/spool"
+chmod 755 "$dir/munge"
+key=$dir/key/munge.key
 [ -f "$key" ] || dd if=/dev/urandom of="$key" bs=1024 count=1 status=none
 chmod 400 "$key"
 munged --force --key-file="$key" --socket="$dir/munge/munge.socket" --pid-file="$dir/munged.pid" \
-  --log-file="$dir/munged.log" --seed-file="$dir/munge/munge.seed"
+  --log-file="$dir/munged.log" --seed-file="$dir/key/munge.seed"
 
 node=$(hostname -s)
-hw=$(slurmd -C | head -n 1 | sed -e "s/^NodeName=[^ ]* //")
+hw=$(slurmd -C | sed -n -e "1s/^NodeName=[^ ]* //p")
 cat > "$conf" <<CONF
 # Written by rectify's scripts/slurm-cluster.sh: one node, on this machine.
 ClusterName=rectify

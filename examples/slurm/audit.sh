@@ -2,7 +2,8 @@
 # audit.sh — a whole-ImageNet audit as Slurm array jobs, driven from the login node: each stage is
 # one array job of N shards (sbatch --wait), then one merge. RUN must be on a filesystem every
 # node shares, with POSIX locks (Lustre, GPFS, NFSv4). Every setting below can be given in the
-# environment, e.g. on a CPU partition: DEVICE=cpu GPU= bash audit.sh
+# environment, e.g. on a CPU partition: DEVICE=cpu GPU= bash audit.sh (paths without spaces: the
+# job commands are one --wrap string each).
 set -euo pipefail
 RUN=${RUN:-/scratch/$USER/runs/resnet50}; SH=$RUN-shards; N=${N:-32}
 IMAGES=${IMAGES:-/data/imagenet/val}; LABELS=${LABELS:-val_labels.csv}
@@ -14,11 +15,11 @@ shards() { # shards NAME "rectify … @I …": N array tasks, @I = the task's in
 }
 shards eval "rectify eval --images $IMAGES --labels $LABELS $MODEL --device $DEVICE --save-features \
   --shard @I/$N --out $SH/eval-@I"
-rectify merge --out $RUN $SH/eval-*
+rectify merge --out "$RUN" "$SH"/eval-*
 shards attack "rectify attack --run $RUN --save-images --device $DEVICE --shard @I/$N --out $SH/attack-@I"
-rectify merge --into $RUN $SH/attack-*
+rectify merge --into "$RUN" "$SH"/attack-*
 shards explain "rectify explain --run $RUN $EXPLAIN --device $DEVICE --shard @I/$N --out $SH/explain-@I"
-rectify merge --into $RUN $SH/explain-*
+rectify merge --into "$RUN" "$SH"/explain-*
 shards criticize "rectify criticize --run $RUN $CRITICIZE --shard @I/$N --out $SH/criticize-@I"
-rectify merge --into $RUN $SH/criticize-*
-rectify report --run $RUN
+rectify merge --into "$RUN" "$SH"/criticize-*
+rectify report --run "$RUN"

@@ -542,6 +542,10 @@ fn huge_crops_pipes_and_devices_are_refused_within_bounds() {
     args[at + 1] = s(&big).to_string();
     run("a sparse label file over the limit", args, "the most rectify reads for a label file");
 
+    // The other small inputs: weights, group files, vote files (issue #28 review).
+    let mut args = eval(&[]);
+    args.extend(["--weights".to_string(), fifo_s.clone()]);
+    run("weights from a named pipe", args, "not a regular file");
     // `study serve --instructions` reads its Markdown the same way (checked before serving).
     let run_dir = t.join("run");
     eval_sample(&run_dir, "50");
@@ -563,4 +567,13 @@ fn huge_crops_pipes_and_devices_are_refused_within_bounds() {
         2,
     );
     assert!(m.stderr_text().contains("a named pipe, not a regular file"), "{}", m.stderr_text());
+    let r = s(&run_dir).to_string();
+    for (what, args) in [
+        ("a group file from a named pipe", vec!["criticize", "--run", &r, "--method", "random", "--per", &fifo_s]),
+        ("ReaL's votes from a named pipe", vec!["study", "import", "--run", &r, "--format", "real-raters", &fifo_s]),
+        ("a vote CSV from a named pipe", vec!["study", "import", "--run", &r, "--format", "csv", &fifo_s]),
+    ] {
+        let m = bounded(what, &args, 2);
+        assert!(m.stderr_text().contains("a named pipe, not a regular file"), "{what}: {}", m.stderr_text());
+    }
 }

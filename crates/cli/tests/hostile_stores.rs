@@ -130,7 +130,7 @@ fn merge_refuses_paths_that_leave_the_run_and_writes_nothing() {
             "stage name with ..",
             &attack,
             Box::new(|d: &Path| sql(d, "UPDATE runs SET name = '../../adv' WHERE kind = 'attack'")),
-            "the name of a attack run",
+            "the name of the attack run",
         ),
         (
             "link out of the shard",
@@ -193,6 +193,18 @@ fn stages_and_the_report_read_no_path_outside_the_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("attack_results.image of image") && err.contains("an absolute path"), "{err}");
+
+    // Control: the report of the untampered run embeds its explanation pictures (so what follows
+    // would see them if links were followed).
+    rectify_ok(&["report", "--run", &run_s]);
+    let honest = std::fs::read_to_string(run.join("report/report.html")).unwrap();
+    let pictures: Vec<PathBuf> = std::fs::read_dir(run.join("explain/e"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    let embedded = pictures.iter().filter(|p| honest.contains(&base64_of(&std::fs::read(p).unwrap()[..30]))).count();
+    assert!(embedded > 0, "the honest report embeds none of {pictures:?}");
 
     // The report of a run whose explanation pictures are links out of the run embeds nothing of it.
     let linked = t.join("linked");

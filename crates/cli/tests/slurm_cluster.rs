@@ -67,7 +67,9 @@ fn the_readmes_slurm_script_equals_the_unsharded_audit() {
     std::fs::create_dir_all(&jobs).unwrap();
     std::fs::create_dir_all(sharded.parent().unwrap()).unwrap();
     let start = std::time::Instant::now();
-    let out = Command::new("bash")
+    // At most 20 minutes (it takes about 2 here): a job that never ends fails the test, named.
+    let out = Command::new("timeout")
+        .args(["1200", "bash"])
         .arg(&script)
         .current_dir(&jobs)
         .env("PATH", path)
@@ -84,7 +86,7 @@ fn the_readmes_slurm_script_equals_the_unsharded_audit() {
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("audit.sh on Slurm in {:.0} s:\n{stdout}{stderr}", start.elapsed().as_secs_f64());
-    assert!(out.status.success(), "audit.sh failed:\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "audit.sh failed ({:?}; 124: over 20 min):\n{stdout}\n{stderr}", out.status.code());
     // Slurm ran every array task of every stage: 4 stages × 3 tasks, each with its output file.
     let submitted: Vec<&str> = stdout.lines().filter(|l| l.starts_with("Submitted batch job")).collect();
     assert_eq!(submitted.len(), 4, "{stdout}");

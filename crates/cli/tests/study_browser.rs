@@ -31,13 +31,13 @@ fn assert_readable(b: &Browser, what: &str) {
     }
 }
 
-/// The checks can fail: a control page that loads an image from another origin and throws is
-/// caught by the foreign-request check and the console check, and grey-on-white text by the
-/// contrast check (so a change in the browser's reporting cannot make them pass silently).
-fn check_the_checks(b: &Browser, base: &str) {
-    let page = format!(
-        "data:text/html,<p id=x style='color:%23aaa'>light grey</p><img src='{base}/control.png'><script>notDefined();</script>"
-    );
+/// The checks can fail: a control page served from one origin (the platform stand-in) that loads
+/// an image from another (the study server) and throws is caught by the foreign-request check and
+/// the console check, and its grey-on-white text by the contrast check (so a change in the
+/// browser's reporting cannot make them pass silently).
+fn check_the_checks(b: &Browser, other_origin: &str, base: &str) {
+    let page =
+        format!("{other_origin}/control?img={}", rectify_web::enroll::percent_encode(&format!("{base}/control.png")));
     b.go(&page);
     b.wait("the control image", "const i = document.querySelector('img'); return i && i.complete;");
     let foreign = b.foreign_requests();
@@ -75,7 +75,7 @@ fn a_prolific_participant_on_a_phone_completes_by_keyboard() {
             .unwrap(),
     );
     wait_until("the server", Duration::from_secs(30), || ureq::get(&base).call().ok());
-    check_the_checks(&b, &base);
+    check_the_checks(&b, &platform, &base);
     b.go(&format!("{base}/prolific?PROLIFIC_PID=5f1e0000aaaa&STUDY_ID=st1&SESSION_ID=se1"));
     b.wait("the instructions", "const h = document.querySelector('.instructions h1'); return h && h.textContent;");
     b.check_page("consent");

@@ -72,12 +72,19 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
-/// Opens `path` for reading if it is a regular file (after following links). Opening does not
-/// block on a named pipe (`O_NONBLOCK`), and the type is checked on the opened file.
+/// Opens `path` for reading if it is a regular file (after following links). Whatever is not a
+/// regular file by its metadata is refused before it is opened (so no device is opened at all);
+/// the open itself neither blocks on a named pipe swapped in meanwhile (`O_NONBLOCK`) nor makes a
+/// terminal the controlling one (`O_NOCTTY`), and the type is checked again on the opened file.
 pub fn open_regular(path: &Path) -> Result<File, SmallFileError> {
     use std::os::unix::fs::OpenOptionsExt;
     let io = |source| SmallFileError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(io)?;
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(SmallFileError::NotRegular { path: path.to_path_buf(), kind: kind_of(&meta) });
+    }
+    let flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(SmallFileError::NotRegular { path: path.to_path_buf(), kind: kind_of(&meta) });

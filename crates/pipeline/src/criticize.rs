@@ -609,11 +609,9 @@ fn write_galleries(
 
 /// `key,group` rows (a header line is skipped when its second field is `group`).
 fn read_group_csv(path: &Path) -> Result<HashMap<String, String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
+    let text = rectify_data::files::read_text(path, rectify_data::files::MAX_TABLE_FILE, "a group file")
         .with_context(|| format!("--per: reading {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut map = HashMap::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 1))?;
@@ -636,7 +634,9 @@ fn read_labels(path: &Path, n: usize) -> Result<Vec<i64>> {
     let labels = if path.extension().is_some_and(|e| e == "npy") {
         rectify_data::npy::read_i64(path).with_context(|| format!("reading {}", path.display()))?.data
     } else {
-        let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = rectify_data::files::read_text(path, rectify_data::files::MAX_LABEL_FILE, "a label file")
+            .with_context(|| format!("reading {}", path.display()))?;
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
         let col = reader
             .headers()?
             .iter()

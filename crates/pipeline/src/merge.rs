@@ -253,6 +253,12 @@ fn plan_copies(
     let mut copies = Vec::with_capacity(rels.len());
     for (rel, what) in rels {
         let src = rectify_store::paths::inside(shard.dir(), &rel, &what)?;
+        // rectify writes no links into a run: one in a shard is refused, even one that stays inside.
+        for p in src.ancestors().take_while(|p| p.starts_with(shard.dir()) && *p != shard.dir()) {
+            if p.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                bail!("{what}: {} is a symbolic link; a shard holds none", p.display());
+            }
+        }
         let meta = std::fs::metadata(&src).with_context(|| format!("{what}: {}", src.display()))?;
         if !meta.is_file() {
             bail!("{what}: {} is not a regular file", src.display());
@@ -320,11 +326,37 @@ fn group_order(group: &str, by_class: bool) -> (i64, String) {
     (class.unwrap_or(i64::MAX), group.to_string())
 }
 
+/// Copies `src` to `dst` as checked by [`plan_copies`], and again as it opens them: neither end
+/// may have become a link (`O_NOFOLLOW`) or a pipe since, the source must be a regular file, and
+/// the two must not be the same file (which truncating the destination would empty).
 fn copy_file(src: &Path, dst: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::copy(src, dst).with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+    let what = || format!("copying {} to {}", src.display(), dst.display());
+    let mut from = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(src)
+        .with_context(what)?;
+    let meta = from.metadata().with_context(what)?;
+    if !meta.is_file() {
+        bail!("{}: not a regular file", src.display());
+    }
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(dst)
+        .with_context(what)?;
+    let target = to.metadata().with_context(what)?;
+    if !target.is_file() || (target.dev(), target.ino()) == (meta.dev(), meta.ino()) {
+        bail!("{}: refused, it is the source itself or not a regular file", dst.display());
+    }
+    to.set_len(0).with_context(what)?;
+    std::io::copy(&mut from, &mut to).with_context(what)?;
     Ok(())
 }
 

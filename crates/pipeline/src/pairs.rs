@@ -103,11 +103,9 @@ struct Row {
 
 fn read_pairs(path: &Path) -> Result<Vec<Row>> {
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
+    let text = rectify_data::files::read_text(path, rectify_data::files::MAX_TABLE_FILE, "a pairs file")
         .with_context(|| format!("reading {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 1))?;

@@ -415,10 +415,12 @@ def test_each_thread_keeps_its_own_progress_sink(sample, tmp_path):
     limits = {"a": 50, "b": 14}
     errors = []
 
+    import time
+
     def work(name):
         try:
             rectify.evaluate(sample.images, out=tmp_path / name, limit=limits[name], batch_size=2,
-                             progress=lambda e, t, n: events[name].append((e, t, n, threading.current_thread().name)))
+                             progress=lambda e, t, n: events[name].append((e, t, n, threading.current_thread().name, time.monotonic())))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
@@ -429,13 +431,17 @@ def test_each_thread_keeps_its_own_progress_sink(sample, tmp_path):
         t.join()
     assert not errors, errors
     for name, got in events.items():
-        assert {th for *_, th in got} == {name}, f"{name}'s callback ran on another thread"
-        begins = [n for e, _, n, _ in got if e == "begin"]
+        assert {th for *_, th, _ in got} == {name}, f"{name}'s callback ran on another thread"
+        begins = [n for e, _, n, _, _ in got if e == "begin"]
         assert begins == [limits[name]], (name, begins)
-        assert sum(n for e, _, n, _ in got if e == "inc") == limits[name], name
+        assert sum(n for e, _, n, _, _ in got if e == "inc") == limits[name], name
         assert got[-1][0] == "finish"
-    # They did overlap (else the test shows nothing): b started before a finished.
-    assert min(len(events["a"]), len(events["b"])) > 0
+    # The two stages did run at the same time (else the test shows nothing): each received
+    # progress events while the other was between its first and its last.
+    span = {k: (v[0][-1], v[-1][-1]) for k, v in events.items()}
+    incs = {k: [t for e, _, _, _, t in v if e == "inc"] for k, v in events.items()}
+    assert any(span["a"][0] < t < span["a"][1] for t in incs["b"]), "b made no progress while a ran"
+    assert any(span["b"][0] < t < span["b"][1] for t in incs["a"]), "a made no progress while b ran"
 
 
 def test_the_allocator_setting_is_never_applied_to_python(sample, tmp_path):

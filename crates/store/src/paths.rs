@@ -28,13 +28,17 @@ pub fn plain(rel: &str) -> Result<&Path, &'static str> {
     if path.is_absolute() {
         return Err("an absolute path");
     }
-    for c in path.components() {
-        match c {
-            Component::Normal(_) => {}
-            Component::ParentDir => return Err("a path with `..`"),
-            Component::CurDir => return Err("a path with `.`"),
-            Component::RootDir | Component::Prefix(_) => return Err("an absolute path"),
+    // By the bytes, not by `Path::components`, which drops an inner `.` and empty parts.
+    for part in rel.split('/') {
+        match part {
+            "" => return Err("a path with an empty part"),
+            ".." => return Err("a path with `..`"),
+            "." => return Err("a path with `.`"),
+            _ => {}
         }
+    }
+    if path.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err("an absolute path");
     }
     Ok(path)
 }
@@ -54,7 +58,7 @@ pub fn relative<'a>(dir: &Path, field: &str, rel: &'a str) -> Result<&'a Path, S
 pub fn check_name(dir: &Path, kind: &str, name: &str) -> Result<(), StoreError> {
     let bad = |why: &str| StoreError::UnsafePath {
         dir: dir.to_path_buf(),
-        field: format!("the name of a {kind} run"),
+        field: format!("the name of the {kind} run"),
         path: name.to_string(),
         why: why.to_string(),
     };
@@ -104,7 +108,7 @@ mod tests {
         for ok in ["a.png", "attack/ifgsm/images/x.png", "n01/ILSVRC2012_val_1.JPEG", "...png", "a..b"] {
             assert!(plain(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../evil/pwned.sh", "attack/../../x", "./a", "a/./b", "a\0b"] {
+        for bad in ["", "/etc/passwd", "../evil/pwned.sh", "attack/../../x", "./a", "a/./b", "a\0b", "a//b", "a/"] {
             assert!(plain(bad).is_err(), "{bad:?}");
         }
         let dir = Path::new("/runs/r");

@@ -96,7 +96,7 @@ fn declared(
 /// Reads ReaL's `real_raters.npz`: every vote of every rater (pairs a rater did not see are
 /// skipped).
 pub fn real_raters(path: &Path) -> Result<Vec<PairVote>, StudyError> {
-    let file = std::fs::File::open(path).map_err(|e| err(path, e))?;
+    let file = rectify_data::files::open_regular(path).map_err(|e| err(path, e))?;
     real_raters_from(file, path)
 }
 
@@ -210,7 +210,8 @@ const MAX_WORKERS_PER_IMAGE: u64 = 1000;
 /// Reads cleanlab's `cleanlab_imagenet_mturk.json`: per image, votes on the given label and on
 /// the model-guessed label.
 pub fn cleanlab_mturk(path: &Path) -> Result<Vec<PairVote>, StudyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| err(path, e))?;
+    let text = rectify_data::files::read_text(path, rectify_data::files::MAX_TABLE_FILE, "cleanlab's votes")
+        .map_err(|e| err(path, e))?;
     let rows: Vec<CleanlabRow> = serde_json::from_str(&text).map_err(|e| err(path, e))?;
     let mut votes = Vec::new();
     for row in rows {
@@ -265,7 +266,7 @@ pub fn parse_yes_no(s: &str) -> Option<Answer> {
 
 /// Reads `file,label,rater,answer[,seconds]` rows (a header line is skipped).
 pub fn pair_csv(path: &Path) -> Result<Vec<PairVote>, StudyError> {
-    let f = std::fs::File::open(path).map_err(|e| err(path, e))?;
+    let f = rectify_data::files::open_regular(path).map_err(|e| err(path, e))?;
     let mut votes = Vec::new();
     for (i, line) in BufReader::new(f).lines().enumerate() {
         let line = line.map_err(|e| err(path, e))?;
@@ -290,7 +291,7 @@ pub fn pair_csv(path: &Path) -> Result<Vec<PairVote>, StudyError> {
 
 /// Reads one [`crate::Vote`] per line.
 pub fn votes_jsonl(path: &Path) -> Result<Vec<crate::Vote>, StudyError> {
-    let f = std::fs::File::open(path).map_err(|e| err(path, e))?;
+    let f = rectify_data::files::open_regular(path).map_err(|e| err(path, e))?;
     let mut votes = Vec::new();
     for (i, line) in BufReader::new(f).lines().enumerate() {
         let line = line.map_err(|e| err(path, e))?;

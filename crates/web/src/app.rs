@@ -45,7 +45,12 @@ impl AppState {
         roots: Vec<PathBuf>,
     ) -> AppState {
         let run_dir = run_dir.into();
-        let image_roots = std::iter::once(run_dir.clone()).chain(roots).filter_map(|r| r.canonicalize().ok()).collect();
+        // The filesystem's root is never a folder of images: a store naming it is refused here.
+        let image_roots = std::iter::once(run_dir.clone())
+            .chain(roots)
+            .filter_map(|r| r.canonicalize().ok())
+            .filter(|r| r.parent().is_some())
+            .collect();
         AppState { inner: Arc::new(Inner { db, run_dir, image_roots, study: study.into() }) }
     }
 

@@ -156,7 +156,7 @@ pub(crate) async fn image_file(state: &AppState, image: &str) -> Result<Response
     let (mime, magic): (&str, &[&[u8]]) = match ext.as_str() {
         "jpg" | "jpeg" => ("image/jpeg", &[b"\xff\xd8\xff"]),
         "png" => ("image/png", &[b"\x89PNG\r\n\x1a\n"]),
-        "webp" => ("image/webp", &[b"RIFF"]),
+        "webp" => ("image/webp", &[b"RIFF"]), // and "WEBP" at byte 8, checked below
         "gif" => ("image/gif", &[b"GIF87a", b"GIF89a"]),
         "bmp" => ("image/bmp", &[b"BM"]),
         _ => return Err(refuse("not a JPEG, PNG, WebP, GIF or BMP file name".to_string())),
@@ -168,7 +168,7 @@ pub(crate) async fn image_file(state: &AppState, image: &str) -> Result<Response
     .await
     .map_err(|e| refuse(e.to_string()))?
     .map_err(|e| refuse(e.to_string()))?;
-    if !magic.iter().any(|m| bytes.starts_with(m)) {
+    if !magic.iter().any(|m| bytes.starts_with(m)) || (ext == "webp" && bytes.get(8..12) != Some(b"WEBP")) {
         return Err(refuse(format!("its bytes are not those of a .{ext} image")));
     }
     Ok((

@@ -407,6 +407,19 @@ pub fn mturk_submit_server() -> std::io::Result<(String, std::sync::Arc<std::syn
                             ),
                         )
                     }
+                    // A control page for the browser tests' checks (another origin, a foreign image,
+                    // a script error, light grey text): each check must catch it.
+                    ("GET", p) if p.starts_with("/control?img=") => {
+                        let img = percent_decode(&p["/control?img=".len()..]);
+                        let img = img.replace('&', "&amp;").replace('"', "&quot;");
+                        (
+                            "200 OK",
+                            format!(
+                                "<!doctype html><title>Control</title><p id=\"x\" style=\"color:#aaa\">light grey</p>\
+                                 <img src=\"{img}\"><script>notDefined();</script>"
+                            ),
+                        )
+                    }
                     ("GET", p) => {
                         record(format!("GET {p}"));
                         (

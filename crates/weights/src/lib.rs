@@ -36,8 +36,19 @@ use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 use std::path::Path;
 
+/// `Ok` when `path` is a regular file (after following links): a named pipe would block a reader
+/// for ever and a device never end, so neither is read.
+pub fn regular(path: &Path) -> io::Result<()> {
+    if std::fs::metadata(path)?.is_file() {
+        Ok(())
+    } else {
+        Err(io::Error::other("not a regular file (a named pipe, device or folder)"))
+    }
+}
+
 /// The SHA-256 of a file's contents as 64 lowercase hex digits, read in 1 MiB chunks.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
+    regular(path)?;
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

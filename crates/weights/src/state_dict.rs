@@ -34,7 +34,9 @@ pub struct StateDict {
 impl StateDict {
     /// Reads a checkpoint file, recognising its format by content (see [`StateDict::from_bytes`]).
     pub fn read(path: &Path) -> Result<StateDict, WeightsError> {
-        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io { path: path.to_owned(), source })?;
+        let io = |source| WeightsError::Io { path: path.to_owned(), source };
+        crate::regular(path).map_err(io)?;
+        let bytes = std::fs::read(path).map_err(io)?;
         StateDict::from_bytes(&bytes).map_err(|e| WeightsError::File { path: path.to_owned(), source: Box::new(e) })
     }
 
