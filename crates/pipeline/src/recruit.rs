@@ -81,6 +81,10 @@ pub struct EnrollArgs {
     /// to have looked), when they complete.
     #[cfg_attr(feature = "clap", arg(long))]
     pub min_median_seconds: Option<f64>,
+    /// Seeds each participant's gold schedule (their gold places and the order of the gold
+    /// items); default: drawn at random and stored with the study, never shown to participants.
+    #[cfg_attr(feature = "clap", arg(long = "gold-seed"))]
+    pub seed: Option<u64>,
     /// An extra MTurk origin to accept as `turkSubmitTo` and as the framing site (tests, a
     /// proxy); MTurk's own sites and the sandbox are always accepted.
     #[cfg_attr(feature = "clap", arg(long = "mturk-origin"))]
@@ -89,7 +93,8 @@ pub struct EnrollArgs {
 
 impl EnrollArgs {
     /// The settings, or `None` when no platform is opened.
-    pub fn enrollment(&self, images: &[EvalImage]) -> Result<Option<Enrollment>> {
+    /// `gold`: the study's gold and attention items, whose images the practice item avoids.
+    pub fn enrollment(&self, images: &[EvalImage], gold: &[Item]) -> Result<Option<Enrollment>> {
         if self.platforms.is_empty() {
             return Ok(None);
         }
@@ -101,7 +106,16 @@ impl EnrollArgs {
         e.completion_url = self.completion_url.clone();
         e.exclude_studies = self.exclude_studies.clone();
         e.instructions_html = self.instructions.as_deref().map(instructions_html).transpose()?;
-        e.practice = if self.no_practice { None } else { practice(images) };
+        let avoid = gold.iter().map(|i| rectify_web::enroll::first_image(&i.question).to_string()).collect();
+        e.practice = if self.no_practice { None } else { practice(images, &avoid) };
+        e.seed = match self.seed {
+            Some(s) => s,
+            None => {
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("random seed: {e}"))?;
+                u64::from_le_bytes(b)
+            }
+        };
         e.gold_rate = self.gold_rate;
         e.min_gold_accuracy = self.min_gold_accuracy;
         e.min_gold_answers = self.min_gold_answers;
@@ -127,22 +141,40 @@ pub fn instructions_html(path: &Path) -> Result<String> {
     Ok(markdown_html(&text))
 }
 
-/// Markdown → HTML with raw HTML shown as text.
+/// Markdown → HTML with raw HTML shown as text, and only `http:`, `https:` and `mailto:` links:
+/// any other link destination (`javascript:`, `data:`, `vbscript:`, relative paths) — inline,
+/// reference-style or autolink — is dropped, its text kept. Images become their alt text (the
+/// page's policy would block them anyway).
 pub fn markdown_html(text: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser};
-    let events = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|e| match e {
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        other => other,
-    });
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let safe = |url: &str| {
+        let u = url.trim_start().to_ascii_lowercase();
+        u.starts_with("https://") || u.starts_with("http://") || u.starts_with("mailto:")
+    };
+    let mut dropped: Vec<bool> = Vec::new();
+    let events =
+        Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).filter_map(|e| match e {
+            Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+            Event::Start(Tag::Link { ref dest_url, .. }) => {
+                let keep = safe(dest_url);
+                dropped.push(!keep);
+                keep.then_some(e)
+            }
+            Event::End(TagEnd::Link) => (!dropped.pop().unwrap_or(false)).then_some(e),
+            Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+            other => Some(other),
+        });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, events);
     html
 }
 
-/// The practice item: the first correctly classified image of the run, asked about its label
-/// (the answer is yes).
-pub fn practice(images: &[EvalImage]) -> Option<Practice> {
-    let image = images.iter().find(|i| i.label.is_some() && i.top5.first() == i.label.as_ref())?;
+/// The practice item: the first correctly classified image of the run that no gold or attention
+/// item shows (`avoid`: their image paths), asked about its label (the answer is yes). Its answer
+/// is shown to every participant, so it must never be a gold answer.
+pub fn practice(images: &[EvalImage], avoid: &std::collections::HashSet<String>) -> Option<Practice> {
+    let image =
+        images.iter().find(|i| i.label.is_some() && i.top5.first() == i.label.as_ref() && !avoid.contains(&i.path))?;
     let class = class_ref(image.label?);
     let explanation = format!(
         "The image shows a {}, so the class is relevant: the answer is Yes. Answer No only when the class \
@@ -301,6 +333,24 @@ mod tests {
         );
         assert!(html.contains("<h1>Consent</h1>") && html.contains("<strong>at any time</strong>"), "{html}");
         assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+    }
+
+    /// Issue #29 §7: `javascript:` (and every scheme but http, https and mailto) never reaches an
+    /// `href`, whichever Markdown form carries it; the link's text stays.
+    #[test]
+    fn markdown_links_keep_only_http_and_mailto() {
+        let html = markdown_html(
+            "[inline](javascript:alert(1)) [ref][r] <javascript:alert(3)> [cased](JaVaScRiPt:alert(4)) \
+             [spaced]( javascript:alert(5)) [data](data:text/html,x) ![img](javascript:alert(6)) \
+             [ok](https://example.org/a) [mail](mailto:lab@example.org) <https://example.org/b>\n\n\
+             [r]: javascript:alert(2)\n",
+        );
+        assert!(!html.to_ascii_lowercase().contains("href=\"javascript") && !html.contains("href=\"data"), "{html}");
+        for text in ["inline", "ref", "cased", "spaced", "data"] {
+            assert!(html.contains(text), "{text} kept as text: {html}");
+        }
+        let hrefs: Vec<&str> = html.split("href=\"").skip(1).map(|h| h.split('"').next().unwrap()).collect();
+        assert_eq!(hrefs, ["https://example.org/a", "mailto:lab@example.org", "https://example.org/b"], "{html}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `rectify study admin-link`): the dashboard `/admin`, `/api/admin/progress`,
 //! `/api/admin/export?format=csv|jsonl` and `POST /api/admin/invites?count=k`.
 
-use crate::app::{page, query_param, Admin, AppState, ADMIN_COOKIE};
+use crate::app::{page_with, query_param, Admin, AppState, PageCsp, ADMIN_COOKIE};
 use crate::error::AppError;
 use crate::stats::Progress;
 use axum::extract::{Path, RawQuery, State};
@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn dashboard(_: Admin) -> impl IntoResponse {
-    page(StatusCode::OK, ADMIN_PAGE)
+    page_with(StatusCode::OK, ADMIN_PAGE, &PageCsp::default().with_script_of(ADMIN_PAGE))
 }
 
 /// Exchanges a one-time login code for a session cookie (HttpOnly, SameSite=Strict, for the
@@ -40,8 +40,9 @@ async fn login(State(state): State<AppState>, Path(code): Path<String>) -> Resul
         ));
     };
     let cookie = format!(
-        "{ADMIN_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        crate::db::ADMIN_SESSION_TTL_MS / 1000
+        "{ADMIN_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        crate::db::ADMIN_SESSION_TTL_MS / 1000,
+        if state.secure_cookies() { "; Secure" } else { "" }
     );
     Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/admin".to_string()), (header::SET_COOKIE, cookie)])
         .into_response())

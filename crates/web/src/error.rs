@@ -38,7 +38,8 @@ impl From<DbError> for AppError {
             | DbError::VoteConflict { .. }
             | DbError::NotParticipant(_)
             | DbError::ConsentFirst
-            | DbError::BatchNotDone { .. } => AppError::Conflict(e.to_string()),
+            | DbError::BatchNotDone { .. }
+            | DbError::NoAnswers => AppError::Conflict(e.to_string()),
             DbError::BadSettings(_) => AppError::BadRequest(e.to_string()),
             DbError::BadAnswer { .. } => AppError::Unprocessable(e.to_string()),
             DbError::Sql(_) | DbError::Json(_) | DbError::Random(_) | DbError::Migration { .. } | DbError::Busy(_) => {

@@ -16,9 +16,10 @@
 //! `turkSubmitTo`; every other page keeps `frame-ancestors 'none'` and `form-action 'none'`.
 
 use crate::app::{page_with, AppState, PageCsp};
-use crate::enroll::{completion, Enrollment, Joined, Platform, Visit, MTURK_PREVIEW};
+use crate::enroll::{completion, normalise_id, Enrollment, Joined, Platform, Refusal, Visit, MTURK_PREVIEW};
 use crate::error::AppError;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -60,23 +61,19 @@ fn message(status: StatusCode, csp: &PageCsp, title: &str, body: &str) -> Respon
     .into_response()
 }
 
-/// An id a platform passes: 1–128 of `A–Z a–z 0–9 _ - . @`.
-fn check_id(name: &str, value: Option<&String>) -> Result<String, String> {
+/// A required id of `platform`, normalised ([`normalise_id`]).
+fn check_id(platform: Platform, name: &str, value: Option<&String>) -> Result<String, String> {
     let v = value.ok_or_else(|| format!("the link lacks {name}"))?;
-    let ok = !v.is_empty()
-        && v.len() <= 128
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
-    if ok {
-        Ok(v.clone())
-    } else {
-        Err(format!("{name} is not a valid id (1 to 128 letters, digits, _ - . @)"))
-    }
+    normalise_id(platform, name, v)
 }
 
 /// An optional id: absent is fine, malformed is not.
-fn optional_id(name: &str, value: Option<&String>) -> Result<Option<String>, String> {
-    value.map(|v| check_id(name, Some(v))).transpose()
+fn optional_id(platform: Platform, name: &str, value: Option<&String>) -> Result<Option<String>, String> {
+    value.map(|v| normalise_id(platform, name, v)).transpose()
 }
+
+/// The cookie that binds a panel participant's batch to the browser that started it.
+pub const PID_COOKIE: &str = "rectify_pid";
 
 async fn enrollment_for(state: &AppState, platform: Platform) -> Result<Option<Enrollment>, AppError> {
     Ok(state.db().enrollment(state.study()).await?.filter(|e| e.platforms.contains(&platform)))
@@ -108,9 +105,9 @@ async fn prolific(
     let Some(enrollment) = enrollment_for(&state, Platform::Prolific).await? else { return Ok(closed(&csp)) };
     let visit = (|| -> Result<Visit, String> {
         Ok(Visit {
-            external_id: check_id("PROLIFIC_PID", q.get("PROLIFIC_PID"))?,
-            session_id: optional_id("SESSION_ID", q.get("SESSION_ID"))?,
-            platform_study: optional_id("STUDY_ID", q.get("STUDY_ID"))?,
+            external_id: check_id(Platform::Prolific, "PROLIFIC_PID", q.get("PROLIFIC_PID"))?,
+            session_id: Some(check_id(Platform::Prolific, "SESSION_ID", q.get("SESSION_ID"))?),
+            platform_study: optional_id(Platform::Prolific, "STUDY_ID", q.get("STUDY_ID"))?,
             ..Visit::default()
         })
     })();
@@ -122,19 +119,25 @@ async fn prolific(
 
 async fn generic(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
     let csp = PageCsp::default();
     let Some(enrollment) = enrollment_for(&state, Platform::Pid).await? else { return Ok(closed(&csp)) };
-    match check_id("pid", q.get("pid")) {
-        Ok(id) => enter(&state, &enrollment, Platform::Pid, &Visit { external_id: id, ..Visit::default() }, &csp).await,
+    let secret = crate::app::cookie_in(&headers, PID_COOKIE).filter(|s| s.len() <= 128);
+    match check_id(Platform::Pid, "pid", q.get("pid")) {
+        Ok(id) => {
+            let visit = Visit { external_id: id, secret, ..Visit::default() };
+            enter(&state, &enrollment, Platform::Pid, &visit, &csp).await
+        }
         Err(why) => Ok(bad_link(&csp, &why)),
     }
 }
 
 async fn mturk(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Response, AppError> {
     let Some(enrollment) = enrollment_for(&state, Platform::Mturk).await? else {
-        return Ok(closed(&PageCsp::default()));
+        // Still inside MTurk's frame: MTurk's own sites may show the page.
+        return Ok(closed(&PageCsp::mturk(&Enrollment::new(vec![Platform::Mturk], 1), None)));
     };
     let mut csp = PageCsp::mturk(&enrollment, None);
     let assignment = q.get("assignmentId").map(String::as_str).unwrap_or(MTURK_PREVIEW);
@@ -147,9 +150,9 @@ async fn mturk(State(state): State<AppState>, Query(q): Query<HashMap<String, St
             return Err(format!("turkSubmitTo {submit_to:?} is not an MTurk site"));
         }
         Ok(Visit {
-            external_id: check_id("workerId", q.get("workerId"))?,
-            assignment_id: Some(check_id("assignmentId", q.get("assignmentId"))?),
-            hit_id: optional_id("hitId", q.get("hitId"))?,
+            external_id: check_id(Platform::Mturk, "workerId", q.get("workerId"))?,
+            assignment_id: Some(check_id(Platform::Mturk, "assignmentId", q.get("assignmentId"))?),
+            hit_id: optional_id(Platform::Mturk, "hitId", q.get("hitId"))?,
             submit_to: Some(submit_to.trim_end_matches('/').to_string()),
             ..Visit::default()
         })
@@ -204,21 +207,41 @@ async fn enter(
     csp: &PageCsp,
 ) -> Result<Response, AppError> {
     match state.db().join(state.study(), enrollment, platform, visit).await? {
-        Joined::Started { token } | Joined::Resumed { token } => {
+        Joined::Started { token, secret } => {
+            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/r/{token}"))]).into_response();
+            if let Some(secret) = secret {
+                // The browser that started a panel participant's batch is the only one that may
+                // resume it (and be shown its code again).
+                let cookie = format!(
+                    "{PID_COOKIE}={secret}; Path=/join; HttpOnly; SameSite=Lax; Max-Age=2592000{}",
+                    if state.secure_cookies() { "; Secure" } else { "" }
+                );
+                if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+                    response.headers_mut().insert(header::SET_COOKIE, v);
+                }
+            }
+            Ok(response)
+        }
+        Joined::Resumed { token } => {
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, format!("/r/{token}"))]).into_response())
         }
-        Joined::Finished(p) => {
+        Joined::Finished { participant: p, show_code } => {
             let code = p.completion_code.clone().unwrap_or_default();
             let done = completion(enrollment, &p, code.clone(), 0);
             let mut body =
                 "<p>You have already completed this study — thank you. It cannot be taken twice.</p>".to_string();
             if platform == Platform::Mturk {
                 body.push_str("<p>Please return this HIT.</p>");
-            } else if !code.is_empty() {
+            } else if show_code && !code.is_empty() {
                 body.push_str(&format!("<p>Your completion code: <span class=\"code\">{}</span></p>", esc(&code)));
-            }
-            if let Some(url) = done.redirect {
-                body.push_str(&format!("<p><a href=\"{}\">Back to the study site</a></p>", esc(&url)));
+                if let Some(url) = done.redirect {
+                    body.push_str(&format!("<p><a href=\"{}\">Back to the study site</a></p>", esc(&url)));
+                }
+            } else {
+                body.push_str(
+                    "<p>Your completion code was shown in the session that completed the study; \
+                     it is not shown again here.</p>",
+                );
             }
             Ok(message(StatusCode::OK, csp, "Already completed", &body))
         }
@@ -229,6 +252,47 @@ async fn enter(
             "<p>You took part in a related study, and this one needs people who did not. \
              Please return the task; thank you for your interest.</p>",
         )),
+        Joined::Refused(why) => {
+            let text = match why {
+                Refusal::OtherParticipant => {
+                    "<p>This task was started by another participant's account, so it cannot be taken here.</p>"
+                }
+                Refusal::OtherSession => {
+                    "<p>You already started this study in another session (another assignment, submission or \
+                     browser), and only that session can continue it. Please go back to it, or return this task.</p>"
+                }
+                Refusal::NoSession => "<p>The link lacks the session the platform always passes.</p>",
+            };
+            Ok(message(
+                StatusCode::FORBIDDEN,
+                csp,
+                "This link cannot be used",
+                &format!("{text}{}", return_hint(platform)),
+            ))
+        }
+        Joined::Full => Ok(message(
+            StatusCode::OK,
+            csp,
+            "This study is full",
+            &format!(
+                "<p>Every question of this study already has enough answers, so there is nothing left for you to do. \
+                 Nothing was recorded and you have not consented to anything.</p>{}",
+                return_hint(platform)
+            ),
+        )),
+    }
+}
+
+/// How to give the task back on the platform, so that nobody is paid for nothing and the
+/// participant is not penalised.
+fn return_hint(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Prolific => {
+            "<p>Please <strong>return</strong> your submission on Prolific (\"Return submission\" on the study's \
+             page); returning does not count against you.</p>"
+        }
+        Platform::Mturk => "<p>Please <strong>return</strong> this HIT.</p>",
+        Platform::Pid => "<p>Please close this page and tell the study's organisers.</p>",
     }
 }
 

@@ -121,9 +121,11 @@ pub mod simulate;
 /// `rectify_web::StudyDb` and friends keep their paths).
 pub use rectify_study::db::{self, assign, enroll, stats};
 pub use rectify_study::db::{Answered, PutVotes, StoredItem, StudyDb, StudyInfo};
-pub use rectify_study::db::{Completion, Enrollment, Joined, Participant, Platform, Practice, Visit};
+pub use rectify_study::db::{Completion, Enrollment, Joined, Participant, Platform, Practice, Refusal, Visit};
 
 pub use app::{app, AppState};
 pub use error::{AppError, DbError};
 pub use serve::{ctrl_c, serve, serve_on};
-pub use simulate::{mturk_submit_server, simulate, simulate_participants, Flow, ParticipantsReport, SimReport};
+pub use simulate::{
+    mturk_submit_server, participant_id, simulate, simulate_participants, Flow, ParticipantsReport, SimReport,
+};

@@ -1,10 +1,11 @@
 //! The rater's side: the page `/r/{token}` and the JSON API under `/api/r/{token}/`.
 //!
-//! Raters see an item by its id and key, the question with image URLs (never paths), and
-//! nothing of its gold answer, truth, variant or arm; they can fetch only the images of items
-//! leased to them or answered by them, and never anyone's answers.
+//! Raters see an item only under its lease's opaque id (128 random bits, new for every lease):
+//! the question with image URLs under that id (never paths), and nothing of its key, kind
+//! (data, gold, attention), gold answer, truth, variant or arm. They can fetch only the images
+//! of items leased to them or answered by them, and never anyone's answers.
 
-use crate::app::{page, page_with, AppState, PageCsp};
+use crate::app::{page_with, AppState, PageCsp};
 use crate::error::AppError;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -41,14 +42,9 @@ async fn rater_page(State(state): State<AppState>, Path(token): Path<String>) ->
                 }
                 _ => PageCsp::default(),
             };
-            Ok(page_with(StatusCode::OK, RATER_PAGE, &csp))
+            Ok(page_with(StatusCode::OK, RATER_PAGE, &csp.with_script_of(RATER_PAGE)))
         }
-        None => Ok(page(
-            StatusCode::NOT_FOUND,
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Unknown invite</title>\
-             <h1>Unknown invite link</h1><p>Check the link you were given.</p></html>",
-        )
-        .into_response()),
+        None => Err(AppError::NotFound("this invite link is unknown or was replaced by a newer one".to_string())),
     }
 }
 
@@ -64,29 +60,21 @@ async fn next(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     }
     let item = state.db().next_item(state.study(), &rater).await?;
     let answered = state.db().answered_by(state.study(), &rater).await?;
-    let view = item.map(|s| {
-        json!({
-            "id": s.id,
-            "key": s.item.key,
-            "design": s.item.design.name(),
-            "question": question_view(&s.item.question, &format!("/api/r/{token}/image/{}", s.id)),
-        })
+    let view = item.and_then(|s| {
+        let lease = s.lease?;
+        Some(json!({
+            "id": lease,
+            "question": question_view(&s.item.question, &format!("/api/r/{token}/image/{lease}")),
+        }))
     });
     Ok(Json(json!({ "item": view, "answered": answered })))
-}
-
-/// An item named by id (number) or key (string).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum ItemRef {
-    Id(i64),
-    Key(String),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AnswerRequest {
-    item: ItemRef,
+    /// The lease id `/next` gave.
+    item: String,
     answer: Answer,
     request_id: Option<String>,
 }
@@ -106,16 +94,18 @@ async fn answer(
     if request.request_id.as_ref().is_some_and(|r| r.len() > 200) {
         return Err(AppError::BadRequest("request_id is longer than 200 characters".to_string()));
     }
-    let item = match request.item {
-        ItemRef::Id(id) => id.to_string(),
-        ItemRef::Key(key) => key,
-    };
-    let done = state.db().answer(state.study(), &rater, &item, &request.answer, request.request_id.as_deref()).await?;
+    if request.item.len() > 64 {
+        return Err(AppError::BadRequest("item is longer than 64 characters".to_string()));
+    }
+    let done = state
+        .db()
+        .answer_lease(state.study(), &rater, &request.item, &request.answer, request.request_id.as_deref())
+        .await?;
     let answered = state.db().answered_by(state.study(), &rater).await?;
     Ok(Json(json!({ "recorded": done.recorded, "seconds": done.seconds, "answered": answered })))
 }
 
-/// The `n`-th image of an item leased to or answered by this rater.
+/// The `n`-th image of the item leased to (or answered by) this rater under lease `item`.
 async fn image(
     State(state): State<AppState>,
     Path((token, item, n)): Path<(String, String, String)>,
@@ -123,10 +113,7 @@ async fn image(
     let rater = state.rater(&token).await?;
     let missing = || AppError::NotFound("no such image".to_string());
     let n: usize = n.parse().map_err(|_| AppError::BadRequest(format!("bad image number {n:?}")))?;
-    let stored = state.db().item(state.study(), &item).await?.ok_or_else(missing)?;
-    if !state.db().rater_may_see(state.study(), &rater, &stored.item.key).await? {
-        return Err(missing());
-    }
+    let stored = state.db().leased_item(state.study(), &rater, &item).await?.ok_or_else(missing)?;
     let image = images(&stored.item.question).get(n).copied().ok_or_else(missing)?;
     image_file(&state, &image.path).await
 }

@@ -2,7 +2,10 @@
 //! simulate`, tests and load tests).
 //!
 //! Each rater asks `/api/r/{token}/next`, answers with the oracle's answer (changed to a
-//! different valid answer with probability `noise`), and stops when no item is left. A request
+//! different valid answer with probability `noise`), and stops when no item is left. The server
+//! sends an item only under an opaque lease id, so a simulated rater recognises it as a person
+//! would, by what it is shown: the question (class, classes, attribute, options) and the bytes of
+//! its image, matched against the study's items and their image files under the run directory. A request
 //! that fails in transport (server restarting) is retried with the same `request_id`, so an
 //! acknowledged answer is never counted twice.
 
@@ -33,8 +36,79 @@ pub enum SimError {
         message: String,
     },
     /// The server sent an item the simulation was not given.
-    #[error("unknown item {0:?} (pass every item of the study)")]
+    #[error("unknown item {0:?} (pass every item of the study and the run directory its images are in)")]
     UnknownItem(String),
+}
+
+/// The study's items as a rater recognises them: by the question shown (image URLs aside) and
+/// the bytes of the (first) image.
+struct Recognise<'a> {
+    by_look: HashMap<(String, u64), &'a Item>,
+}
+
+impl<'a> Recognise<'a> {
+    fn new(items: &'a [Item], run_dir: &std::path::Path) -> Recognise<'a> {
+        let mut by_look = HashMap::new();
+        for item in items {
+            let path = std::path::Path::new(crate::enroll::first_image(&item.question));
+            let path = if path.is_absolute() { path.to_path_buf() } else { run_dir.join(path) };
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let look = crate::rater::question_view(&item.question, "").to_string();
+            by_look.entry((look, fnv_bytes(&bytes))).or_insert(item);
+        }
+        Recognise { by_look }
+    }
+
+    /// The item behind a `/next` answer, fetching its first image with `agent`.
+    fn item(&self, agent: &ureq::Agent, base: &str, view: &Value, sim: &mut SimReport) -> Result<&'a Item, SimError> {
+        let question = &view["question"];
+        let first = question["image"].as_str().or(question["target"].as_str()).unwrap_or("").to_string();
+        let url = format!("{base}{first}");
+        let t = Instant::now();
+        let mut r =
+            agent.get(&url).call().map_err(|e| SimError::Transport { url: url.clone(), message: e.to_string() })?;
+        sim.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        if r.status().as_u16() != 200 {
+            return Err(SimError::Status { url, status: r.status().as_u16(), body: String::new() });
+        }
+        let bytes = r
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .map_err(|e| SimError::Transport { url: url.clone(), message: e.to_string() })?;
+        let look = strip_urls(question.clone()).to_string();
+        self.by_look.get(&(look.clone(), fnv_bytes(&bytes))).copied().ok_or(SimError::UnknownItem(look))
+    }
+}
+
+/// A question view with every image URL cut to its last segment (`/0`, `/1`, …), as
+/// `question_view(q, "")` writes them.
+fn strip_urls(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with("/api/r/") => {
+            Value::String(format!("/{}", s.rsplit('/').next().unwrap_or("")))
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(strip_urls).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, strip_urls(v))).collect()),
+        other => other,
+    }
+}
+
+/// FNV-1a of bytes.
+fn fnv_bytes(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The platform id of simulated participant `i`, in the platform's documented form: Prolific's
+/// 24 hexadecimal digits, MTurk's `A` + capitals and digits, a panel's lower-case letters and digits.
+pub fn participant_id(flow: &Flow, prefix: &str, i: usize) -> String {
+    let alnum: String = prefix.chars().filter(char::is_ascii_alphanumeric).collect();
+    match flow {
+        Flow::Prolific => format!("{:016x}{i:08x}", fnv(prefix)),
+        Flow::Mturk { .. } => format!("A{}{i}", alnum.to_ascii_uppercase()),
+        Flow::Pid => format!("{}{i}", alnum.to_ascii_lowercase()),
+    }
 }
 
 /// What the simulated raters did.
@@ -73,6 +147,8 @@ pub struct ParticipantsReport {
     pub answers: SimReport,
     /// Each participant's id on the platform, in order.
     pub ids: Vec<String>,
+    /// Each participant's Prolific session (or MTurk assignment, upper-cased), in order.
+    pub sessions: Vec<String>,
     /// The completion code each participant was shown (`None`: they got no completion).
     pub codes: Vec<Option<String>>,
     /// Where each participant was sent at the end (Prolific's URL, a panel's, or MTurk's
@@ -102,8 +178,9 @@ pub enum Flow {
 
 /// Runs `participants` simulated participants through a platform's entry route, against any
 /// of `bases` (participant `i` starts on `bases[i % len]` and moves to the next one when theirs
-/// stops answering, re-joining with the same id, as behind a load balancer): join, consent,
-/// answer until the batch ends, complete. Ids are `{prefix}{i}`.
+/// stops answering, re-joining with the same id and session, as behind a load balancer): join,
+/// consent, answer until the batch ends, complete. Ids are [`participant_id`]`(flow, prefix, i)`;
+/// `run_dir` is where the items' image paths lead (see the module docs).
 #[allow(clippy::too_many_arguments)]
 pub fn simulate_participants<F>(
     bases: &[String],
@@ -111,6 +188,7 @@ pub fn simulate_participants<F>(
     prefix: &str,
     participants: usize,
     items: &[Item],
+    run_dir: &std::path::Path,
     oracle: F,
     noise: f64,
     seed: u64,
@@ -119,14 +197,15 @@ where
     F: Fn(&Item) -> Answer + Sync,
 {
     let bases: Vec<String> = bases.iter().map(|b| b.trim_end_matches('/').to_string()).collect();
-    let by_key: HashMap<&str, &Item> = items.iter().map(|i| (i.key.as_str(), i)).collect();
+    let known = Recognise::new(items, run_dir);
     let results: Vec<Result<Participant, SimError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..participants)
             .map(|i| {
-                let (by_key, oracle, bases) = (&by_key, &oracle, &bases);
+                let (known, oracle, bases) = (&known, &oracle, &bases);
                 let rng = Rng(seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                let id = format!("{prefix}{i}");
-                scope.spawn(move || participant(bases, flow, id, i, by_key, oracle, noise, rng))
+                let id = participant_id(flow, prefix, i);
+                let session = format!("{:016x}{i:08x}", fnv(&format!("{prefix}/session")));
+                scope.spawn(move || participant(bases, flow, id, session, i, known, oracle, noise, rng))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("simulated participant panicked")).collect()
@@ -141,6 +220,7 @@ where
         report.answers.latencies_ms.extend(p.sim.latencies_ms);
         report.answers.acknowledged.extend(p.sim.acknowledged);
         report.ids.push(p.id);
+        report.sessions.push(p.session);
         report.codes.push(p.code);
         report.completions.push(p.completion);
         report.previews += p.previews;
@@ -151,6 +231,7 @@ where
 
 struct Participant {
     id: String,
+    session: String,
     sim: SimReport,
     code: Option<String>,
     completion: Option<String>,
@@ -167,15 +248,17 @@ fn agent(redirects: bool) -> ureq::Agent {
     ureq::Agent::new_with_config(config)
 }
 
-/// The entry URL of `flow` for participant `id` (`preview`: MTurk before accepting).
-fn entry_url(base: &str, flow: &Flow, id: &str, index: usize, preview: bool) -> String {
+/// The entry URL of `flow` for participant `id` with Prolific session / MTurk assignment
+/// `session` (`preview`: MTurk before accepting).
+fn entry_url(base: &str, flow: &Flow, id: &str, session: &str, preview: bool) -> String {
     let enc = crate::enroll::percent_encode;
     match flow {
         Flow::Prolific => {
-            format!("{base}/prolific?PROLIFIC_PID={id}&STUDY_ID=simstudy&SESSION_ID=sess{index}")
+            format!("{base}/prolific?PROLIFIC_PID={id}&STUDY_ID={:024x}&SESSION_ID={session}", 0x5117)
         }
         Flow::Mturk { submit_to } => {
-            let assignment = if preview { crate::enroll::MTURK_PREVIEW.to_string() } else { format!("ASSIGN{index}") };
+            let assignment =
+                if preview { crate::enroll::MTURK_PREVIEW.to_string() } else { session.to_ascii_uppercase() };
             let worker = if preview { String::new() } else { format!("&workerId={id}") };
             format!("{base}/mturk?assignmentId={assignment}&hitId=HIT1{worker}&turkSubmitTo={}", enc(submit_to))
         }
@@ -183,13 +266,26 @@ fn entry_url(base: &str, flow: &Flow, id: &str, index: usize, preview: bool) -> 
     }
 }
 
-/// Joins through the entry route: the rater token from the `303` to `/r/{token}`.
-fn join(agent: &ureq::Agent, url: &str, report: &mut SimReport) -> Result<String, SimError> {
+/// Joins through the entry route: the rater token from the `303` to `/r/{token}`. A panel's
+/// browser keeps the cookie the join sets (`cookie`), as a browser would, and sends it back.
+fn join(
+    agent: &ureq::Agent,
+    url: &str,
+    cookie: &mut Option<String>,
+    report: &mut SimReport,
+) -> Result<String, SimError> {
     let t = Instant::now();
+    let mut request = agent.get(url);
+    if let Some(c) = cookie.as_deref() {
+        request = request.header("Cookie", c);
+    }
     let mut response =
-        agent.get(url).call().map_err(|e| SimError::Transport { url: url.to_string(), message: e.to_string() })?;
+        request.call().map_err(|e| SimError::Transport { url: url.to_string(), message: e.to_string() })?;
     report.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
     let status = response.status().as_u16();
+    if let Some(set) = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()) {
+        *cookie = set.split(';').next().map(str::to_string);
+    }
     let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
     match (status, location.as_deref().and_then(|l| l.strip_prefix("/r/"))) {
         (303, Some(token)) => Ok(token.to_string()),
@@ -206,18 +302,32 @@ fn participant<F: Fn(&Item) -> Answer>(
     bases: &[String],
     flow: &Flow,
     id: String,
+    session: String,
     index: usize,
-    items: &HashMap<&str, &Item>,
+    known: &Recognise<'_>,
     oracle: &F,
     noise: f64,
     rng: Rng,
 ) -> Result<Participant, SimError> {
     let agent = agent(false);
-    let mut me = Participant { id, sim: SimReport::default(), code: None, completion: None, previews: 0, rejoins: 0 };
+    let session = match flow {
+        Flow::Mturk { .. } => session.to_ascii_uppercase(),
+        _ => session,
+    };
+    let mut me = Participant {
+        id,
+        session: session.clone(),
+        sim: SimReport::default(),
+        code: None,
+        completion: None,
+        previews: 0,
+        rejoins: 0,
+    };
     let mut server = index % bases.len();
     let start = Instant::now();
+    let mut cookie = None;
     if let Flow::Mturk { .. } = flow {
-        let url = entry_url(&bases[server], flow, &me.id, index, true);
+        let url = entry_url(&bases[server], flow, &me.id, &session, true);
         let mut r =
             agent.get(&url).call().map_err(|e| SimError::Transport { url: url.clone(), message: e.to_string() })?;
         if r.status().as_u16() != 200 {
@@ -240,7 +350,7 @@ fn participant<F: Fn(&Item) -> Answer>(
                 Err(e)
             }
         };
-        let token = match join(&agent, &entry_url(&base, flow, &me.id, index, false), &mut me.sim) {
+        let token = match join(&agent, &entry_url(&base, flow, &me.id, &session, false), &mut cookie, &mut me.sim) {
             Ok(t) => t,
             Err(e) => {
                 failover(e, &mut server, &mut me)?;
@@ -255,7 +365,7 @@ fn participant<F: Fn(&Item) -> Answer>(
             failover(e, &mut server, &mut me)?;
             continue 'rejoin;
         }
-        for round in 0..2 * items.len() + 2 {
+        for round in 0..2 * known.by_look.len() + 2 {
             let next = match once(&agent, &format!("{api}/next"), None, &mut me.sim) {
                 Ok(v) => v,
                 Err(e) => {
@@ -263,8 +373,16 @@ fn participant<F: Fn(&Item) -> Answer>(
                     continue 'rejoin;
                 }
             };
-            let Some(key) = next["item"]["key"].as_str() else { break };
-            let item = items.get(key).ok_or_else(|| SimError::UnknownItem(key.to_string()))?;
+            let Some(lease) = next["item"]["id"].as_str().map(str::to_string) else { break };
+            let item = match known.item(&agent, &base, &next["item"], &mut me.sim) {
+                Ok(item) => item,
+                Err(e @ SimError::Transport { .. }) => {
+                    failover(e, &mut server, &mut me)?;
+                    continue 'rejoin;
+                }
+                Err(e) => return Err(e),
+            };
+            let key = item.key.as_str();
             // Noise seeded by (participant, item): a retry after a failover gives the same answer.
             let mut rng = Rng(rng.0 ^ fnv(key));
             let mut answer = oracle(item);
@@ -273,7 +391,7 @@ fn participant<F: Fn(&Item) -> Answer>(
             }
             // The request id is the item's: a retry on another server after a failover is
             // recognised as the same answer.
-            let body = json!({ "item": key, "answer": answer, "request_id": format!("{}-{round}", me.id) });
+            let body = json!({ "item": lease, "answer": answer, "request_id": format!("{}-{round}", me.id) });
             match once(&agent, &format!("{api}/answer"), Some(&body), &mut me.sim) {
                 Ok(v) => {
                     me.sim.answers += usize::from(v["recorded"].as_bool() == Some(true));
@@ -288,6 +406,10 @@ fn participant<F: Fn(&Item) -> Answer>(
         }
         let done = match once(&agent, &format!("{api}/complete"), Some(&json!({})), &mut me.sim) {
             Ok(v) => v,
+            // Nothing answered (excluded at once, or the study filled up): no code, as it should be.
+            Err(SimError::Status { status: 409, ref body, .. }) if body.contains("nothing to complete") => {
+                return Ok(me);
+            }
             Err(e) => {
                 failover(e, &mut server, &mut me)?;
                 continue 'rejoin;
@@ -476,6 +598,7 @@ pub fn simulate<F>(
     base_url: &str,
     tokens: &[String],
     items: &[Item],
+    run_dir: &std::path::Path,
     oracle: F,
     noise: f64,
     seed: u64,
@@ -484,15 +607,16 @@ where
     F: Fn(&Item) -> Answer + Sync,
 {
     let base = base_url.trim_end_matches('/');
-    let by_key: HashMap<&str, &Item> = items.iter().map(|i| (i.key.as_str(), i)).collect();
+    let known = Recognise::new(items, run_dir);
     let results: Vec<Result<SimReport, SimError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = tokens
             .iter()
             .enumerate()
             .map(|(i, token)| {
-                let (by_key, oracle) = (&by_key, &oracle);
+                let (known, oracle) = (&known, &oracle);
                 let rng = Rng(seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                scope.spawn(move || rater(base, token, i, by_key, oracle, noise, rng))
+                let n = items.len();
+                scope.spawn(move || rater(base, token, i, n, known, oracle, noise, rng))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("simulated rater panicked")).collect()
@@ -510,11 +634,13 @@ where
     Ok(report)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn rater<F: Fn(&Item) -> Answer>(
     base: &str,
     token: &str,
     index: usize,
-    items: &HashMap<&str, &Item>,
+    n_items: usize,
+    known: &Recognise<'_>,
     oracle: &F,
     noise: f64,
     mut rng: Rng,
@@ -526,15 +652,16 @@ fn rater<F: Fn(&Item) -> Answer>(
     let next_url = format!("{base}/api/r/{token}/next");
     let answer_url = format!("{base}/api/r/{token}/answer");
     // A server bug must not make a rater loop forever: at most two rounds over the items.
-    for round in 0..2 * items.len() + 2 {
+    for round in 0..2 * n_items + 2 {
         let next = request(&agent, &next_url, None, &mut report)?;
-        let Some(key) = next["item"]["key"].as_str() else { break };
-        let item = items.get(key).ok_or_else(|| SimError::UnknownItem(key.to_string()))?;
+        let Some(lease) = next["item"]["id"].as_str().map(str::to_string) else { break };
+        let item = known.item(&agent, base, &next["item"], &mut report)?;
+        let key = item.key.as_str();
         let mut answer = oracle(item);
         if rng.uniform() < noise {
             answer = perturb(&item.question, &answer, &mut rng);
         }
-        let body = json!({ "item": key, "answer": answer, "request_id": format!("sim-{index}-{round}") });
+        let body = json!({ "item": lease, "answer": answer, "request_id": format!("sim-{index}-{round}") });
         match request(&agent, &answer_url, Some(&body), &mut report) {
             Ok(v) => {
                 report.answers += usize::from(v["recorded"].as_bool() == Some(true));

@@ -17,10 +17,13 @@ async fn invite_next_answer_records_the_vote() {
     let token = &f.invites(1).await[0];
     let leased = std::time::Instant::now();
     let item = f.next(token).await;
-    assert_eq!(item["id"], 1);
+    let lease = item["id"].as_str().unwrap();
+    assert!(lease.len() == 32 && lease.bytes().all(|b| b.is_ascii_hexdigit()), "an opaque lease id: {item}");
     assert_eq!(item["question"]["kind"], "relevance");
-    assert_eq!(item["question"]["image"], format!("/api/r/{token}/image/1/0"));
-    assert!(item.get("gold").is_none() && item.get("arm").is_none());
+    assert_eq!(item["question"]["image"], format!("/api/r/{token}/image/{lease}/0"));
+    for hidden in ["gold", "arm", "key", "design", "variant", "truth"] {
+        assert!(item.get(hidden).is_none(), "{hidden} must not reach raters: {item}");
+    }
     assert!(!item.to_string().contains("img/"), "paths must not reach raters: {item}");
     // The rater looks at the item for a while: the server measures it, from lease to answer.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -31,7 +34,7 @@ async fn invite_next_answer_records_the_vote() {
     assert_eq!(body["answered"], 1);
     let votes = f.db().votes(STUDY).await.unwrap();
     assert_eq!(votes.len(), 1);
-    assert_eq!(votes[0].item, item["key"].as_str().unwrap());
+    assert_eq!(votes[0].item, f.key_of(token, &item).await);
     assert_eq!(votes[0].answer, Answer::Yes);
     assert_eq!(votes[0].source, "server");
     let seconds = votes[0].seconds.expect("time on task");
@@ -45,13 +48,13 @@ async fn a_retried_answer_is_not_double_counted() {
     let f = Fixture::new(3, |d| relevance_items(d, 2)).await;
     let token = &f.invites(1).await[0];
     let item = f.next(token).await;
-    let first = f.answer(token, &item["key"], YES, "req-1").await;
-    let again = f.answer(token, &item["key"], YES, "req-1").await;
+    let first = f.answer(token, &item["id"], YES, "req-1").await;
+    let again = f.answer(token, &item["id"], YES, "req-1").await;
     assert_eq!(first.0, StatusCode::OK);
     assert_eq!(again.0, StatusCode::OK, "{}", again.1);
     assert_eq!(again.1["recorded"], false);
     assert_eq!(again.1["answered"], 1);
-    let changed = f.answer(token, &item["key"], r#"{"kind": "no"}"#, "req-2").await;
+    let changed = f.answer(token, &item["id"], r#"{"kind": "no"}"#, "req-2").await;
     assert_eq!(changed.0, StatusCode::CONFLICT, "{}", changed.1);
     assert!(changed.1["error"].as_str().unwrap().contains("already answered"));
     assert_eq!(f.db().votes(STUDY).await.unwrap().len(), 1);
@@ -74,7 +77,7 @@ async fn every_item_ends_with_exactly_n_answers_and_no_rater_sees_one_twice() {
     let n = 3;
     let f = Fixture::new(n, |d| relevance_items(d, 5)).await;
     let tokens = f.invites(5).await;
-    let mut seen: HashMap<&str, HashSet<i64>> = HashMap::new();
+    let mut seen: HashMap<&str, HashSet<String>> = HashMap::new();
     // Round-robin: each rater takes one item per round until nobody gets one.
     loop {
         let mut any = false;
@@ -84,8 +87,8 @@ async fn every_item_ends_with_exactly_n_answers_and_no_rater_sees_one_twice() {
                 continue;
             }
             any = true;
-            assert!(seen.entry(t).or_default().insert(item["id"].as_i64().unwrap()), "rater got an item twice");
-            let (status, body) = f.answer(t, &item["id"], YES, &format!("{t}-{}", item["id"])).await;
+            assert!(seen.entry(t).or_default().insert(f.key_of(t, &item).await), "rater got an item twice");
+            let (status, body) = f.answer(t, &item["id"], YES, &format!("{t}-{}", item["id"].as_str().unwrap())).await;
             assert_eq!(status, StatusCode::OK, "{body}");
         }
         if !any {
@@ -114,8 +117,8 @@ async fn a_rater_never_gets_the_other_arm() {
             if item.is_null() {
                 break;
             }
-            arms.insert(item["key"].as_str().unwrap().rsplit('/').next().unwrap().to_string());
-            f.answer(t, &item["id"], YES, &format!("{t}-{}", item["id"])).await;
+            arms.insert(f.key_of(t, &item).await.rsplit('/').next().unwrap().to_string());
+            f.answer(t, &item["id"], YES, &format!("{t}-{}", item["id"].as_str().unwrap())).await;
             count += 1;
         }
         assert_eq!(arms.len(), 1, "rater saw both arms: {arms:?}");
@@ -129,21 +132,34 @@ async fn bad_input_is_a_4xx_with_a_message() {
     let token = &f.invites(1).await[0];
     let multi = f.next(token).await;
     assert_eq!(multi["question"]["kind"], "multi-relevance");
-    let cases: &[(&str, StatusCode)] = &[
-        ("not json", StatusCode::BAD_REQUEST),
-        (r#"{"item": 1}"#, StatusCode::BAD_REQUEST),
-        (r#"{"item": 1, "answer": {"kind": "perhaps"}}"#, StatusCode::BAD_REQUEST),
-        (r#"{"item": 1, "answer": {"kind": "yes"}}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        (r#"{"item": 1, "answer": {"kind": "classes", "value": [10, 99]}}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        (r#"{"item": 1, "answer": {"kind": "classes", "value": [10, 10]}}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        (r#"{"item": 2, "answer": {"kind": "option", "value": 1}}"#, StatusCode::CONFLICT),
-        (r#"{"item": 99, "answer": {"kind": "yes"}}"#, StatusCode::NOT_FOUND),
-        (r#"{"item": "nope", "answer": {"kind": "yes"}}"#, StatusCode::NOT_FOUND),
+    let other = f.invites(1).await.remove(0);
+    let theirs = f.next(&other).await;
+    let l = multi["id"].as_str().unwrap().to_string();
+    let t = theirs["id"].as_str().unwrap().to_string();
+    let cases: Vec<(String, StatusCode)> = vec![
+        ("not json".into(), StatusCode::BAD_REQUEST),
+        (format!(r#"{{"item": "{l}"}}"#), StatusCode::BAD_REQUEST),
+        (format!(r#"{{"item": "{l}", "answer": {{"kind": "perhaps"}}}}"#), StatusCode::BAD_REQUEST),
+        (format!(r#"{{"item": "{l}", "answer": {{"kind": "yes"}}}}"#), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            format!(r#"{{"item": "{l}", "answer": {{"kind": "classes", "value": [10, 99]}}}}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!(r#"{{"item": "{l}", "answer": {{"kind": "classes", "value": [10, 10]}}}}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (format!(r#"{{"item": "{t}", "answer": {{"kind": "option", "value": 1}}}}"#), StatusCode::CONFLICT),
+        // Items are named by lease only: ids and keys of the study are not accepted.
+        (r#"{"item": 1, "answer": {"kind": "yes"}}"#.into(), StatusCode::BAD_REQUEST),
+        (r#"{"item": "relevance-top5/x.JPEG", "answer": {"kind": "yes"}}"#.into(), StatusCode::CONFLICT),
+        (r#"{"item": "nope", "answer": {"kind": "yes"}}"#.into(), StatusCode::CONFLICT),
     ];
-    for (body, want) in cases {
+    for (body, want) in &cases {
         let (status, res) = f.call("POST", &format!("/api/r/{token}/answer"), Some(body)).await;
         assert_eq!(status, *want, "{body} -> {res}");
         assert!(res["error"].as_str().is_some_and(|m| !m.is_empty()), "{body} -> {res}");
+        assert!(!res.to_string().contains(".JPEG") || body.contains(".JPEG"), "an error names an item: {res}");
     }
     let ok = f.answer(token, &multi["id"], r#"{"kind": "classes", "value": [12, 10]}"#, "a").await;
     assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
@@ -232,7 +248,10 @@ async fn raters_see_only_their_own_items_images() {
     assert_eq!(bytes, common::fake_png("0.png"));
     let stolen = url.replace(&tokens[0], &tokens[1]);
     assert_eq!(f.raw("GET", &stolen, None, None).await.0, StatusCode::NOT_FOUND, "B reads A's image");
-    let by_key = format!("/api/r/{}/image/{}/0", tokens[1], a["key"].as_str().unwrap().replace('/', "%2F"));
+    let key = f.key_of(&tokens[0], &a).await;
+    let by_key = format!("/api/r/{}/image/{}/0", tokens[1], key.replace('/', "%2F"));
+    assert_eq!(f.raw("GET", &by_key, None, None).await.0, StatusCode::NOT_FOUND);
+    let by_key = format!("/api/r/{}/image/{}/0", tokens[0], key.replace('/', "%2F"));
     assert_eq!(f.raw("GET", &by_key, None, None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(f.raw("GET", &format!("/api/r/{}/image/1/1", tokens[0]), None, None).await.0, StatusCode::NOT_FOUND);
     // B cannot answer (nor learn about) A's item.
@@ -474,7 +493,7 @@ async fn every_error_is_json() {
         ("POST", &answer, Some(&big), vec![("content-type", "application/json")], StatusCode::PAYLOAD_TOO_LARGE),
         ("GET", &answer, None, vec![], StatusCode::METHOD_NOT_ALLOWED),
         ("DELETE", "/api/admin/progress", None, vec![], StatusCode::METHOD_NOT_ALLOWED),
-        ("GET", "/nowhere", None, vec![], StatusCode::NOT_FOUND),
+        ("GET", "/api/nowhere", None, vec![], StatusCode::NOT_FOUND),
         ("POST", &answer, Some("{not json"), vec![], StatusCode::BAD_REQUEST),
     ];
     for (method, uri, body, headers, want) in cases {

@@ -30,7 +30,7 @@ fn fifty_raters_fill_every_item_exactly_n_times() {
     });
     let oracle = |item: &Item| if item.key.ends_with("/0") { Answer::No } else { Answer::Yes };
     let started = std::time::Instant::now();
-    let report = simulate(&format!("http://{addr}"), &tokens, &items, oracle, 0.1, 7).unwrap();
+    let report = simulate(&format!("http://{addr}"), &tokens, &items, dir.path(), oracle, 0.1, 7).unwrap();
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
     assert_eq!(report.answers, n * n_items, "acknowledged answers");
     assert_eq!(report.per_rater.len(), n_raters);

@@ -32,16 +32,24 @@ async fn an_expired_lease_frees_the_slot_and_a_late_answer_is_refused_when_full(
     assert_eq!(db.votes(STUDY).await.unwrap().len(), 1);
 }
 
+/// Issue #29 §4: asking again never renews an expired lease (a participant who never answers
+/// cannot hold items by reloading): the lease is released and the item never comes back to them;
+/// an answer on an expired lease is still taken while the item has room. Mutation: renewing the
+/// lease in `next_item` (as before) hands `b` the same item again.
 #[tokio::test]
-async fn an_expired_lease_with_room_is_renewed_and_answerable() {
+async fn an_expired_lease_is_released_by_asking_and_still_answerable_with_room() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = db_with(&dir, 2, 1).await;
     let t0 = 1_000_000_000;
     let a = db.next_item_at(STUDY, "a", t0).await.unwrap().unwrap();
-    let again = db.next_item_at(STUDY, "a", t0 + 120_000).await.unwrap().unwrap();
-    assert_eq!(a.id, again.id);
     let done = db.answer_at(STUDY, "a", &a.item.key, &Answer::Yes, None, t0 + 130_000).await.unwrap();
-    assert_eq!(done.seconds, Some(130.0), "time on task counts from the first assignment");
+    assert_eq!(done.seconds, Some(130.0), "a late answer with room is taken; time counts from the lease");
+    let b = db.next_item_at(STUDY, "b", t0).await.unwrap().unwrap();
+    assert!(db.next_item_at(STUDY, "b", t0 + 120_000).await.unwrap().is_none(), "not renewed by asking");
+    let late = db.answer_at(STUDY, "b", &b.item.key, &Answer::Yes, None, t0 + 121_000).await;
+    assert!(matches!(late, Err(DbError::LeaseExpired(_))), "released: {late:?}");
+    let c = db.next_item_at(STUDY, "c", t0 + 122_000).await.unwrap();
+    assert_eq!(c.map(|c| c.id), Some(a.id), "the released slot is someone else's");
 }
 
 #[tokio::test]

@@ -111,6 +111,14 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
+/// Prolific's `STUDY_ID` in these tests.
+const S: &str = "5f0000000000000000000517";
+
+/// A Prolific id (24 hexadecimal digits) made from `n`.
+fn hex24(n: u64) -> String {
+    format!("{n:024x}")
+}
+
 fn yes(_: &Item) -> Answer {
     Answer::Yes
 }
@@ -127,8 +135,18 @@ fn prolific_participants_finish_with_the_code_once_and_resume_mid_batch() {
         let base = server.base.clone();
 
         // Six participants through the Prolific route: each 5 answers and the study's code.
-        let report =
-            simulate_participants(std::slice::from_ref(&base), &Flow::Prolific, "pp", 6, &items, yes, 0.0, 1).unwrap();
+        let report = simulate_participants(
+            std::slice::from_ref(&base),
+            &Flow::Prolific,
+            "pp",
+            6,
+            &items,
+            dir.path(),
+            yes,
+            0.0,
+            1,
+        )
+        .unwrap();
         assert_eq!(report.answers.per_rater, vec![5; 6], "{url}");
         assert!(report.codes.iter().all(|c| c.as_deref() == Some("C0DE42")), "{:?}", report.codes);
         assert!(report
@@ -139,16 +157,24 @@ fn prolific_participants_finish_with_the_code_once_and_resume_mid_batch() {
         assert_eq!(per_item.values().sum::<usize>(), 30);
         assert!(per_item.values().all(|&c| c <= 3), "{per_item:?}");
 
-        // Coming back after finishing: the completion page again, no second batch.
-        let (status, location, body, _) = get(&format!("{base}/prolific?PROLIFIC_PID=pp0&STUDY_ID=s&SESSION_ID=again"));
+        // Coming back after finishing: the completion page again, no second batch; the code only
+        // for the session (submission) that finished.
+        let pp0 = &report.ids[0];
+        let again = format!("{base}/prolific?PROLIFIC_PID={pp0}&STUDY_ID={S}&SESSION_ID={}", report.sessions[0]);
+        let (status, location, body, _) = get(&again);
         assert_eq!((status, location), (200, None), "{body}");
         assert!(body.contains("already completed") && body.contains("C0DE42"), "{body}");
+        let other = format!("{base}/prolific?PROLIFIC_PID={pp0}&STUDY_ID={S}&SESSION_ID={}", hex24(99));
+        let (status, location, body, _) = get(&other);
+        assert_eq!((status, location), (200, None), "{body}");
+        assert!(body.contains("already completed") && !body.contains("C0DE42"), "{body}");
         let people = server.rt.block_on(server.db.participants(&study)).unwrap();
         assert_eq!(people.len(), 6);
         assert!(people.iter().all(|p| p.completed_at.is_some() && p.batches == 1 && p.session_id.is_some()));
 
         // A new participant: consent first, then resume mid-batch with a fresh token.
-        let join = format!("{base}/prolific?PROLIFIC_PID=late1&STUDY_ID=s&SESSION_ID=x");
+        let late1 = hex24(0x1a7e1);
+        let join = format!("{base}/prolific?PROLIFIC_PID={late1}&STUDY_ID={S}&SESSION_ID={}", hex24(1));
         let (status, location, _, _) = get(&join);
         assert_eq!(status, 303);
         let token = location.unwrap().strip_prefix("/r/").unwrap().to_string();
@@ -160,8 +186,8 @@ fn prolific_participants_finish_with_the_code_once_and_resume_mid_batch() {
         assert_eq!(post(&format!("{api}/consent"), &serde_json::json!({})).0, 200);
         for _ in 0..2 {
             let next: serde_json::Value = serde_json::from_str(&get(&format!("{api}/next")).2).unwrap();
-            let key = next["item"]["key"].as_str().unwrap().to_string();
-            let (s, _) = post(&format!("{api}/answer"), &serde_json::json!({"item": key, "answer": {"kind": "no"}}));
+            let lease = next["item"]["id"].as_str().unwrap().to_string();
+            let (s, _) = post(&format!("{api}/answer"), &serde_json::json!({"item": lease, "answer": {"kind": "no"}}));
             assert_eq!(s, 200);
         }
         let (status, body) = post(&format!("{api}/complete"), &serde_json::json!({}));
@@ -180,9 +206,9 @@ fn prolific_participants_finish_with_the_code_once_and_resume_mid_batch() {
         let mut answered = 2;
         loop {
             let next: serde_json::Value = serde_json::from_str(&get(&format!("{api}/next")).2).unwrap();
-            let Some(key) = next["item"]["key"].as_str().map(str::to_string) else { break };
+            let Some(lease) = next["item"]["id"].as_str().map(str::to_string) else { break };
             assert_eq!(
-                post(&format!("{api}/answer"), &serde_json::json!({"item": key, "answer": {"kind": "no"}})).0,
+                post(&format!("{api}/answer"), &serde_json::json!({"item": lease, "answer": {"kind": "no"}})).0,
                 200
             );
             answered += 1;
@@ -193,7 +219,7 @@ fn prolific_participants_finish_with_the_code_once_and_resume_mid_batch() {
         if answered < 5 {
             // Ran out: every item with room left is one they answered already.
             let people = server.rt.block_on(server.db.participants(&study)).unwrap();
-            let late = &people.iter().find(|p| p.external_id == "late1").unwrap().rater;
+            let late = &people.iter().find(|p| p.external_id == late1).unwrap().rater;
             let votes = server.rt.block_on(server.db.votes(&study)).unwrap();
             for (item, count) in server.votes_per_item() {
                 assert!(count == 3 || votes.iter().any(|v| v.item == item && &v.rater == late), "{item} has room");
@@ -229,27 +255,28 @@ fn mturk_preview_leases_nothing_and_the_batch_posts_to_turk_submit_to() {
         assert!(server.rt.block_on(server.db.assignments(&study)).unwrap().is_empty(), "a preview leases nothing");
 
         let bad = get(&format!(
-            "{base}/mturk?assignmentId=A1&hitId=H1&workerId=W1&turkSubmitTo={}",
+            "{base}/mturk?assignmentId=A1&hitId=H1&workerId=AW1&turkSubmitTo={}",
             enc("https://evil.example")
         ));
         assert_eq!(bad.0, 400, "turkSubmitTo must be an MTurk site");
 
         let before = forms.lock().unwrap().len();
         let flow = Flow::Mturk { submit_to: origin.clone() };
-        let report = simulate_participants(std::slice::from_ref(&base), &flow, "W", 3, &items, yes, 0.0, 2).unwrap();
+        let report =
+            simulate_participants(std::slice::from_ref(&base), &flow, "W", 3, &items, dir.path(), yes, 0.0, 2).unwrap();
         assert_eq!(report.previews, 3);
         assert_eq!(report.answers.per_rater, vec![2; 3]);
         let got: Vec<String> = forms.lock().unwrap()[before..].to_vec();
         for i in 0..3 {
             let code = report.codes[i].as_deref().unwrap();
-            assert!(got.contains(&format!("assignmentId=ASSIGN{i}&completion={code}")), "{got:?}");
+            assert!(got.contains(&format!("assignmentId={}&completion={code}", report.sessions[i])), "{got:?}");
             assert_eq!(report.completions[i].as_deref(), Some(format!("{origin}/mturk/externalSubmit").as_str()));
         }
 
         // The rater page of an MTurk participant may be framed by MTurk and post to it; a
         // Prolific participant's page may not be framed at all.
         let (_, location, _, _) =
-            get(&format!("{base}/mturk?assignmentId=A9&hitId=H1&workerId=W9&turkSubmitTo={}", enc(&origin)));
+            get(&format!("{base}/mturk?assignmentId=A9&hitId=H1&workerId=AW9&turkSubmitTo={}", enc(&origin)));
         let (_, _, _, headers) = get(&format!("{base}{}", location.unwrap()));
         let csp = header(&headers, "content-security-policy").unwrap();
         assert!(
@@ -257,13 +284,16 @@ fn mturk_preview_leases_nothing_and_the_batch_posts_to_turk_submit_to() {
             "{csp}"
         );
         assert!(header(&headers, "x-frame-options").is_none());
-        let (_, location, _, _) = get(&format!("{base}/prolific?PROLIFIC_PID=p1"));
+        let (_, location, _, _) = get(&format!("{base}/prolific?PROLIFIC_PID={}&SESSION_ID={}", hex24(5), hex24(6)));
         let (_, _, _, headers) = get(&format!("{base}{}", location.unwrap()));
         assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
         assert!(header(&headers, "content-security-policy").unwrap().contains("frame-ancestors 'none'"));
         // A worker who finished does not get a second assignment's batch.
-        let (status, location, body, _) =
-            get(&format!("{base}/mturk?assignmentId=OTHER&hitId=H2&workerId=W0&turkSubmitTo={}", enc(&origin)));
+        let (status, location, body, _) = get(&format!(
+            "{base}/mturk?assignmentId=OTHER&hitId=H2&workerId={}&turkSubmitTo={}",
+            report.ids[0],
+            enc(&origin)
+        ));
         assert_eq!((status, location), (200, None));
         assert!(body.contains("return this HIT"), "{body}");
     }
@@ -279,7 +309,8 @@ fn excluded_studies_max_batches_and_the_generic_pid_route() {
         e.completion_url = Some("https://lab.example/done?c={code}&id={pid}".into());
         let (a, _) = Server::start(&url, dir.path(), &first, &items, 5, &e, 1);
         let report =
-            simulate_participants(std::slice::from_ref(&a.base), &Flow::Pid, "x", 1, &items, yes, 0.0, 3).unwrap();
+            simulate_participants(std::slice::from_ref(&a.base), &Flow::Pid, "x", 1, &items, dir.path(), yes, 0.0, 3)
+                .unwrap();
         let code = report.codes[0].clone().unwrap();
         assert_eq!(code.len(), 10, "a per-participant code: {code}");
         assert_eq!(report.completions[0].as_deref(), Some(format!("https://lab.example/done?c={code}&id=x0").as_str()));
@@ -298,8 +329,12 @@ fn excluded_studies_max_batches_and_the_generic_pid_route() {
         assert_eq!(get(&format!("{}/prolific?PROLIFIC_PID=p", b.base)).0, 404, "Prolific is not open here");
 
         // max_batches 2: a second batch after the first, then no third.
-        let r1 = simulate_participants(std::slice::from_ref(&b.base), &Flow::Pid, "y", 1, &items, yes, 0.0, 4).unwrap();
-        let r2 = simulate_participants(std::slice::from_ref(&b.base), &Flow::Pid, "y", 1, &items, yes, 0.0, 4).unwrap();
+        let r1 =
+            simulate_participants(std::slice::from_ref(&b.base), &Flow::Pid, "y", 1, &items, dir.path(), yes, 0.0, 4)
+                .unwrap();
+        let r2 =
+            simulate_participants(std::slice::from_ref(&b.base), &Flow::Pid, "y", 1, &items, dir.path(), yes, 0.0, 4)
+                .unwrap();
         assert_eq!((r1.answers.per_rater[0], r2.answers.per_rater[0]), (2, 2));
         let (status, location, _, _) = get(&format!("{}/join?pid=y0", b.base));
         assert_eq!((status, location), (200, None), "no third batch");
@@ -332,8 +367,18 @@ fn two_servers_two_hundred_prolific_participants_never_over_n() {
         e.completion_code = Some("BURST".into());
         let (server, bases) = Server::start(&url, dir.path(), &study, &items, n, &e, 2);
         let t = std::time::Instant::now();
-        let report =
-            simulate_participants(&bases, &Flow::Prolific, "b", participants, &items, |_| Answer::No, 0.0, 5).unwrap();
+        let report = simulate_participants(
+            &bases,
+            &Flow::Prolific,
+            "b",
+            participants,
+            &items,
+            dir.path(),
+            |_| Answer::No,
+            0.0,
+            5,
+        )
+        .unwrap();
         println!(
             "{url}: {participants} participants on 2 servers in {:.1} s; p50 {:.1} ms, p99 {:.1} ms",
             t.elapsed().as_secs_f64(),
@@ -365,6 +410,11 @@ fn a_participant_failing_gold_is_excluded_and_their_items_reopen() {
     let mut items = relevance_items(dir.path(), 6);
     for g in 0..4 {
         let mut gold = relevance_items(dir.path(), 1).remove(0);
+        // Its own image: a rater (and the simulation) tells items apart by what they show.
+        gold.question = rectify_study::Question::Relevance {
+            image: common::image(dir.path(), &format!("g{g}.png")),
+            class: common::class(g),
+        };
         gold.key = format!("gold/relevance-top1/g{g}");
         gold.design = Design::RelevanceTop1;
         gold.variant = Some("gold".into());
@@ -382,24 +432,29 @@ fn a_participant_failing_gold_is_excluded_and_their_items_reopen() {
         let (server, _) = Server::start(&url, dir.path(), &study, &items, 2, &e, 1);
         let base = [server.base.clone()];
         // The bad participant says no to everything: gold 1 of 2 right, excluded after the second.
-        let bad = simulate_participants(&base, &Flow::Prolific, "bad", 1, &items, |_| Answer::No, 0.0, 1).unwrap();
+        let bad = simulate_participants(&base, &Flow::Prolific, "bad", 1, &items, dir.path(), |_| Answer::No, 0.0, 1)
+            .unwrap();
+        let data = bad.answers.acknowledged.iter().filter(|(_, k, _)| !k.starts_with("gold/")).count();
         assert_eq!(
             bad.codes[0].as_deref(),
-            Some("G0LD"),
-            "an excluded participant still completes (to be paid or rejected)"
+            (data > 0).then_some("G0LD"),
+            "an excluded participant with data answers still completes (to be paid or rejected); without, no code"
         );
         let people = server.rt.block_on(server.db.participants(&study)).unwrap();
         assert!(people[0].excluded_reason.as_deref().unwrap().starts_with("gold accuracy 0.50 < 0.75"), "{people:?}");
         let keys: Vec<&str> = bad.answers.acknowledged.iter().map(|(_, k, _)| k.as_str()).collect();
-        assert!(keys[0].starts_with("gold/"), "the first item is gold: {keys:?}");
+        // Two gold places among the batch's 3 + 2, drawn for this participant; the gold items
+        // alternate yes / no, so the always-no participant has 1 of 2 right and is excluded at
+        // the second, whatever data items came before.
         assert_eq!(keys.iter().filter(|k| k.starts_with("gold/")).count(), 2, "{keys:?}");
-        assert_eq!(keys.len(), 4, "gold, data, data, gold — then excluded, no more: {keys:?}");
+        assert!(keys.last().unwrap().starts_with("gold/"), "excluded at the second gold item, no more: {keys:?}");
+        assert!((2..=5).contains(&keys.len()), "{keys:?}");
         let all = server.rt.block_on(server.db.votes(&study)).unwrap();
         let counted = server.rt.block_on(server.db.counted_votes(&study)).unwrap();
-        assert_eq!((all.len(), counted.len()), (4, 0), "stored, not counted");
+        assert_eq!((all.len(), counted.len()), (keys.len(), 0), "stored, not counted");
 
         // Good participants fill every data item to N counted answers, the bad one's included.
-        let good = simulate_participants(&base, &Flow::Prolific, "good", 5, &items, knows, 0.0, 2).unwrap();
+        let good = simulate_participants(&base, &Flow::Prolific, "good", 5, &items, dir.path(), knows, 0.0, 2).unwrap();
         assert!(good.codes.iter().all(|c| c.is_some()));
         let counted = server.rt.block_on(server.db.counted_votes(&study)).unwrap();
         let mut per: HashMap<&str, usize> = HashMap::new();
@@ -437,7 +492,7 @@ fn a_participant_answering_too_fast_is_excluded_and_their_items_reopen() {
         let (server, _) = Server::start(&url, dir.path(), &study, &items, 1, &e, 1);
         let base = [server.base.clone()];
         // Answers at once: a median of milliseconds.
-        let fast = simulate_participants(&base, &Flow::Prolific, "fast", 1, &items, yes, 0.0, 1).unwrap();
+        let fast = simulate_participants(&base, &Flow::Prolific, "fast", 1, &items, dir.path(), yes, 0.0, 1).unwrap();
         assert_eq!(fast.codes[0].as_deref(), Some("SL0W"), "an excluded participant still completes");
         let people = server.rt.block_on(server.db.participants(&study)).unwrap();
         let reason = people[0].excluded_reason.as_deref().unwrap_or("");
@@ -453,7 +508,7 @@ fn a_participant_answering_too_fast_is_excluded_and_their_items_reopen() {
             std::thread::sleep(std::time::Duration::from_millis(300));
             Answer::Yes
         };
-        let ok = simulate_participants(&base, &Flow::Prolific, "slow", 2, &items, slow, 0.0, 2).unwrap();
+        let ok = simulate_participants(&base, &Flow::Prolific, "slow", 2, &items, dir.path(), slow, 0.0, 2).unwrap();
         assert!(ok.codes.iter().all(|c| c.as_deref() == Some("SL0W")));
         let people = server.rt.block_on(server.db.participants(&study)).unwrap();
         assert_eq!(people.iter().filter(|p| p.excluded_at.is_some()).count(), 1, "only the fast one: {people:?}");

@@ -32,10 +32,16 @@ async fn postgres_round_trip_when_configured() {
     let votes = db.votes(&study).await.unwrap();
     assert_eq!(votes.len(), 1);
     assert_eq!(votes[0].answer, Answer::No);
-    // Admin sign-in (migration 2): a one-time login code for a session, once.
+    // Admin sign-in (migration 2): a one-time login code for a session, once; a new admin token
+    // ends both (migration 4).
+    db.admin_token(&study).await.unwrap().expect("the first admin token");
     let code = db.create_admin_login(&study).await.unwrap();
     let session = db.redeem_admin_login(&study, &code).await.unwrap().expect("a session");
     assert!(db.redeem_admin_login(&study, &code).await.unwrap().is_none(), "a login code works once");
     assert!(db.check_admin_session(&study, &session).await.unwrap());
     assert!(!db.check_admin_session(&study, &code).await.unwrap());
+    let unused = db.create_admin_login(&study).await.unwrap();
+    db.rotate_admin_token(&study).await.unwrap();
+    assert!(!db.check_admin_session(&study, &session).await.unwrap(), "a new admin token ends the session");
+    assert!(db.redeem_admin_login(&study, &unused).await.unwrap().is_none(), "and the login codes");
 }

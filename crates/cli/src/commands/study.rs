@@ -60,6 +60,10 @@ enum StudyCommand {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// The address participants and the admin reach the server at (behind a proxy); when it
+        /// is https://…, every cookie the server sets is `Secure`. Default: http://ADDR.
+        #[arg(long)]
+        public_url: Option<String>,
         #[command(flatten)]
         enroll: EnrollArgs,
     },
@@ -211,13 +215,14 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             print!("{}", recruit::recruit(&args)?);
             Ok(())
         }
-        StudyCommand::Serve { target, addr, enroll } => {
+        StudyCommand::Serve { target, addr, public_url, enroll } => {
             let db = target.open().await?;
             if db.study(&target.study).await?.is_none() {
                 bail!("no study {:?} in this run: add items with `rectify study design` first", target.study);
             }
             let images = if enroll.platforms.is_empty() { Vec::new() } else { eval_images(&target.run)? };
-            if let Some(e) = enroll.enrollment(&images)? {
+            let gold: Vec<Item> = db.items(&target.study).await?.into_iter().filter(|i| i.gold.is_some()).collect();
+            if let Some(e) = enroll.enrollment(&images, &gold)? {
                 db.put_enrollment(&target.study, &e).await?;
                 let names: Vec<&str> = e.platforms.iter().map(|p| p.name()).collect();
                 eprintln!(
@@ -249,7 +254,12 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             eprintln!("rectify: another sign-in link: `rectify study admin-link --run {}`", target.run.display());
             eprintln!("rectify: invite raters with `rectify study invite --run {} --count N`", target.run.display());
             let roots = votes::image_roots(&target.run)?;
-            let state = AppState::with_image_roots(db, target.run.clone(), target.study.clone(), roots);
+            let public = public_url.unwrap_or_else(|| format!("http://{addr}"));
+            if !(public.starts_with("https://") || public.starts_with("http://")) {
+                bail!("--public-url {public:?} must start with https:// (or http://)");
+            }
+            let state = AppState::with_image_roots(db, target.run.clone(), target.study.clone(), roots)
+                .with_public_url(&public);
             rectify_web::serve(state, addr, rectify_web::serve::ctrl_c())
                 .await
                 .with_context(|| format!("serving on {addr}"))
@@ -291,7 +301,13 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                     Some(rectify_web::Flow::Mturk { submit_to: origin })
                 }
             };
+            // What the simulation opens (a platform, MTurk's stand-in origin, a completion code)
+            // is put back as it was when it ends, whatever the outcome: the real study's
+            // enrollment is never changed for good.
+            let before = db.enrollment(&target.study).await?;
+            let mut restore = false;
             if let (Some(flow), None) = (&flow, &url) {
+                restore = true;
                 let wanted = match flow {
                     rectify_web::Flow::Prolific => rectify_web::Platform::Prolific,
                     rectify_web::Flow::Mturk { .. } => rectify_web::Platform::Mturk,
@@ -312,119 +328,132 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                 }
                 db.put_enrollment(&target.study, &e).await?;
             }
-            let tokens = if flow.is_none() { db.create_invites(&target.study, raters).await? } else { Vec::new() };
-            let (base, server) = match url {
-                Some(u) => (u, None),
-                None => {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                    let addr = listener.local_addr()?;
-                    let roots = votes::image_roots(&target.run)?;
-                    let state = AppState::with_image_roots(db.clone(), target.run.clone(), target.study.clone(), roots);
-                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                    let handle = tokio::spawn(rectify_web::serve::serve_on(state, listener, async {
-                        let _ = rx.await;
-                    }));
-                    (format!("http://{addr}"), Some((tx, handle)))
-                }
-            };
-            let oracle = move |item: &Item| -> Answer {
-                // Simulated raters know the gold answers (the noise still applies).
-                if let Some(g) = &item.gold {
-                    return g.clone();
-                }
-                let labels = item.image_id.and_then(|id| files.get(&id)).and_then(|f| real.get(f)).unwrap_or(&[]);
-                match &item.question {
-                    Question::Relevance { class, .. } => {
-                        if labels.contains(&class.class) {
-                            Answer::Yes
-                        } else {
-                            Answer::No
+            let outcome: Result<()> = async {
+                let tokens = if flow.is_none() { db.create_invites(&target.study, raters).await? } else { Vec::new() };
+                let (base, server) = match url {
+                    Some(u) => (u, None),
+                    None => {
+                        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                        let addr = listener.local_addr()?;
+                        let roots = votes::image_roots(&target.run)?;
+                        let state = AppState::with_image_roots(db.clone(), target.run.clone(), target.study.clone(), roots);
+                        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                        let handle = tokio::spawn(rectify_web::serve::serve_on(state, listener, async {
+                            let _ = rx.await;
+                        }));
+                        (format!("http://{addr}"), Some((tx, handle)))
+                    }
+                };
+                let oracle = move |item: &Item| -> Answer {
+                    // Simulated raters know the gold answers (the noise still applies).
+                    if let Some(g) = &item.gold {
+                        return g.clone();
+                    }
+                    let labels = item.image_id.and_then(|id| files.get(&id)).and_then(|f| real.get(f)).unwrap_or(&[]);
+                    match &item.question {
+                        Question::Relevance { class, .. } => {
+                            if labels.contains(&class.class) {
+                                Answer::Yes
+                            } else {
+                                Answer::No
+                            }
+                        }
+                        Question::MultiRelevance { classes, .. } => {
+                            Answer::Classes(classes.iter().map(|c| c.class).filter(|c| labels.contains(c)).collect())
+                        }
+                        Question::Assignment { .. } => item.truth.clone().unwrap_or(Answer::Option(0)),
+                        Question::Attribute { attribute, .. } => {
+                            // `attribute_oracle` has an answer for every attribute question.
+                            let has = item.image_id.and_then(|id| attributes.get(&(id, attribute.clone())));
+                            if has == Some(&true) {
+                                Answer::Yes
+                            } else {
+                                Answer::No
+                            }
                         }
                     }
-                    Question::MultiRelevance { classes, .. } => {
-                        Answer::Classes(classes.iter().map(|c| c.class).filter(|c| labels.contains(c)).collect())
+                };
+                if let Some(flow) = flow {
+                    let bases = vec![base.clone()];
+                    let sim_items = items.clone();
+                    let prefix = format!("sim{seed}x");
+                    let sim_run = target.run.clone();
+                    let report = tokio::task::spawn_blocking(move || {
+                        rectify_web::simulate_participants(
+                            &bases,
+                            &flow,
+                            &prefix,
+                            participants,
+                            &sim_items,
+                            &sim_run,
+                            oracle,
+                            noise,
+                            seed,
+                        )
+                    })
+                    .await??;
+                    if let Some((tx, handle)) = server {
+                        let _ = tx.send(());
+                        handle.await??;
                     }
-                    Question::Assignment { .. } => item.truth.clone().unwrap_or(Answer::Option(0)),
-                    Question::Attribute { attribute, .. } => {
-                        // `attribute_oracle` has an answer for every attribute question.
-                        let has = item.image_id.and_then(|id| attributes.get(&(id, attribute.clone())));
-                        if has == Some(&true) {
-                            Answer::Yes
-                        } else {
-                            Answer::No
-                        }
+                    let completed = report.codes.iter().filter(|c| c.is_some()).count();
+                    for (id, (code, to)) in report.ids.iter().zip(report.codes.iter().zip(&report.completions)) {
+                        println!(
+                            "{id}\t{}\tcode {}\t{}",
+                            report.answers.per_rater[report.ids.iter().position(|i| i == id).unwrap_or(0)],
+                            code.as_deref().unwrap_or("-"),
+                            to.as_deref().unwrap_or("-")
+                        );
                     }
+                    println!(
+                        "{completed} of {participants} simulated participants completed ({} answers, {} conflicts, {} \
+                         re-joins, {} previews); latency p50 {:.1} ms, p99 {:.1} ms",
+                        report.answers.answers,
+                        report.answers.conflicts,
+                        report.rejoins,
+                        report.previews,
+                        report.answers.latency_quantile(0.5).unwrap_or(f64::NAN),
+                        report.answers.latency_quantile(0.99).unwrap_or(f64::NAN)
+                    );
+                    if completed < participants {
+                        bail!("{} participants got no completion", participants - completed);
+                    }
+                    return Ok(());
                 }
-            };
-            if let Some(flow) = flow {
-                let bases = vec![base.clone()];
-                let sim_items = items.clone();
-                let prefix = format!("sim{seed}x");
-                let report = tokio::task::spawn_blocking(move || {
-                    rectify_web::simulate_participants(
-                        &bases,
-                        &flow,
-                        &prefix,
-                        participants,
-                        &sim_items,
-                        oracle,
-                        noise,
-                        seed,
-                    )
-                })
-                .await??;
+                let (report, items_for_sim) = {
+                    let base = base.clone();
+                    let sim_items = items.clone();
+                    let sim_run = target.run.clone();
+                    tokio::task::spawn_blocking(move || {
+                        (rectify_web::simulate::simulate(&base, &tokens, &sim_items, &sim_run, oracle, noise, seed), sim_items)
+                    })
+                    .await?
+                };
+                let report = report?;
                 if let Some((tx, handle)) = server {
                     let _ = tx.send(());
                     handle.await??;
                 }
-                let completed = report.codes.iter().filter(|c| c.is_some()).count();
-                for (id, (code, to)) in report.ids.iter().zip(report.codes.iter().zip(&report.completions)) {
-                    println!(
-                        "{id}\t{}\tcode {}\t{}",
-                        report.answers.per_rater[report.ids.iter().position(|i| i == id).unwrap_or(0)],
-                        code.as_deref().unwrap_or("-"),
-                        to.as_deref().unwrap_or("-")
-                    );
-                }
                 println!(
-                    "{completed} of {participants} simulated participants completed ({} answers, {} conflicts, {} \
-                     re-joins, {} previews); latency p50 {:.1} ms, p99 {:.1} ms",
-                    report.answers.answers,
-                    report.answers.conflicts,
-                    report.rejoins,
-                    report.previews,
-                    report.answers.latency_quantile(0.5).unwrap_or(f64::NAN),
-                    report.answers.latency_quantile(0.99).unwrap_or(f64::NAN)
+                    "{} simulated raters answered {} times on {} items ({} conflicts, {} retries); latency p50 {:.1} ms, p99 {:.1} ms",
+                    raters,
+                    report.answers,
+                    items_for_sim.len(),
+                    report.conflicts,
+                    report.retries,
+                    report.latency_quantile(0.5).unwrap_or(f64::NAN),
+                    report.latency_quantile(0.99).unwrap_or(f64::NAN)
                 );
-                if completed < participants {
-                    bail!("{} participants got no completion", participants - completed);
+                Ok(())
+            }
+            .await;
+            if restore {
+                match before {
+                    Some(e) => db.put_enrollment(&target.study, &e).await?,
+                    None => db.delete_enrollment(&target.study).await?,
                 }
-                return Ok(());
             }
-            let (report, items_for_sim) = {
-                let base = base.clone();
-                let sim_items = items.clone();
-                tokio::task::spawn_blocking(move || {
-                    (rectify_web::simulate::simulate(&base, &tokens, &sim_items, oracle, noise, seed), sim_items)
-                })
-                .await?
-            };
-            let report = report?;
-            if let Some((tx, handle)) = server {
-                let _ = tx.send(());
-                handle.await??;
-            }
-            println!(
-                "{} simulated raters answered {} times on {} items ({} conflicts, {} retries); latency p50 {:.1} ms, p99 {:.1} ms",
-                raters,
-                report.answers,
-                items_for_sim.len(),
-                report.conflicts,
-                report.retries,
-                report.latency_quantile(0.5).unwrap_or(f64::NAN),
-                report.latency_quantile(0.99).unwrap_or(f64::NAN)
-            );
-            Ok(())
+            outcome
         }
         StudyCommand::Import { target, format, file, answers, model_runs: others } => {
             let done = votes::import(&target, format, &file, answers, &others).await?;

@@ -1,17 +1,25 @@
 //! Assignment of items to raters, and answers.
 //!
 //! Rules, in order, for [`StudyDb::next_item`]:
-//! 1. a rater holding an open lease gets that item again (an expired lease is renewed when the
-//!    item still has room, otherwise it is released and the rater never sees the item again);
+//! 1. a rater holding an open lease gets that item again; an expired lease is released (the
+//!    rater never sees the item again): asking does not renew a lease, only an answer can still
+//!    use it, while the item has room;
 //! 2. otherwise the rater gets an item they have no row for (never the same item twice), whose
 //!    answers plus open leases (younger than the lease timeout) are fewer than N, and whose arm
 //!    agrees with the arm the rater's first item of that design fixed;
 //! 3. among those, the one closest to completion, then the lowest id.
 //!
+//! Participants from a recruitment platform get gold items at the places of their own
+//! [`GoldSchedule`], and at most their batch of data items — answered, open or released — so
+//! that a participant who never answers holds at most K leases over the whole study.
+//!
+//! Every lease has an opaque id (128 random bits): the browser sees an item only under it, so
+//! that nothing it receives tells data, gold and attention items apart.
+//!
 //! # The guard is in the database
 //! Several `study serve` processes may share one PostgreSQL database (or one SQLite file), so
 //! nothing here relies on a lock in this process. Every transaction that can add to an item's
-//! count (a new lease, a renewed lease, an answer on an expired lease) first locks the rater's
+//! count (a new lease, an answer on an expired lease) first locks the rater's
 //! row and then the item's row, and only then counts the item's answers and open leases and
 //! writes. On PostgreSQL that is `SELECT … FOR UPDATE`, a row lock held to commit; under READ
 //! COMMITTED the count — a new statement, hence a new snapshot — sees everything the previous
@@ -27,6 +35,7 @@
 //! one is a conflict.
 
 use crate::db::error::DbError;
+use crate::db::tokens::random_hex;
 use crate::db::{now_ms, StoredItem, StudyDb};
 use crate::{Answer, Question};
 use sqlx::Row;
@@ -60,16 +69,13 @@ impl StudyDb {
             let mut tx = self.pool.begin().await?;
             lock_rater(self, &mut tx, study, rater).await?;
             let participant = participant_cap(&mut tx, study, rater).await?;
-            if let Some((cap, excluded)) = participant {
-                let data = data_answered_in(&mut tx, study, rater).await?;
-                if excluded || data >= cap {
-                    tx.commit().await?;
-                    return Ok(None);
-                }
+            if let Some((_, true)) = participant {
+                tx.commit().await?;
+                return Ok(None);
             }
             let open = sqlx::query(
-                "SELECT item_key, lease_at FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased' \
-                 ORDER BY assigned_at, item_key",
+                "SELECT item_key, lease_at, lease_id FROM study_assignments WHERE study = $1 AND rater = $2 \
+                 AND state = 'leased' ORDER BY assigned_at, item_key",
             )
             .bind(study)
             .bind(rater)
@@ -79,51 +85,54 @@ impl StudyDb {
             for row in open {
                 let key: String = row.try_get(0)?;
                 let lease_at: Option<i64> = row.try_get(1)?;
+                let lease: Option<String> = row.try_get(2)?;
                 if held.is_none() && lease_at.unwrap_or(0) > cutoff {
-                    held = Some(key);
+                    held = Some((key, lease));
                     continue;
                 }
-                lock_item(self, &mut tx, study, &key).await?;
-                if held.is_none() && taken_by_others(&mut tx, study, &key, rater, cutoff).await? < n {
-                    sqlx::query(
-                        "UPDATE study_assignments SET lease_at = $4 WHERE study = $1 AND item_key = $2 AND rater = $3",
-                    )
-                    .bind(study)
-                    .bind(key.as_str())
-                    .bind(rater)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    held = Some(key);
-                } else {
-                    sqlx::query(
-                        "UPDATE study_assignments SET state = 'released' WHERE study = $1 AND item_key = $2 AND rater = $3",
-                    )
-                    .bind(study)
-                    .bind(key.as_str())
-                    .bind(rater)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                // An expired lease is never renewed by asking (only an answer can still use it,
+                // while the item has room): a participant who never answers cannot hold items.
+                sqlx::query(
+                    "UPDATE study_assignments SET state = 'released' WHERE study = $1 AND item_key = $2 AND rater = $3",
+                )
+                .bind(study)
+                .bind(key.as_str())
+                .bind(rater)
+                .execute(&mut *tx)
+                .await?;
             }
-            if let Some(key) = held {
+            if let Some((key, lease)) = held {
+                let lease = match lease {
+                    Some(l) => l,
+                    None => {
+                        // A lease made before lease ids existed.
+                        let l = random_hex(16)?;
+                        sqlx::query(
+                            "UPDATE study_assignments SET lease_id = $4 WHERE study = $1 AND item_key = $2 AND rater = $3",
+                        )
+                        .bind(study)
+                        .bind(key.as_str())
+                        .bind(rater)
+                        .bind(l.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                        l
+                    }
+                };
                 tx.commit().await?;
-                return self.item(study, &key).await;
+                return Ok(self.item(study, &key).await?.map(|s| StoredItem { lease: Some(lease), ..s }));
             }
-            if participant.is_some() {
+            if let Some((cap, _)) = participant {
                 if let Some(key) = self.gold_due(&mut tx, study, rater).await? {
-                    sqlx::query(
-                        "INSERT INTO study_assignments (study, item_key, rater, state, assigned_at, lease_at, source) \
-                         VALUES ($1, $2, $3, 'leased', $4, $4, 'server')",
-                    )
-                    .bind(study)
-                    .bind(key.as_str())
-                    .bind(rater)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    let lease = lease_item(&mut tx, study, &key, rater, now).await?;
                     tx.commit().await?;
-                    return self.item(study, &key).await;
+                    return Ok(self.item(study, &key).await?.map(|s| StoredItem { lease: Some(lease), ..s }));
+                }
+                // Every data item leased to them counts against their batch, answered or not:
+                // their leases are bounded by the batch.
+                if data_rows_in(&mut tx, study, rater).await? >= cap {
+                    tx.commit().await?;
+                    return Ok(None);
                 }
             }
             let Some((key, design, arm)) = candidate(&mut tx, study, rater, cutoff, n, &tried).await? else {
@@ -137,16 +146,7 @@ impl StudyDb {
                 tried.push(key);
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO study_assignments (study, item_key, rater, state, assigned_at, lease_at, source) \
-                 VALUES ($1, $2, $3, 'leased', $4, $4, 'server')",
-            )
-            .bind(study)
-            .bind(key.as_str())
-            .bind(rater)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let lease = lease_item(&mut tx, study, &key, rater, now).await?;
             if let Some(arm) = arm {
                 sqlx::query(
                     "INSERT INTO study_arms (study, rater, design, arm) VALUES ($1, $2, $3, $4) \
@@ -160,13 +160,12 @@ impl StudyDb {
                 .await?;
             }
             tx.commit().await?;
-            return self.item(study, &key).await;
+            return Ok(self.item(study, &key).await?.map(|s| StoredItem { lease: Some(lease), ..s }));
         }
     }
 
-    /// A gold item the participant has not seen, when one is due: gold items are mixed in at the
-    /// study's `gold_rate`, the first before any data item, then whenever fewer than
-    /// ⌈(data answered + 1) × rate⌉ were answered. Gold items have no N: everyone may get each.
+    /// The gold item due at the participant's next place, if that place is one of their gold
+    /// places: see [`gold_schedule`]. Gold items have no N: everyone may get each.
     async fn gold_due(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -182,29 +181,31 @@ impl StudyDb {
         if e.gold_rate <= 0.0 {
             return Ok(None);
         }
-        let data = data_answered_in(tx, study, rater).await?;
-        let gold: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM study_assignments a JOIN study_items i ON i.study = a.study AND i.item_key = a.item_key \
-             WHERE a.study = $1 AND a.rater = $2 AND i.gold = 1",
-        )
-        .bind(study)
-        .bind(rater)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-        if gold as f64 >= ((data + 1) as f64 * e.gold_rate).ceil() {
+        let gold = sqlx::query("SELECT item_key, body FROM study_items WHERE study = $1 AND gold = 1 ORDER BY id")
+            .bind(study)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| {
+                let item: crate::Item = serde_json::from_str(&r.try_get::<String, _>(1)?)?;
+                Ok((r.try_get::<String, _>(0)?, serde_json::to_string(&item.gold)?))
+            })
+            .collect::<Result<Vec<(String, String)>, DbError>>()?;
+        let seen: std::collections::HashSet<String> =
+            sqlx::query("SELECT item_key FROM study_assignments WHERE study = $1 AND rater = $2")
+                .bind(study)
+                .bind(rater)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+        let place = seen.len();
+        let schedule = gold_schedule(e.seed, rater, e.per_participant, e.gold_rate, &gold);
+        if !schedule.is_gold(place) {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "SELECT i.item_key FROM study_items i WHERE i.study = $1 AND i.gold = 1 AND NOT EXISTS \
-             (SELECT 1 FROM study_assignments b WHERE b.study = i.study AND b.item_key = i.item_key AND b.rater = $2) \
-             ORDER BY i.id LIMIT 1",
-        )
-        .bind(study)
-        .bind(rater)
-        .fetch_optional(&mut **tx)
-        .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        Ok(schedule.order.into_iter().find(|k| !seen.contains(k)))
     }
 
     /// This process's lock, taken only on SQLite, where it saves the writers of one process from
@@ -326,6 +327,50 @@ impl StudyDb {
         Ok(Answered { recorded: true, seconds })
     }
 
+    /// The item `rater` holds (or answered) under the opaque lease id `lease`, with the lease.
+    pub async fn leased_item(&self, study: &str, rater: &str, lease: &str) -> Result<Option<StoredItem>, DbError> {
+        let row = sqlx::query(
+            "SELECT item_key FROM study_assignments WHERE study = $1 AND rater = $2 AND lease_id = $3 \
+             AND state IN ('leased', 'answered')",
+        )
+        .bind(study)
+        .bind(rater)
+        .bind(lease)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key: String = row.try_get(0)?;
+        Ok(self.item(study, &key).await?.map(|s| StoredItem { lease: Some(lease.to_string()), ..s }))
+    }
+
+    /// [`StudyDb::answer`] for the item leased to `rater` under the opaque id `lease`: what the
+    /// rater's browser sends. Errors name the lease, never the item.
+    pub async fn answer_lease(
+        &self,
+        study: &str,
+        rater: &str,
+        lease: &str,
+        answer: &Answer,
+        request_id: Option<&str>,
+    ) -> Result<Answered, DbError> {
+        let row =
+            sqlx::query("SELECT item_key FROM study_assignments WHERE study = $1 AND rater = $2 AND lease_id = $3")
+                .bind(study)
+                .bind(rater)
+                .bind(lease)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Err(DbError::NotLeased(lease.to_string())) };
+        let key: String = row.try_get(0)?;
+        self.answer(study, rater, &key, answer, request_id).await.map_err(|e| match e {
+            DbError::NotLeased(_) | DbError::UnknownItem { .. } => DbError::NotLeased(lease.to_string()),
+            DbError::LeaseExpired(_) => DbError::LeaseExpired(lease.to_string()),
+            DbError::AlreadyAnswered(_) => DbError::AlreadyAnswered(lease.to_string()),
+            DbError::BadAnswer { message, .. } => DbError::BadAnswer { item: lease.to_string(), message },
+            other => other,
+        })
+    }
+
     /// Whether the item (by key) is leased to or was answered by `rater`: what they may see.
     pub async fn rater_may_see(&self, study: &str, rater: &str, item_key: &str) -> Result<bool, DbError> {
         let row = sqlx::query(
@@ -352,6 +397,98 @@ impl StudyDb {
         .try_get(0)?;
         Ok(n.max(0) as usize)
     }
+}
+
+/// Inserts a new lease of `key` to `rater` and returns its opaque id.
+async fn lease_item(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    key: &str,
+    rater: &str,
+    now: i64,
+) -> Result<String, DbError> {
+    let lease = random_hex(16)?;
+    sqlx::query(
+        "INSERT INTO study_assignments (study, item_key, rater, state, assigned_at, lease_at, source, lease_id) \
+         VALUES ($1, $2, $3, 'leased', $4, $4, 'server', $5)",
+    )
+    .bind(study)
+    .bind(key)
+    .bind(rater)
+    .bind(now)
+    .bind(lease.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(lease)
+}
+
+/// A participant's gold schedule: which places of each batch hold gold items, and the order in
+/// which the gold items come. Both are drawn from the study's secret seed mixed with the rater
+/// id, so each participant has their own, and nothing they receive tells a gold place from a
+/// data place.
+#[derive(Debug, Clone)]
+pub struct GoldSchedule {
+    seed: u64,
+    stream: i64,
+    /// K: data items per batch.
+    k: usize,
+    /// Gold items per batch: ⌈K × rate⌉, at most the study's gold items.
+    pub per_batch: usize,
+    /// The gold item keys in the order the participant gets them: each answer's items shuffled,
+    /// then dealt in turn (yes, no, yes, …, from a random first), so that a participant who
+    /// always gives the same answer gets at most half of any prefix right.
+    pub order: Vec<String>,
+}
+
+impl GoldSchedule {
+    /// Whether place `place` (0-based, counting every item the participant was leased) is a gold
+    /// place: each batch of K + g places has g gold places, drawn at random.
+    pub fn is_gold(&self, place: usize) -> bool {
+        let g = self.per_batch;
+        if g == 0 {
+            return false;
+        }
+        let slots = self.k + g;
+        let batch = (place / slots) as u64;
+        let mut rng =
+            rectify_data::rng::SplitMix64::new(self.seed ^ batch.wrapping_mul(0x9E37_79B9_7F4A_7C15), self.stream);
+        let mut places: Vec<usize> = (0..slots).collect();
+        for i in 0..g {
+            let j = i + rng.below((slots - i) as u64) as usize;
+            places.swap(i, j);
+        }
+        places[..g].contains(&(place % slots))
+    }
+}
+
+/// The schedule of `rater` (see [`GoldSchedule`]); `gold` is (key, answer as JSON) by id.
+pub fn gold_schedule(seed: u64, rater: &str, k: usize, rate: f64, gold: &[(String, String)]) -> GoldSchedule {
+    let stream = rater.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let stream = stream as i64;
+    let per_batch = ((k as f64 * rate).ceil() as usize).min(gold.len());
+    let mut rng = rectify_data::rng::SplitMix64::new(seed, stream ^ 0x5a5a);
+    let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for (key, answer) in gold {
+        groups.entry(answer.as_str()).or_default().push(key.as_str());
+    }
+    let mut groups: Vec<Vec<&str>> = groups.into_values().collect();
+    for g in &mut groups {
+        for i in (1..g.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            g.swap(i, j);
+        }
+    }
+    let mut order = Vec::with_capacity(gold.len());
+    let first = if groups.is_empty() { 0 } else { rng.below(groups.len() as u64) as usize };
+    let (mut turn, count) = (0, groups.len());
+    while order.len() < gold.len() {
+        let g = &mut groups[(first + turn) % count];
+        if !g.is_empty() {
+            order.push(g.remove(0).to_string());
+        }
+        turn += 1;
+    }
+    GoldSchedule { seed, stream, k, per_batch, order }
 }
 
 /// The best item for `rater` by rules 2 and 3, skipping `tried`: (key, design, arm).
@@ -446,6 +583,19 @@ async fn participant_cap(
         .fetch_optional(&mut **tx)
         .await?;
     row.map(|r| Ok((r.try_get(0)?, r.try_get::<Option<i64>, _>(1)?.is_some()))).transpose()
+}
+
+/// Data (not gold) items ever leased to `rater`, answered, open or released.
+async fn data_rows_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, study: &str, rater: &str) -> Result<i64, DbError> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) FROM study_assignments a JOIN study_items i ON i.study = a.study AND i.item_key = a.item_key \
+         WHERE a.study = $1 AND a.rater = $2 AND i.gold = 0",
+    )
+    .bind(study)
+    .bind(rater)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?)
 }
 
 /// Answers of `rater` to data (not gold) items.

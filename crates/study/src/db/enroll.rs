@@ -105,6 +105,10 @@ pub struct Enrollment {
     /// when they complete (too fast to have looked).
     #[serde(default)]
     pub min_median_seconds: Option<f64>,
+    /// Seeds each participant's gold schedule (which places of their batch hold gold items, and
+    /// in which order the gold items come), mixed with their rater id: never sent to anyone.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 fn two() -> usize {
@@ -136,6 +140,7 @@ impl Enrollment {
             min_gold_accuracy: None,
             min_gold_answers: 2,
             min_median_seconds: None,
+            seed: 0,
         }
     }
 
@@ -192,6 +197,59 @@ pub fn origin(url: &str) -> Option<String> {
     ok.then(|| format!("{scheme}://{host}"))
 }
 
+/// The participant id a platform passes, checked against the platform's documented form and
+/// normalised, so that one person cannot appear as two by changing case or adding characters:
+/// * Prolific: `PROLIFIC_PID`, `STUDY_ID` and `SESSION_ID` are 24 hexadecimal digits (lower-cased);
+/// * MTurk: `workerId` is `A` then letters and digits, `assignmentId` and `hitId` letters and
+///   digits, at most 64 (MTurk's API patterns `^A[A-Z0-9]+$` and `^[A-Z0-9]+$`; upper-cased);
+/// * a panel's `pid`: 1 to 64 letters, digits, `_` and `-` (lower-cased).
+///
+/// `Err` says what is wrong, in words for the participant.
+pub fn normalise_id(platform: Platform, name: &str, value: &str) -> Result<String, String> {
+    let bad = |form: &str| Err(format!("{name} is not a valid {} id ({form})", platform_title(platform)));
+    match platform {
+        Platform::Prolific => {
+            if value.len() == 24 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(value.to_ascii_lowercase())
+            } else {
+                bad("24 hexadecimal digits")
+            }
+        }
+        Platform::Mturk => {
+            let v = value.to_ascii_uppercase();
+            let ok = !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && (name != "workerId" || (v.starts_with('A') && v.len() >= 2));
+            if ok {
+                Ok(v)
+            } else if name == "workerId" {
+                bad("A followed by letters and digits, at most 64")
+            } else {
+                bad("letters and digits, at most 64")
+            }
+        }
+        Platform::Pid => {
+            let ok = !value.is_empty()
+                && value.len() <= 64
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if ok {
+                Ok(value.to_ascii_lowercase())
+            } else {
+                bad("1 to 64 letters, digits, _ and -")
+            }
+        }
+    }
+}
+
+fn platform_title(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Prolific => "Prolific",
+        Platform::Mturk => "MTurk",
+        Platform::Pid => "participant",
+    }
+}
+
 /// A practice item: a question with a known answer and the feedback to give.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Practice {
@@ -218,6 +276,20 @@ pub struct Visit {
     pub hit_id: Option<String>,
     /// MTurk's `turkSubmitTo`.
     pub submit_to: Option<String>,
+    /// A panel's `?pid=` visit: the secret in the cookie of the browser that started the batch.
+    pub secret: Option<String>,
+}
+
+impl Visit {
+    /// What binds a batch to the visit that started it: MTurk's assignment, Prolific's session
+    /// (submission), or the hash of a panel browser's secret.
+    fn binding(&self, platform: Platform) -> Option<String> {
+        match platform {
+            Platform::Mturk => self.assignment_id.clone(),
+            Platform::Prolific => self.session_id.clone(),
+            Platform::Pid => self.secret.as_deref().map(|s| format!("cookie:{}", hash_token(s))),
+        }
+    }
 }
 
 /// A participant, as stored.
@@ -255,6 +327,22 @@ pub struct Participant {
     pub excluded_at: Option<i64>,
     /// Why, in words.
     pub excluded_reason: Option<String>,
+    /// What the current batch is bound to (MTurk assignment, Prolific session, `cookie:` + hash).
+    pub bound_to: Option<String>,
+    /// The binding under which the latest batch was completed: the only visit shown its code again.
+    pub finished_by: Option<String>,
+}
+
+/// Why a visit was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The assignment (or Prolific session) belongs to another participant.
+    OtherParticipant,
+    /// The participant's unfinished batch was started under another assignment, session or
+    /// browser, and only that one may resume it.
+    OtherSession,
+    /// A visit without the assignment or session the platform always passes.
+    NoSession,
 }
 
 /// What a visit to an entry route led to.
@@ -264,19 +352,31 @@ pub enum Joined {
     Started {
         /// The rater page's token.
         token: String,
+        /// A panel visit without a secret: the new secret, for the browser's cookie.
+        secret: Option<String>,
     },
     /// A returning participant mid-batch, with a fresh page token.
     Resumed {
         /// The rater page's token.
         token: String,
     },
-    /// They finished every batch they may do.
-    Finished(Box<Participant>),
+    /// They finished every batch they may do (or came back under the binding that finished).
+    Finished {
+        /// Who.
+        participant: Box<Participant>,
+        /// Whether this visit is the one that finished (same assignment, session or browser):
+        /// only then is the completion code shown again.
+        show_code: bool,
+    },
     /// They took part in an excluded study.
     Excluded {
         /// Which one.
         study: String,
     },
+    /// Turned away: someone else's assignment or session, or another session's batch.
+    Refused(Refusal),
+    /// No item has room for a new participant: nothing was created; they should return the task.
+    Full,
 }
 
 /// The end of a batch: what the completion page shows and where it sends the participant.
@@ -303,7 +403,7 @@ pub struct MturkSubmit {
 
 const PARTICIPANT_COLUMNS: &str = "rater, platform, external_id, session_id, platform_study, assignment_id, hit_id, \
      submit_to, batches, item_cap, consented_at, created_at, completed_at, completion_code, excluded_at, \
-     excluded_reason";
+     excluded_reason, bound_to, finished_by";
 
 fn participant(row: &sqlx::any::AnyRow) -> Result<Participant, DbError> {
     let platform: String = row.try_get(1)?;
@@ -324,6 +424,8 @@ fn participant(row: &sqlx::any::AnyRow) -> Result<Participant, DbError> {
         completion_code: row.try_get(13)?,
         excluded_at: row.try_get(14)?,
         excluded_reason: row.try_get(15)?,
+        bound_to: row.try_get(16)?,
+        finished_by: row.try_get(17)?,
     })
 }
 
@@ -344,9 +446,23 @@ pub fn percent_encode(s: &str) -> String {
 
 impl StudyDb {
     /// Stores the study's enrollment settings (every server on the database reads them).
+    /// The practice item, whose answer every participant is shown, may not be one of the study's
+    /// gold items (same image): it would hand out a gold answer.
     pub async fn put_enrollment(&self, study: &str, enrollment: &Enrollment) -> Result<(), DbError> {
         self.answers_per_item(study).await?;
         enrollment.check()?;
+        if let Some(practice) = &enrollment.practice {
+            let shown = first_image(&practice.question);
+            for item in self.items(study).await?.iter().filter(|i| i.gold.is_some()) {
+                if first_image(&item.question) == shown {
+                    return Err(DbError::BadSettings(format!(
+                        "the practice item shows {shown}, the image of gold item {:?}: participants would be \
+                         told a gold answer (pick another practice image)",
+                        item.key
+                    )));
+                }
+            }
+        }
         sqlx::query(
             "INSERT INTO study_enrollment (study, settings, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (study) DO UPDATE SET settings = $2, updated_at = $3",
@@ -394,6 +510,13 @@ impl StudyDb {
     /// A visit from `platform` (see the module docs). Safe under concurrent visits of the same
     /// id, from any number of servers: the primary key (study, platform, id) decides who
     /// created the participant, and the loser resumes them.
+    ///
+    /// Identities hold: an MTurk assignment or Prolific session belongs to the first participant
+    /// it came with (`study_bindings`); an unfinished batch is resumed only under the binding
+    /// that started it (the same assignment, session, or — for a panel's `?pid=` — the browser
+    /// holding the secret [`Joined::Started`] handed out); a finished participant's code is shown
+    /// again only to the binding that finished. A new participant, or a new batch, is admitted
+    /// only while some data item has room ([`Joined::Full`] otherwise, and nothing is created).
     pub async fn join(
         &self,
         study: &str,
@@ -403,6 +526,10 @@ impl StudyDb {
     ) -> Result<Joined, DbError> {
         let now = now_ms();
         let k = enrollment.per_participant as i64;
+        let n = self.answers_per_item(study).await?;
+        if platform != Platform::Pid && visit.binding(platform).is_none() {
+            return Ok(Joined::Refused(Refusal::NoSession));
+        }
         for _ in 0..3 {
             let mut tx = self.pool.begin().await?;
             if !self.postgres {
@@ -412,6 +539,30 @@ impl StudyDb {
                     .bind(study)
                     .execute(&mut *tx)
                     .await?;
+            } else {
+                // PostgreSQL: one join of this study at a time, so that the binding check and the
+                // insert of a new participant cannot interleave with another visit's.
+                sqlx::query("SELECT name FROM study_studies WHERE name = $1 FOR UPDATE")
+                    .bind(study)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut binding = visit.binding(platform);
+            if platform != Platform::Pid {
+                let owner = sqlx::query(
+                    "SELECT external_id FROM study_bindings WHERE study = $1 AND platform = $2 AND binding = $3",
+                )
+                .bind(study)
+                .bind(platform.name())
+                .bind(binding.clone())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(owner) = owner {
+                    if owner.try_get::<String, _>(0)? != visit.external_id {
+                        tx.rollback().await?;
+                        return Ok(Joined::Refused(Refusal::OtherParticipant));
+                    }
+                }
             }
             let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {PARTICIPANT_COLUMNS} FROM study_participants WHERE study = $1 AND platform = $2 AND external_id = $3"
@@ -422,6 +573,12 @@ impl StudyDb {
             .fetch_optional(&mut *tx)
             .await?;
             let token = new_token()?;
+            let mut secret = None;
+            if platform == Platform::Pid && binding.is_none() {
+                let s = new_token()?;
+                binding = Some(format!("cookie:{}", hash_token(&s)));
+                secret = Some(s);
+            }
             let Some(row) = existing else {
                 for other in &enrollment.exclude_studies {
                     let seen = sqlx::query(
@@ -437,6 +594,10 @@ impl StudyDb {
                         return Ok(Joined::Excluded { study: other.clone() });
                     }
                 }
+                if !room_for_newcomer(&mut tx, study, n, now - self.lease_ms).await? {
+                    tx.rollback().await?;
+                    return Ok(Joined::Full);
+                }
                 let rater = format!("{}-{}", platform.name(), random_hex(6)?);
                 sqlx::query("INSERT INTO study_raters (id, study, token_hash, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(rater.as_str())
@@ -447,8 +608,8 @@ impl StudyDb {
                     .await?;
                 let inserted = sqlx::query(
                     "INSERT INTO study_participants (study, platform, external_id, rater, session_id, platform_study, \
-                     assignment_id, hit_id, submit_to, batches, item_cap, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) \
+                     assignment_id, hit_id, submit_to, batches, item_cap, created_at, bound_to) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12) \
                      ON CONFLICT (study, platform, external_id) DO NOTHING",
                 )
                 .bind(study)
@@ -462,6 +623,7 @@ impl StudyDb {
                 .bind(visit.submit_to.clone())
                 .bind(k)
                 .bind(now)
+                .bind(binding.clone())
                 .execute(&mut *tx)
                 .await?;
                 if inserted.rows_affected() == 0 {
@@ -469,15 +631,29 @@ impl StudyDb {
                     tx.rollback().await?;
                     continue;
                 }
+                bind(&mut tx, study, platform, binding.as_deref(), &visit.external_id, now).await?;
                 tx.commit().await?;
-                return Ok(Joined::Started { token });
+                return Ok(Joined::Started { token, secret });
             };
             let p = participant(&row)?;
-            let new_batch = p.completed_at.is_some();
-            if new_batch && p.batches >= enrollment.max_batches as i64 {
+            let finished_here = p.finished_by.is_some() && p.finished_by == binding;
+            if p.completed_at.is_some() {
+                // A finished MTurk assignment or Prolific session is not a new batch; a panel's
+                // browser may start its next one.
+                let same_session_again = finished_here && platform != Platform::Pid;
+                if p.batches >= enrollment.max_batches as i64 || same_session_again {
+                    tx.rollback().await?;
+                    return Ok(Joined::Finished { participant: Box::new(p), show_code: finished_here });
+                }
+                if !room_for_newcomer(&mut tx, study, n, now - self.lease_ms).await? {
+                    tx.rollback().await?;
+                    return Ok(Joined::Full);
+                }
+            } else if p.bound_to.is_some() && p.bound_to != binding {
                 tx.rollback().await?;
-                return Ok(Joined::Finished(Box::new(p)));
+                return Ok(Joined::Refused(Refusal::OtherSession));
             }
+            let new_batch = p.completed_at.is_some();
             sqlx::query("UPDATE study_raters SET token_hash = $3 WHERE study = $1 AND id = $2")
                 .bind(study)
                 .bind(p.rater.as_str())
@@ -489,7 +665,7 @@ impl StudyDb {
                 "UPDATE study_participants SET session_id = COALESCE($4, session_id), \
                  assignment_id = COALESCE($5, assignment_id), hit_id = COALESCE($6, hit_id), \
                  submit_to = COALESCE($7, submit_to), batches = $8, item_cap = $9, \
-                 completed_at = CASE WHEN $10 = 1 THEN NULL ELSE completed_at END \
+                 completed_at = CASE WHEN $10 = 1 THEN NULL ELSE completed_at END, bound_to = $11 \
                  WHERE study = $1 AND platform = $2 AND external_id = $3",
             )
             .bind(study)
@@ -502,10 +678,12 @@ impl StudyDb {
             .bind(batches)
             .bind(cap)
             .bind(i64::from(new_batch))
+            .bind(binding.clone())
             .execute(&mut *tx)
             .await?;
+            bind(&mut tx, study, platform, binding.as_deref(), &visit.external_id, now).await?;
             tx.commit().await?;
-            return Ok(if new_batch { Joined::Started { token } } else { Joined::Resumed { token } });
+            return Ok(if new_batch { Joined::Started { token, secret } } else { Joined::Resumed { token } });
         }
         Err(DbError::Busy("joining: the same participant id kept changing".to_string()))
     }
@@ -525,68 +703,154 @@ impl StudyDb {
 
     /// Ends the participant's batch once every item of it is answered (or the study has none
     /// left for them) and returns the completion. Every answer was committed before it was
-    /// acknowledged, so a completion is only ever shown for answers that are stored. Calling
-    /// it again returns the same completion.
+    /// acknowledged, so a completion is only ever shown for answers that are stored.
+    ///
+    /// Atomic and idempotent: the participant's row is locked before it is read, the code is
+    /// drawn only when none is stored, and every call — concurrent ones included — returns the
+    /// one stored code. A batch without a single data answer gets no code at all
+    /// ([`DbError::NoAnswers`]): nobody is paid for nothing.
     pub async fn complete(&self, study: &str, enrollment: &Enrollment, rater: &str) -> Result<Completion, DbError> {
-        let p = self.participant(study, rater).await?.ok_or_else(|| DbError::NotParticipant(rater.to_string()))?;
-        let mut tx = self.pool.begin().await?;
-        crate::db::assign::lock_rater(self, &mut tx, study, rater).await?;
-        let answered = crate::db::assign::data_answered_in(&mut tx, study, rater).await?;
-        if p.completed_at.is_none() && p.excluded_at.is_none() && answered < p.item_cap {
-            let open: i64 = sqlx::query(
-                "SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased'",
-            )
-            .bind(study)
-            .bind(rater)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-            tx.rollback().await?;
-            // Items left for them? Asking leases one, which is what the page does next anyway.
-            if open > 0 || self.next_item(study, rater).await?.is_some() {
-                return Err(DbError::BatchNotDone { answered, of: p.item_cap });
-            }
-            tx = self.pool.begin().await?;
+        let k = enrollment.per_participant as i64;
+        let mut looked_for_more = false;
+        loop {
+            let mut tx = self.pool.begin().await?;
             crate::db::assign::lock_rater(self, &mut tx, study, rater).await?;
-        }
-        if let (Some(min), None) = (enrollment.min_median_seconds, p.excluded_at) {
-            let mut times: Vec<f64> = sqlx::query(
-                "SELECT a.seconds FROM study_assignments a JOIN study_items i ON i.study = a.study \
-                 AND i.item_key = a.item_key WHERE a.study = $1 AND a.rater = $2 AND a.state = 'answered' \
-                 AND i.gold = 0 AND a.seconds IS NOT NULL",
-            )
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {PARTICIPANT_COLUMNS} FROM study_participants WHERE study = $1 AND rater = $2"
+            )))
             .bind(study)
             .bind(rater)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<f64, _>(0))
-            .collect::<Result<_, _>>()?;
-            if let Some(median) = crate::aggregate::median(&mut times) {
-                if median < min {
-                    let reason = format!("too fast: median {median:.2} s per item < {min} s");
-                    exclude(&mut tx, study, rater, &reason).await?;
+            .fetch_optional(&mut *tx)
+            .await?;
+            let p = participant(&row.ok_or_else(|| DbError::NotParticipant(rater.to_string()))?)?;
+            let answered = crate::db::assign::data_answered_in(&mut tx, study, rater).await?;
+            if let (Some(_), Some(code)) = (p.completed_at, &p.completion_code) {
+                tx.commit().await?;
+                return Ok(completion(enrollment, &p, code.clone(), answered));
+            }
+            if !looked_for_more && p.excluded_at.is_none() && answered < p.item_cap {
+                let open: i64 = sqlx::query(
+                    "SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND rater = $2 AND state = 'leased'",
+                )
+                .bind(study)
+                .bind(rater)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+                tx.rollback().await?;
+                // Items left for them? Asking leases one, which is what the page does next anyway.
+                if open > 0 || self.next_item(study, rater).await?.is_some() {
+                    return Err(DbError::BatchNotDone { answered, of: p.item_cap });
+                }
+                looked_for_more = true;
+                continue;
+            }
+            if answered - (p.item_cap - k).max(0) <= 0 {
+                tx.rollback().await?;
+                return Err(DbError::NoAnswers);
+            }
+            if let (Some(min), None) = (enrollment.min_median_seconds, p.excluded_at) {
+                let mut times: Vec<f64> = sqlx::query(
+                    "SELECT a.seconds FROM study_assignments a JOIN study_items i ON i.study = a.study \
+                     AND i.item_key = a.item_key WHERE a.study = $1 AND a.rater = $2 AND a.state = 'answered' \
+                     AND i.gold = 0 AND a.seconds IS NOT NULL",
+                )
+                .bind(study)
+                .bind(rater)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<f64, _>(0))
+                .collect::<Result<_, _>>()?;
+                if let Some(median) = crate::aggregate::median(&mut times) {
+                    if median < min {
+                        let reason = format!("too fast: median {median:.2} s per item < {min} s");
+                        exclude(&mut tx, study, rater, &reason).await?;
+                    }
                 }
             }
+            let code = match (&p.completion_code, &enrollment.completion_code) {
+                (Some(c), _) => c.clone(),
+                (None, Some(c)) => c.clone(),
+                (None, None) => random_hex(5)?.to_uppercase(),
+            };
+            sqlx::query(
+                "UPDATE study_participants SET completed_at = $3, completion_code = $4, finished_by = bound_to \
+                 WHERE study = $1 AND rater = $2 AND completed_at IS NULL",
+            )
+            .bind(study)
+            .bind(rater)
+            .bind(now_ms())
+            .bind(code.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(completion(enrollment, &p, code, answered));
         }
-        let code = match (&p.completion_code, &enrollment.completion_code) {
-            (Some(c), _) => c.clone(),
-            (None, Some(c)) => c.clone(),
-            (None, None) => random_hex(5)?.to_uppercase(),
-        };
-        sqlx::query(
-            "UPDATE study_participants SET completed_at = COALESCE(completed_at, $3), completion_code = $4 \
-             WHERE study = $1 AND rater = $2",
-        )
-        .bind(study)
-        .bind(rater)
-        .bind(now_ms())
-        .bind(code.as_str())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(completion(enrollment, &p, code, answered))
     }
+
+    /// Removes the study's enrollment settings (entry routes close; participants stay stored).
+    pub async fn delete_enrollment(&self, study: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM study_enrollment WHERE study = $1").bind(study).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// The path of a question's image (the target, for an assignment).
+pub fn first_image(question: &Question) -> &str {
+    match question {
+        Question::Relevance { image, .. }
+        | Question::MultiRelevance { image, .. }
+        | Question::Attribute { image, .. } => &image.path,
+        Question::Assignment { target, .. } => &target.path,
+    }
+}
+
+/// Records that `binding` (an MTurk assignment, a Prolific session) belongs to `external_id`;
+/// the caller checked that it belongs to nobody else. Panel bindings (browser secrets) are not
+/// recorded: they are the participant's own.
+async fn bind(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    platform: Platform,
+    binding: Option<&str>,
+    external_id: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    let (Some(binding), false) = (binding, platform == Platform::Pid) else { return Ok(()) };
+    sqlx::query(
+        "INSERT INTO study_bindings (study, platform, binding, external_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (study, platform, binding) DO NOTHING",
+    )
+    .bind(study)
+    .bind(platform.name())
+    .bind(binding)
+    .bind(external_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether some data item has room for a rater who has seen none: fewer counted answers and
+/// open leases (younger than `cutoff`) than N.
+async fn room_for_newcomer(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    study: &str,
+    n: i64,
+    cutoff: i64,
+) -> Result<bool, DbError> {
+    let row = sqlx::query(
+        "SELECT 1 FROM study_items i WHERE i.study = $1 AND i.gold = 0 AND \
+         (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
+          AND a.excluded = 0 AND (a.state = 'answered' OR (a.state = 'leased' AND a.lease_at > $2))) < $3 LIMIT 1",
+    )
+    .bind(study)
+    .bind(cutoff)
+    .bind(n)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Marks the participant behind `rater` excluded (the first reason stays) and their answers

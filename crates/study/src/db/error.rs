@@ -70,6 +70,9 @@ pub enum DbError {
         /// Items they may answer.
         of: i64,
     },
+    /// A batch without a single data answer: no completion code (return the task instead).
+    #[error("no item was answered, so there is nothing to complete: please return the task on the platform")]
+    NoAnswers,
     /// A migration that cannot be applied.
     #[error("migration {version}: {message}")]
     Migration {

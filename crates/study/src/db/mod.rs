@@ -15,7 +15,7 @@ pub mod stats;
 mod tokens;
 
 pub use assign::Answered;
-pub use enroll::{Completion, Enrollment, Joined, Participant, Platform, Practice, Visit};
+pub use enroll::{normalise_id, Completion, Enrollment, Joined, Participant, Platform, Practice, Refusal, Visit};
 pub use error::DbError;
 
 use crate::db::tokens::{hash_token, new_token, random_hex};
@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_admin_sessions.sql")),
     (3, include_str!("../../migrations/0003_participants.sql")),
+    (4, include_str!("../../migrations/0004_hostile_participants.sql")),
 ];
 
 /// How long a one-time admin login code stays valid (milliseconds).
@@ -70,6 +71,9 @@ pub struct StoredItem {
     pub id: i64,
     /// The item.
     pub item: Item,
+    /// The opaque id the item reaches a rater's browser under, when it was leased to them by
+    /// [`StudyDb::next_item`] (128 random bits per lease: it names neither the item nor its kind).
+    pub lease: Option<String>,
 }
 
 /// One row of `study_assignments`, for statistics.
@@ -528,13 +532,16 @@ impl StudyDb {
     }
 
     /// A one-time admin login code, valid [`ADMIN_LOGIN_TTL_MS`]: `/admin/login/{code}` exchanges
-    /// it for a session cookie, so that the admin token never appears in a URL.
+    /// it for a session cookie, so that the admin token never appears in a URL. The code, and the
+    /// session it becomes, belong to the study's current admin token: a new token (every
+    /// `study serve` makes one) ends them.
     pub async fn create_admin_login(&self, study: &str) -> Result<String, DbError> {
         self.answers_per_item(study).await?;
         let code = new_token()?;
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO study_admin_sessions (token_hash, study, kind, created_at, expires_at) VALUES ($1, $2, 'login', $3, $4)",
+            "INSERT INTO study_admin_sessions (token_hash, study, kind, created_at, expires_at, admin_token_hash) \
+             SELECT $1, $2, 'login', $3, $4, admin_token_hash FROM study_studies WHERE name = $2",
         )
         .bind(hash_token(&code))
         .bind(study)
@@ -551,7 +558,8 @@ impl StudyDb {
         let now = now_ms();
         let used = sqlx::query(
             "UPDATE study_admin_sessions SET used_at = $3 WHERE token_hash = $1 AND study = $2 AND kind = 'login' \
-             AND used_at IS NULL AND expires_at > $3",
+             AND used_at IS NULL AND expires_at > $3 AND admin_token_hash = \
+             (SELECT admin_token_hash FROM study_studies WHERE name = $2)",
         )
         .bind(hash_token(code))
         .bind(study)
@@ -563,21 +571,25 @@ impl StudyDb {
         }
         let session = new_token()?;
         sqlx::query(
-            "INSERT INTO study_admin_sessions (token_hash, study, kind, created_at, expires_at) VALUES ($1, $2, 'session', $3, $4)",
+            "INSERT INTO study_admin_sessions (token_hash, study, kind, created_at, expires_at, admin_token_hash) \
+             SELECT $1, $2, 'session', $3, $4, admin_token_hash FROM study_admin_sessions WHERE token_hash = $5",
         )
         .bind(hash_token(&session))
         .bind(study)
         .bind(now)
         .bind(now + ADMIN_SESSION_TTL_MS)
+        .bind(hash_token(code))
         .execute(&self.pool)
         .await?;
         Ok(Some(session))
     }
 
-    /// Whether `session` is a live admin session of `study`.
+    /// Whether `session` is a live admin session of `study`, minted under its current admin token.
     pub async fn check_admin_session(&self, study: &str, session: &str) -> Result<bool, DbError> {
         let row = sqlx::query(
-            "SELECT 1 FROM study_admin_sessions WHERE token_hash = $1 AND study = $2 AND kind = 'session' AND expires_at > $3",
+            "SELECT 1 FROM study_admin_sessions s JOIN study_studies t ON t.name = s.study \
+             WHERE s.token_hash = $1 AND s.study = $2 AND s.kind = 'session' AND s.expires_at > $3 \
+             AND s.admin_token_hash = t.admin_token_hash",
         )
         .bind(hash_token(session))
         .bind(study)
@@ -601,7 +613,7 @@ impl StudyDb {
 
 fn stored_item(row: &sqlx::any::AnyRow) -> Result<StoredItem, DbError> {
     let body: String = row.try_get(1)?;
-    Ok(StoredItem { id: row.try_get(0)?, item: serde_json::from_str(&body)? })
+    Ok(StoredItem { id: row.try_get(0)?, item: serde_json::from_str(&body)?, lease: None })
 }
 
 /// The statements of a migration, without comments and empty pieces.

@@ -187,6 +187,13 @@ impl Fixture {
         body["item"].clone()
     }
 
+    /// The key of the item `/next` gave `token` (the server's side; raters never see it).
+    pub async fn key_of(&self, token: &str, item: &Value) -> String {
+        let rater = self.db().rater_for_token(STUDY, token).await.unwrap().expect("a rater");
+        let lease = item["id"].as_str().expect("a lease id");
+        self.db().leased_item(STUDY, &rater, lease).await.unwrap().expect("a leased item").item.key
+    }
+
     /// POSTs an answer.
     pub async fn answer(&self, token: &str, item: &Value, answer: &str, request_id: &str) -> (StatusCode, Value) {
         let body = format!(r#"{{"item": {item}, "answer": {answer}, "request_id": "{request_id}"}}"#);
