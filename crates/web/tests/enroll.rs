@@ -5,119 +5,12 @@
 mod common;
 
 use common::relevance_items;
+use common::server::*;
 use rectify_study::Design;
 use rectify_study::{Answer, Item};
 use rectify_web::enroll::{Enrollment, Platform};
-use rectify_web::{mturk_submit_server, serve_on, simulate_participants, AppState, Flow, StudyDb};
+use rectify_web::{mturk_submit_server, simulate_participants, Flow};
 use std::collections::{HashMap, HashSet};
-
-/// The database URLs to run on: a fresh SQLite file, and PostgreSQL when configured.
-fn backends(dir: &std::path::Path) -> Vec<String> {
-    let mut urls = vec![format!("sqlite://{}?mode=rwc", dir.join("rectify.db").display())];
-    match std::env::var("RECTIFY_TEST_POSTGRES_URL") {
-        Ok(url) => urls.push(url),
-        Err(_) => assert!(
-            std::env::var("RECTIFY_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "RECTIFY_REQUIRE_POSTGRES=1 but RECTIFY_TEST_POSTGRES_URL is not set"
-        ),
-    }
-    urls
-}
-
-/// A study name unique to this test run (PostgreSQL keeps studies between runs).
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{name}-{}-{nanos}", std::process::id())
-}
-
-struct Server {
-    rt: tokio::runtime::Runtime,
-    db: StudyDb,
-    base: String,
-    study: String,
-    stops: Vec<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Server {
-    /// `servers` listeners, each with its own connection pool, on one database.
-    fn start(
-        url: &str,
-        dir: &std::path::Path,
-        study: &str,
-        items: &[Item],
-        n: usize,
-        e: &Enrollment,
-        servers: usize,
-    ) -> (Server, Vec<String>) {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
-        let (db, bases, stops) = rt.block_on(async {
-            let db = StudyDb::connect(url).await.unwrap();
-            db.put_study(study, n, items).await.unwrap();
-            db.put_enrollment(study, e).await.unwrap();
-            let mut bases = Vec::new();
-            let mut stops = Vec::new();
-            for _ in 0..servers {
-                let own = StudyDb::connect(url).await.unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                bases.push(format!("http://{}", listener.local_addr().unwrap()));
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                tokio::spawn(serve_on(AppState::new(own, dir, study), listener, async {
-                    let _ = stopped.await;
-                }));
-                stops.push(stop);
-            }
-            (db, bases, stops)
-        });
-        let base = bases[0].clone();
-        (Server { rt, db, base, study: study.to_string(), stops }, bases)
-    }
-
-    fn votes_per_item(&self) -> HashMap<String, usize> {
-        let mut per = HashMap::new();
-        for v in self.rt.block_on(self.db.votes(&self.study)).unwrap() {
-            *per.entry(v.item).or_default() += 1;
-        }
-        per
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        for s in self.stops.drain(..) {
-            let _ = s.send(());
-        }
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build())
-}
-
-/// GET → (status, Location, body, headers as (name, value)).
-fn get(url: &str) -> (u16, Option<String>, String, Vec<(String, String)>) {
-    let mut r = agent().get(url).call().unwrap();
-    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-    (r.status().as_u16(), location, r.body_mut().read_to_string().unwrap(), headers)
-}
-
-fn post(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-    let mut r = agent().post(url).send_json(body).unwrap();
-    let status = r.status().as_u16();
-    (status, serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or_default())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-/// Prolific's `STUDY_ID` in these tests.
-const S: &str = "5f0000000000000000000517";
-
-/// A Prolific id (24 hexadecimal digits) made from `n`.
-fn hex24(n: u64) -> String {
-    format!("{n:024x}")
-}
 
 fn yes(_: &Item) -> Answer {
     Answer::Yes
@@ -401,7 +294,7 @@ fn two_servers_two_hundred_prolific_participants_never_over_n() {
     }
 }
 
-/// Issue #13 §3: gold items are mixed into the batch (the first comes first), a participant
+/// Issue #13 §3: gold items are mixed into the batch (at places drawn per participant), a participant
 /// below the gold accuracy is excluded on the spot — their answers stay stored, stop counting,
 /// and their items reopen until N counted answers exist; gold items never count as data.
 #[test]

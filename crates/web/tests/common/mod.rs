@@ -9,6 +9,8 @@ use rectify_web::{app, AppState, StudyDb};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod server;
+
 /// A study served from a temporary directory.
 pub struct Fixture {
     /// Keeps the directory alive.
