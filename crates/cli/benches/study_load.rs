@@ -87,7 +87,8 @@ fn main() {
         let base = format!("http://127.0.0.1:{port}");
         let start = Instant::now();
         let report = std::thread::scope(|s| {
-            let sim = s.spawn(|| rectify_web::simulate(&base, &tokens, &items, oracle, 0.1, 7).expect("simulation"));
+            let sim =
+                s.spawn(|| rectify_web::simulate(&base, &tokens, &items, &run, oracle, 0.1, 7).expect("simulation"));
             if crash {
                 std::thread::sleep(Duration::from_millis(1500));
                 server.kill().unwrap(); // SIGKILL
@@ -162,6 +163,7 @@ fn main() {
         "bench",
         RATERS,
         &items,
+        &run,
         oracle,
         0.1,
         7,

@@ -76,7 +76,7 @@ fn a_prolific_participant_on_a_phone_completes_by_keyboard() {
     );
     wait_until("the server", Duration::from_secs(30), || ureq::get(&base).call().ok());
     check_the_checks(&b, &platform, &base);
-    b.go(&format!("{base}/prolific?PROLIFIC_PID=5f1e0000aaaa&STUDY_ID=st1&SESSION_ID=se1"));
+    b.go(&format!("{base}/prolific?PROLIFIC_PID=5f1e0000aaaa00000000aaaa&STUDY_ID=5f0000000000000000000517&SESSION_ID=5f00000000000000000005e1"));
     b.wait("the instructions", "const h = document.querySelector('.instructions h1'); return h && h.textContent;");
     b.check_page("consent");
     b.tab_to("I agree");
@@ -148,7 +148,7 @@ fn an_mturk_worker_previews_accepts_and_submits_inside_the_frame() {
     b.wait("the preview", "return document.body && document.body.textContent.includes('Accept the HIT');");
     b.check_page("preview");
     b.frame(None);
-    b.go(&hit("ASG1", "&workerId=WCHROME"));
+    b.go(&hit("ASG1", "&workerId=AWCHROME"));
     b.frame(Some("#hit"));
     b.wait("consent", "return !!document.querySelector('.instructions');");
     b.tab_to("I agree");

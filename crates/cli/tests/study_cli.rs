@@ -148,7 +148,7 @@ fn twelve_prolific_participants_against_a_served_study() {
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
         .args(["study", "serve", "--run", s(&run), "--addr", &format!("127.0.0.1:{port}")])
         .args(["--platform", "prolific", "--per-participant", "5", "--completion-code", "TESTC0DE"])
-        .args(["--gold-rate", "0.2", "--min-gold-accuracy", "0.75", "--min-gold-answers", "1"])
+        .args(["--gold-rate", "0.4", "--min-gold-accuracy", "0.75", "--min-gold-answers", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -182,34 +182,43 @@ fn twelve_prolific_participants_against_a_served_study() {
     assert_eq!(lines.len(), 12, "{text}");
     for l in &lines {
         // 5 data items and the one gold item of a batch at --gold-rate 0.2.
-        assert!(l.contains("\t6\tcode TESTC0DE\thttps://app.prolific.com/submissions/complete?cc=TESTC0DE"), "{text}");
+        assert!(l.contains("\t7\tcode TESTC0DE\thttps://app.prolific.com/submissions/complete?cc=TESTC0DE"), "{text}");
     }
-    assert!(text.contains("12 of 12 simulated participants completed (72 answers"), "{text}");
-    // A 13th participant says no to everything: the first item is gold (a yes), so they are
-    // excluded at once; they still get the code (to be paid or rejected by the researcher).
+    assert!(text.contains("12 of 12 simulated participants completed (84 answers"), "{text}");
+    // A 13th participant says no to everything. Their two gold items (at places of their own)
+    // are one yes and one no, so they are excluded at the second; they get the code only if they
+    // answered a data item by then (to be paid or rejected by the researcher), none otherwise.
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build(),
     );
-    let r = agent.get(&format!("{base}/prolific?PROLIFIC_PID=careless13&STUDY_ID=s1&SESSION_ID=x")).call().unwrap();
+    const CARELESS: &str = "ca4e1e55000000000000000d";
+    let r = agent
+        .get(&format!("{base}/prolific?PROLIFIC_PID={CARELESS}&STUDY_ID=5f0000000000000000000517&SESSION_ID=5f00000000000000000005e5"))
+        .call()
+        .unwrap();
     let token = r.headers().get("location").unwrap().to_str().unwrap().trim_start_matches("/r/").to_string();
     let api = format!("{base}/api/r/{token}");
     agent.post(&format!("{api}/consent")).send_json(serde_json::json!({})).unwrap();
+    let mut careless = 0;
     loop {
         let next: serde_json::Value = agent.get(&format!("{api}/next")).call().unwrap().body_mut().read_json().unwrap();
-        let Some(key) = next["item"]["key"].as_str() else { break };
+        let Some(lease) = next["item"]["id"].as_str() else { break };
         agent
             .post(&format!("{api}/answer"))
-            .send_json(serde_json::json!({"item": key, "answer": {"kind": "no"}}))
+            .send_json(serde_json::json!({"item": lease, "answer": {"kind": "no"}}))
             .unwrap();
+        careless += 1;
     }
-    let done: serde_json::Value = agent
-        .post(&format!("{api}/complete"))
-        .send_json(serde_json::json!({}))
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    assert_eq!(done["code"], "TESTC0DE");
+    assert!((2..=7).contains(&careless), "{careless}");
+    let mut done = agent.post(&format!("{api}/complete")).send_json(serde_json::json!({})).unwrap();
+    let status = done.status().as_u16();
+    let done: serde_json::Value = done.body_mut().read_json().unwrap();
+    let data = careless - 2;
+    if data > 0 {
+        assert_eq!((status, done["code"].as_str()), (200, Some("TESTC0DE")), "{done}");
+    } else {
+        assert_eq!(status, 409, "no data answer, no code: {done}");
+    }
     let _ = server.kill();
     let _ = server.wait();
     let export = tmp.path().join("votes.jsonl");
@@ -217,7 +226,7 @@ fn twelve_prolific_participants_against_a_served_study() {
     let votes: Vec<serde_json::Value> =
         std::fs::read_to_string(&export).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let raters: std::collections::HashSet<&str> = votes.iter().map(|v| v["rater"].as_str().unwrap()).collect();
-    assert_eq!((raters.len(), votes.len()), (13, 73), "every vote is kept, the excluded one's too");
+    assert_eq!((raters.len(), votes.len()), (13, 84 + careless), "every vote is kept, the excluded one's too");
     assert!(raters.iter().all(|r| r.starts_with("prolific-")), "{raters:?}");
     // Payments: all 13, the careless one to reject with the reason.
     let pay = tmp.path().join("payments.csv");
@@ -227,24 +236,21 @@ fn twelve_prolific_participants_against_a_served_study() {
     assert_eq!(rows.len(), 13, "{pay}");
     assert!(pay.starts_with("participant_id,session_id,study_id,completion_code,answers,gold_answers,gold_accuracy"));
     assert_eq!(
-        rows.iter().filter(|r| r.contains(",TESTC0DE,5,1,1.000,") && r.contains(",approve,")).count(),
+        rows.iter().filter(|r| r.contains(",TESTC0DE,5,2,1.000,") && r.contains(",approve,")).count(),
         12,
         "{pay}"
     );
-    let careless = rows.iter().find(|r| r.starts_with("careless13,")).unwrap();
-    assert!(
-        careless.contains(",TESTC0DE,0,1,0.000,") && careless.contains(",reject,gold accuracy 0.00 < 0.75"),
-        "{careless}"
-    );
+    let row = rows.iter().find(|r| r.starts_with(&format!("{CARELESS},"))).unwrap();
+    assert!(row.contains(&format!(",{data},2,0.500,")) && row.contains(",reject,gold accuracy 0.50 < 0.75"), "{row}");
     // Results count only the votes of raters not excluded; results-all.json has every vote.
     rectify_ok(&["study", "results", "--run", s(&run)]);
     let res = results(&run);
     assert_eq!(res["exclusion"]["raters_excluded"], 1);
-    assert_eq!(res["exclusion"]["votes_excluded"], 1);
-    assert_eq!(res["votes"], 72);
+    assert_eq!(res["exclusion"]["votes_excluded"], careless);
+    assert_eq!(res["votes"], 84);
     let all: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("study/results-all.json")).unwrap()).unwrap();
-    assert_eq!(all["votes"], 73);
+    assert_eq!(all["votes"], 84 + careless);
     assert_eq!(res["designs"]["gold"]["items"], 4);
     assert_eq!(res["designs"]["relevance-top1"]["items"], 9, "gold items are not data");
     // What to paste into the platforms.
@@ -511,4 +517,54 @@ fn one_study_for_two_models_from_shared_votes() {
     let top5 = rectify(&["study", "design", "--run", s(&a), "--design", "relevance-top5", "--model-run", s(&b)]);
     assert!(!top5.status.success());
     assert!(String::from_utf8_lossy(&top5.stderr).contains("relevance-top1"));
+}
+
+/// Issue #29 §8: `study simulate --platform …` opens what it needs (the platform, a completion
+/// code, MTurk's stand-in origin) only for the simulation: a study with no enrollment has none
+/// afterwards, and one with settings keeps them exactly. Mutation: without the restore, the
+/// study keeps `SIMULATED` as its completion code and Prolific open.
+#[test]
+fn simulate_leaves_the_enrollment_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let real = assets().join("sample-real.json");
+    eval_sample_with(&run, &["--real-labels", s(&real)]);
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1", "--answers", "3"]);
+    let enrollment = || {
+        let url = format!("sqlite://{}?mode=rwc", run.join("rectify.db").display());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async { rectify_web::StudyDb::connect(&url).await.unwrap().enrollment("main").await.unwrap() })
+    };
+    assert_eq!(enrollment(), None);
+    let simulate = |platform: &str| {
+        rectify_ok(&[
+            "study",
+            "simulate",
+            "--run",
+            s(&run),
+            "--platform",
+            platform,
+            "--participants",
+            "2",
+            "--per-participant",
+            "2",
+            "--oracle",
+            s(&real),
+            "--noise",
+            "0",
+        ])
+    };
+    simulate("prolific");
+    assert_eq!(enrollment(), None, "no enrollment before, none after");
+    let mut e = rectify_web::Enrollment::new(vec![rectify_web::Platform::Pid], 4);
+    e.completion_url = Some("https://lab.example/done?c={code}".into());
+    {
+        let url = format!("sqlite://{}?mode=rwc", run.join("rectify.db").display());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            rectify_web::StudyDb::connect(&url).await.unwrap().put_enrollment("main", &e).await.unwrap()
+        });
+    }
+    simulate("mturk");
+    assert_eq!(enrollment(), Some(e), "the settings exactly as they were");
 }

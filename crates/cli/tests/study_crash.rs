@@ -40,7 +40,8 @@ fn server_killed_twice_mid_study_loses_nothing() {
     let base = format!("http://127.0.0.1:{port}");
     let start = Instant::now();
     let (report, kills) = std::thread::scope(|s| {
-        let sim = s.spawn(|| rectify_web::simulate(&base, &tokens, &items, oracle, 0.1, 7).expect("the simulation"));
+        let sim =
+            s.spawn(|| rectify_web::simulate(&base, &tokens, &items, &run, oracle, 0.1, 7).expect("the simulation"));
         let mut kills = Vec::new();
         for at in [250, 600] {
             while rt.block_on(db.votes(study)).unwrap().len() < at && !sim.is_finished() {
@@ -112,6 +113,7 @@ fn two_servers_one_killed_two_hundred_prolific_participants() {
                     "k",
                     200,
                     &items,
+                    &run,
                     oracle,
                     0.1,
                     9,

@@ -362,7 +362,7 @@ pub(crate) fn script_hash(html: &str) -> Option<String> {
     use sha2::{Digest, Sha256};
     let start = html.find("<script>")? + "<script>".len();
     let end = html[start..].find("</script>")? + start;
-    Some(format!("'sha256-{}'", base64(&Sha256::digest(html[start..end].as_bytes()))))
+    Some(format!("'sha256-{}'", base64(&Sha256::digest(&html.as_bytes()[start..end]))))
 }
 
 /// Standard base64 with padding (RFC 4648 §4).

@@ -17,9 +17,9 @@
 //! | route | what |
 //! | --- | --- |
 //! | `GET /r/{token}` | the rater page: one HTML file, inline CSS/JS, no external requests; keys `y`/`n`, `1`–`6`, `Enter` |
-//! | `GET /api/r/{token}/next` | `{"item": {id, key, design, question} or null, "answered": k}`; leases the item |
-//! | `POST /api/r/{token}/answer` | body `{"item": id or key, "answer": {"kind": "yes"}, "request_id": "…"}` → `{"recorded", "seconds", "answered"}` |
-//! | `GET /api/r/{token}/image/{item}/{n}` | the item's `n`-th image (0 = the image or target, then each option's examples in order); only for items leased to or answered by this rater |
+//! | `GET /api/r/{token}/next` | `{"item": {id, question} or null, "answered": k}`; leases the item; `id` is the lease's opaque id (128 random bits), the only name the browser gets |
+//! | `POST /api/r/{token}/answer` | body `{"item": lease id, "answer": {"kind": "yes"}, "request_id": "…"}` → `{"recorded", "seconds", "answered"}` |
+//! | `GET /api/r/{token}/image/{lease}/{n}` | the item's `n`-th image (0 = the image or target, then each option's examples in order); only for items leased to or answered by this rater |
 //! | `GET /admin/login/{code}` | exchanges a one-time login code (15 min) for an admin session cookie (HttpOnly, SameSite=Strict, 12 h) and redirects to `/admin` |
 //! | `GET /admin` | the dashboard: progress per design, Fleiss' κ, raters' counts and median time |
 //! | `GET /api/admin/progress` | [`stats::Progress`] as JSON |
@@ -35,9 +35,11 @@
 //! dashboard); a token in the query string is refused, since URLs end up in logs and histories.
 //! Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`,
 //! `X-Frame-Options: DENY` and a CSP with `frame-ancestors 'none'` — except the pages of MTurk
-//! participants, which MTurk's origins may frame and whose form may post to `turkSubmitTo`. Questions reach raters
-//! with image URLs, never paths, and without gold answers, truth, variant or arm. Errors are
-//! `{"error": message}`: 400 malformed request, 401 admin token, 404 unknown invite / item /
+//! participants (and the errors of `/mturk` and `/r/…`), which MTurk's origins may frame and whose
+//! form may post to `turkSubmitTo`. Pages run only their own inline script, by its hash. Questions
+//! reach raters under lease ids, with image URLs, never paths, and without key, kind, gold
+//! answers, truth, variant or arm. Errors under `/api/` are `{"error": message}` (HTML pages
+//! elsewhere): 400 malformed request, 401 admin token, 404 unknown invite / item /
 //! image, 405 a route with another method, 409 not leased to you / already answered differently /
 //! lease expired, 413 body over 64 KiB, 422 an answer of the wrong kind (`yes`/`no` for relevance and attribute questions,
 //! classes ⊆ those offered without repeats, option < number of options). Internal errors are
@@ -46,13 +48,16 @@
 //! # Open enrollment
 //! [`enroll::Enrollment`] (stored by `study serve --platform …` in `study_enrollment`, so that
 //! every server on the database enrolls alike): the platforms open, K (`per_participant`),
-//! `max_batches` (default 1: never a second batch), the completion code and URL (Prolific's is
+//! `max_batches` (default 1: never a second batch), the gold schedule's secret `seed`, the completion code and URL (Prolific's is
 //! `https://app.prolific.com/submissions/complete?cc={code}`), studies whose participants are
 //! kept out (`exclude_studies`), instructions (HTML from the researcher's Markdown, raw HTML
 //! escaped), the practice item, MTurk's accepted origins, the gold rate and the exclusion rules
 //! (`min_gold_accuracy` after `min_gold_answers`, `min_median_seconds`). The completion is shown
-//! only after the last answer was committed; an excluded participant still completes (the
-//! payments export suggests rejecting them, with the reason).
+//! only after the last answer was committed, atomically (one code whatever the concurrency), and
+//! never for a batch without a data answer; an excluded participant with answers still completes
+//! (the payments export suggests rejecting them, with the reason). Platform ids are validated and
+//! normalised ([`enroll::normalise_id`]), and a batch is bound to the assignment, session or browser
+//! that started it (see [`StudyDb::join`]). See `tests/hostile.rs` for the attacks this holds against.
 //!
 //! # Tables
 //! All prefixed `study_` so that the SQLite file can be the run's `rectify.db` (its own tables
@@ -84,8 +89,8 @@
 //! item they have no row for, whose answers plus open leases (younger than the lease timeout,
 //! [`db::DEFAULT_LEASE`] = 10 min) are fewer than N, whose arm (if any) matches the arm fixed
 //! by their first item of that design, preferring items closest to completion, then the lowest
-//! id. An expired lease is renewed if the item still has room, else released (that rater never
-//! gets the item again). Participants from a recruitment platform get at most their batch
+//! id. An expired lease is released when the rater asks again (they never get the item again;
+//! only an answer can still use it, while the item has room). Participants from a recruitment platform get at most their batch
 //! (batches × K data items), with gold items mixed in at the study's gold rate (gold items have
 //! no N and never count as data); an excluded participant gets nothing more, and their answers
 //! (flagged `excluded`) no longer count toward any item's N, so those items reopen.

@@ -3,7 +3,9 @@
 //!
 //! A participant arrives with the platform's id — Prolific's `PROLIFIC_PID`, MTurk's `workerId`,
 //! or a panel's `pid` — and becomes a rater of the study: the first visit creates the rater,
-//! every later visit resumes them (a fresh page token each time, so the newest tab wins). A
+//! a later visit under the same MTurk assignment, Prolific session or (panels) browser cookie
+//! resumes them (a fresh page token each time, so the newest tab wins); any other visit with
+//! their id is turned away ([`Refusal`]). A
 //! participant answers at most `per_participant` items per batch and gets `max_batches`
 //! batches (default 1): a finished participant who comes back sees their completion page again,
 //! never a second batch. An id that took part in one of `exclude_studies` (on the same
