@@ -200,7 +200,7 @@ fn twelve_prolific_participants_against_a_served_study() {
     let api = format!("{base}/api/r/{token}");
     agent.post(&format!("{api}/consent")).send_json(serde_json::json!({})).unwrap();
     let mut careless = 0;
-    loop {
+    for _ in 0..20 {
         let next: serde_json::Value = agent.get(&format!("{api}/next")).call().unwrap().body_mut().read_json().unwrap();
         let Some(lease) = next["item"]["id"].as_str() else { break };
         agent

@@ -123,7 +123,7 @@ impl StudyDb {
                 return Ok(self.item(study, &key).await?.map(|s| StoredItem { lease: Some(lease), ..s }));
             }
             if let Some((cap, _)) = participant {
-                if let Some(key) = self.gold_due(&mut tx, study, rater).await? {
+                if let Some(key) = self.gold_due(&mut tx, study, rater, cap).await? {
                     let lease = lease_item(&mut tx, study, &key, rater, now).await?;
                     tx.commit().await?;
                     return Ok(self.item(study, &key).await?.map(|s| StoredItem { lease: Some(lease), ..s }));
@@ -171,6 +171,7 @@ impl StudyDb {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         study: &str,
         rater: &str,
+        cap: i64,
     ) -> Result<Option<String>, DbError> {
         let row = sqlx::query("SELECT settings FROM study_enrollment WHERE study = $1")
             .bind(study)
@@ -202,7 +203,9 @@ impl StudyDb {
                 .collect::<Result<_, _>>()?;
         let place = seen.len();
         let schedule = gold_schedule(e.seed, rater, e.per_participant, e.gold_rate, &gold);
-        if !schedule.is_gold(place) {
+        // Only within the batches the participant was given (item cap = batches × K).
+        let batches = (cap.max(0) as usize) / e.per_participant.max(1);
+        if place / (e.per_participant + schedule.per_batch).max(1) >= batches || !schedule.is_gold(place) {
             return Ok(None);
         }
         Ok(schedule.order.into_iter().find(|k| !seen.contains(k)))
