@@ -203,10 +203,13 @@ fn twelve_prolific_participants_against_a_served_study() {
     for _ in 0..20 {
         let next: serde_json::Value = agent.get(&format!("{api}/next")).call().unwrap().body_mut().read_json().unwrap();
         let Some(lease) = next["item"]["id"].as_str() else { break };
-        agent
-            .post(&format!("{api}/answer"))
-            .send_json(serde_json::json!({"item": lease, "answer": {"kind": "no"}}))
-            .unwrap();
+        // No to everything: a yes / no question's No, no class ticked for a top-5 question.
+        let answer = match next["item"]["question"]["kind"].as_str() {
+            Some("multi-relevance") => serde_json::json!({"kind": "classes", "value": []}),
+            _ => serde_json::json!({"kind": "no"}),
+        };
+        let r = agent.post(&format!("{api}/answer")).send_json(serde_json::json!({"item": lease, "answer": answer}));
+        assert_eq!(r.unwrap().status().as_u16(), 200);
         careless += 1;
     }
     assert!((2..=7).contains(&careless), "{careless}");

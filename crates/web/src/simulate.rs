@@ -35,6 +35,9 @@ pub enum SimError {
         /// The last error.
         message: String,
     },
+    /// The study was full when the participant came: they return the task (no completion).
+    #[error("{0}: the study is full")]
+    Full(String),
     /// The server sent an item the simulation was not given.
     #[error("unknown item {0:?} (pass every item of the study and the run directory its images are in)")]
     UnknownItem(String),
@@ -289,6 +292,14 @@ fn join(
     let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
     match (status, location.as_deref().and_then(|l| l.strip_prefix("/r/"))) {
         (303, Some(token)) => Ok(token.to_string()),
+        (200, None) => {
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            if body.contains("This study is full") {
+                Err(SimError::Full(url.to_string()))
+            } else {
+                Err(SimError::Status { url: url.to_string(), status, body })
+            }
+        }
         _ => Err(SimError::Status {
             url: url.to_string(),
             status,
@@ -352,6 +363,8 @@ fn participant<F: Fn(&Item) -> Answer>(
         };
         let token = match join(&agent, &entry_url(&base, flow, &me.id, &session, false), &mut cookie, &mut me.sim) {
             Ok(t) => t,
+            // A full study: the participant returns the task, with no completion.
+            Err(SimError::Full(_)) => return Ok(me),
             Err(e) => {
                 failover(e, &mut server, &mut me)?;
                 continue 'rejoin;
