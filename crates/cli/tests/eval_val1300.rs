@@ -111,6 +111,50 @@ fn val1300_matches_torchvision() {
     assert!(max <= FAST_FEATURES_MAX, "features max |diff| {max} (bound {FAST_FEATURES_MAX})");
 
     report_of_the_run(&shared, &run, &reference, &real);
+    replay_of_the_run(&run);
+}
+
+/// Issue #30 §1 on this run with ReaL's rater votes imported: `study replay` of relevance-top1
+/// over the mistakes with 5 votes, against plain Python playing all 120 orders of each item's
+/// votes (`scripts/fixtures/replay.py`): every verdict unchanged, the expected answers per item
+/// equal to 1e-9, item by item.
+fn replay_of_the_run(run: &Path) {
+    let fx = rectify_testkit::fixtures("replay").expect("the replay fixture (plain Python, from the raw votes)");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.join("real_val1300_top1.json")).unwrap()).unwrap();
+    let out = run.join("replay.json");
+    let stdout = rectify_ok(&[
+        "study",
+        "replay",
+        "--run",
+        s(run),
+        "--design",
+        "relevance-top1",
+        "--full-fraction",
+        "0",
+        "--json",
+        s(&out),
+    ]);
+    println!("{}", String::from_utf8_lossy(&stdout.stdout));
+    let got: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let items = want["items"].as_u64().unwrap();
+    assert_eq!(got["items"].as_u64().unwrap(), items, "the mistakes with 5 votes");
+    assert_eq!(got["answers_full"].as_u64().unwrap(), 5 * items);
+    assert_eq!((got["same_verdicts"].as_u64().unwrap(), got["changed_verdicts"].as_u64().unwrap()), (items, 0));
+    let (g, w) = (got["answers_sequential"].as_f64().unwrap(), want["answers_sequential"].as_f64().unwrap());
+    assert!((g / items as f64 - w / items as f64).abs() < 1e-9, "answers per item {g} vs Python's {w} (/{items})");
+    let per: HashMap<&str, f64> =
+        want["per_item"].as_object().unwrap().iter().map(|(f, v)| (f.as_str(), v.as_f64().unwrap())).collect();
+    for item in got["per_item"].as_array().unwrap() {
+        let file = item["key"].as_str().unwrap().split('/').nth(1).unwrap();
+        let expected = per[file];
+        assert!((item["answers"].as_f64().unwrap() - expected).abs() < 1e-9, "{item} vs {expected}");
+    }
+    println!(
+        "replay: {:.4} answers per item instead of 5 over {items} items (Python: {:.4})",
+        g / items as f64,
+        w / items as f64
+    );
 }
 
 /// Issue #17 on this run with ReaL's rater votes imported and ImageNet-X's factors: the report

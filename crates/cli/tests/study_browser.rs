@@ -36,8 +36,10 @@ fn assert_readable(b: &Browser, what: &str) {
 /// the console check, and its grey-on-white text by the contrast check (so a change in the
 /// browser's reporting cannot make them pass silently).
 fn check_the_checks(b: &Browser, other_origin: &str, base: &str) {
-    let page =
-        format!("{other_origin}/control?img={}", rectify_web::enroll::percent_encode(&format!("{base}/control.png")));
+    let page = format!(
+        "{other_origin}/control?img={}",
+        rectify_web::enrollment::percent_encode(&format!("{base}/control.png"))
+    );
     b.go(&page);
     b.wait("the control image", "const i = document.querySelector('img'); return i && i.complete;");
     let foreign = b.foreign_requests();
@@ -138,7 +140,7 @@ fn an_mturk_worker_previews_accepts_and_submits_inside_the_frame() {
             .unwrap(),
     );
     wait_until("the server", Duration::from_secs(30), || ureq::get(&base).call().ok());
-    let enc = rectify_web::enroll::percent_encode;
+    let enc = rectify_web::enrollment::percent_encode;
     let hit = |assignment: &str, worker: &str| {
         let src = format!("{base}/mturk?assignmentId={assignment}&hitId=HIT7{worker}&turkSubmitTo={}", enc(&turk));
         format!("{turk}/hit?src={}", enc(&src))

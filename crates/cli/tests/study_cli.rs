@@ -264,6 +264,112 @@ fn twelve_prolific_participants_against_a_served_study() {
     assert!(String::from_utf8_lossy(&url.stdout).contains("/prolific?PROLIFIC_PID={{%PROLIFIC_PID%}}"));
 }
 
+/// Issue #30 §1 through the CLI: `study design` stops asking once 4 of 5 have decided (the
+/// default), simulated raters without noise answer, and `study results` gives the rectified error
+/// that asking everyone gives, from 4 answers per relevant mistake and 2 per other one (5 for the
+/// items drawn to get them all), with the histogram from those full items; the dashboard agrees.
+#[test]
+fn stopping_asks_until_decided_and_keeps_the_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let real = assets().join("sample-real.json");
+    eval_sample_with(&run, &["--real-labels", s(&real)]);
+    let designed = rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1", "--seed", "3"]);
+    let said = String::from_utf8_lossy(&designed.stdout).to_string();
+    assert!(said.contains("stops asking an item once decided (4 yes, or 2 answers that are not yes, of 5)"), "{said}");
+    let bad = rectify(&[
+        "study",
+        "design",
+        "--run",
+        s(&run),
+        "--design",
+        "relevance-top1",
+        "--rule",
+        "k-of-n:4/5",
+        "--answers",
+        "7",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--answers is 7"), "a rule for another N is refused");
+    rectify_ok(&["study", "simulate", "--run", s(&run), "--raters", "5", "--oracle", s(&real), "--noise", "0"]);
+    rectify_ok(&["study", "results", "--run", s(&run)]);
+    let d = &results(&run)["designs"]["relevance-top1"];
+    let real_sets: HashMap<String, Vec<i64>> = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    let stopping = rectify_study::stopping::Stopping { k: 4, n: 5, full_fraction: 0.1, seed: 3 };
+    let (mut errors, mut rescued, mut expected_answers, mut full) = (0, 0, 0, 0);
+    for row in &predictions(&run) {
+        let (label, pred): (i64, i64) = (row[1].parse().unwrap(), row[2].split(' ').next().unwrap().parse().unwrap());
+        if label != pred {
+            errors += 1;
+            let relevant = real_sets.get(&row[0]).is_some_and(|r| r.contains(&pred));
+            rescued += usize::from(relevant);
+            let key = format!("relevance-top1/{}/{pred}", row[0]);
+            let is_full = stopping.is_full(&key);
+            full += usize::from(is_full);
+            expected_answers += if is_full {
+                5
+            } else if relevant {
+                4
+            } else {
+                2
+            };
+        }
+    }
+    assert_eq!((d["errors"].as_u64().unwrap(), d["rectified"].as_u64().unwrap()), (errors as u64, rescued as u64));
+    assert_eq!(
+        (d["rated"].as_u64().unwrap(), d["unrated"].as_u64().unwrap()),
+        (errors as u64, 0),
+        "every mistake decided"
+    );
+    let st = &d["stopping"];
+    // One at a time: 4 per relevant mistake, 2 per other. The 5 raters ask at once, and near the
+    // end one may be given an item that another's open lease then decides (rather than being
+    // turned away while an item may still need an answer): a few answers more, never above 5 an item.
+    let answers = st["answers"].as_u64().unwrap();
+    assert!((expected_answers as u64..=5 * errors as u64).contains(&answers), "{answers} vs {expected_answers}: {st}");
+    assert_eq!(st["answers_without_stopping"].as_u64().unwrap(), 5 * errors as u64);
+    assert_eq!(st["full_items"].as_u64().unwrap(), full as u64);
+    let hist: u64 = d["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(hist, full as u64, "the histogram counts the full items only");
+    println!(
+        "stopping: {expected_answers} answers for {errors} mistakes instead of {}; {full} asked all 5",
+        5 * errors
+    );
+    // `study replay` on these votes: only the full items have 5.
+    let json = tmp.path().join("replay.json");
+    rectify_ok(&["study", "replay", "--run", s(&run), "--full-fraction", "0.1", "--seed", "3", "--json", s(&json)]);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (r["items"].as_u64().unwrap(), r["items_with_fewer_votes"].as_u64().unwrap()),
+        (full as u64, (errors - full) as u64)
+    );
+    assert_eq!(r["changed_verdicts"].as_u64().unwrap(), 0);
+    // The dashboard counts decided items as complete, and its rectified error is results.json's.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = serve_study(&run, "main", port);
+    let base = format!("http://127.0.0.1:{port}");
+    let link = rectify_ok(&["study", "admin-link", "--run", s(&run), "--base-url", &base]);
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build(),
+    );
+    let signed_in = agent.get(String::from_utf8_lossy(&link.stdout).trim()).call().unwrap();
+    let cookie =
+        signed_in.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let text = agent
+        .get(&format!("{base}/api/admin/progress"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let progress: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let design = progress["designs"].as_array().unwrap().iter().find(|x| x["design"] == "relevance-top1").unwrap();
+    assert_eq!(design["complete"].as_u64().unwrap(), errors as u64, "{design}");
+    assert_eq!(progress["rectified"]["rectified"].as_u64().unwrap(), rescued as u64, "{progress}");
+}
+
 #[test]
 fn simulated_raters_through_the_http_api() {
     let tmp = tempfile::tempdir().unwrap();
@@ -272,7 +378,8 @@ fn simulated_raters_through_the_http_api() {
     eval_sample_with(&run, &["--real-labels", s(&real)]);
     let err = rectify(&["study", "serve", "--run", s(&run)]);
     assert!(String::from_utf8_lossy(&err.stderr).contains("rectify study design"), "serving an empty study is refused");
-    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1"]);
+    // The paper's protocol: every item asked 5 times (stopping is tested below).
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1", "--full-fraction", "1"]);
     let out = rectify_ok(&[
         "study",
         "simulate",

@@ -201,3 +201,30 @@ pub fn bias(done: &Biased, attribute: &str) -> String {
     lines.push(format!("-> {}", done.path.display()));
     lines.join("\n")
 }
+
+/// `study replay`'s summary: answers with and without stopping, and the verdicts.
+pub fn replay(r: &crate::replay::Replay) -> String {
+    let mut out = format!(
+        "{} items of {} with {} votes: {:.2} answers per item with stopping ({} yes or {} not yes of {}; {} of them \
+         asked all {}) instead of {}: {:.1} of {} answers ({:.1} %); verdicts unchanged on {} of {}",
+        r.items,
+        r.design,
+        r.n,
+        r.answers_per_item,
+        r.k,
+        r.n - r.k + 1,
+        r.n,
+        r.full_items,
+        r.n,
+        r.n,
+        r.answers_sequential,
+        r.answers_full,
+        r.share_of_full * 100.0,
+        r.same_verdicts,
+        r.items
+    );
+    if r.items_with_fewer_votes > 0 {
+        out.push_str(&format!("\n{} items with fewer than {} votes left out", r.items_with_fewer_votes, r.n));
+    }
+    out
+}

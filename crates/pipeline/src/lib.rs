@@ -50,6 +50,7 @@ pub mod pairs;
 pub mod preprocess;
 pub mod progress;
 pub mod recruit;
+pub mod replay;
 pub mod shard;
 pub mod subset;
 pub mod votes;

@@ -106,7 +106,7 @@ impl EnrollArgs {
         e.completion_url = self.completion_url.clone();
         e.exclude_studies = self.exclude_studies.clone();
         e.instructions_html = self.instructions.as_deref().map(instructions_html).transpose()?;
-        let avoid = gold.iter().map(|i| rectify_web::enroll::first_image(&i.question).to_string()).collect();
+        let avoid = gold.iter().map(|i| rectify_web::enrollment::first_image(&i.question).to_string()).collect();
         e.practice = if self.no_practice { None } else { practice(images, &avoid) };
         e.seed = match self.seed {
             Some(s) => s,
@@ -206,7 +206,7 @@ pub struct RecruitArgs {
 /// Prints the study URL (Prolific, panels) or the ExternalQuestion XML (MTurk) and what to set.
 pub fn recruit(args: &RecruitArgs) -> Result<String> {
     let base = args.base_url.trim_end_matches('/');
-    if rectify_web::enroll::origin(base).is_none() && !base.contains('/') {
+    if rectify_web::enrollment::origin(base).is_none() && !base.contains('/') {
         bail!("--base-url {base:?}: give the server's address, e.g. https://study.example.org");
     }
     if !(base.starts_with("https://") || base.starts_with("http://")) {

@@ -12,6 +12,7 @@ use rectify_study::import;
 use rectify_study::results::{
     gold_scores, results as aggregate, Aggregation, Exclusion, ExclusionDetails, ResultsFile, Sharing,
 };
+use rectify_study::stopping::Stopping;
 use rectify_study::{Design, Item, Question, RuleSpec, Vote};
 use rectify_web::StudyDb;
 
@@ -270,7 +271,10 @@ pub async fn results(target: &StudyTarget, settings: &ResultsSettings) -> Result
     let items = db.items(&target.study).await?;
     let all: Vec<Vote> = db.votes(&target.study).await?;
     let images = eval_images(&target.run)?;
-    let agg = Aggregation { rule, min_time: settings.min_time, max_time: settings.max_time, ..Default::default() };
+    // A study that stopped asking once decided: decisions the answers so far force count.
+    let stopping = db.stopping(&target.study).await?;
+    let agg =
+        Aggregation { rule, min_time: settings.min_time, max_time: settings.max_time, stopping, ..Default::default() };
     // Exclusions: participants the server excluded (gold, time on task), and raters below
     // --min-gold-accuracy here; their votes stay stored and are reported without.
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
@@ -353,10 +357,21 @@ pub struct DesignSettings {
     /// attribute: only images of this class index.
     #[cfg_attr(feature = "clap", arg(long))]
     pub class: Option<i64>,
-    /// Answers per item (N).
+    /// Answers per item (N): the most an item gets.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub answers: usize,
-    /// Seed (assignment items).
+    /// Relevance designs: the rule the server stops asking by once it has decided
+    /// (`k-of-n:K/N` or `majority`, N = --answers): under 4 of 5, an item is decided after 4 yes
+    /// or 2 answers that are not yes. `dawid-skene` asks every item N times. Default: the paper's
+    /// k-of-n:4/5 with 5 answers; with another --answers, every item N times unless a rule is given.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub rule: Option<RuleSpec>,
+    /// Relevance designs: the share of items (drawn with --seed) that still get all N answers,
+    /// so that Fig. 2's histogram, Fleiss' κ and rater agreement stay estimable from them;
+    /// 1 asks every item N times (the paper's protocol).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
+    pub full_fraction: f64,
+    /// Seed (assignment items; the items drawn by --full-fraction).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
     /// Also add this many gold items (relevance designs): questions with a known answer,
@@ -388,6 +403,8 @@ impl DesignSettings {
             attribute: None,
             class: None,
             answers: 5,
+            rule: None,
+            full_fraction: 0.1,
             seed: 0,
             gold: 0,
             model_runs: Vec::new(),
@@ -403,6 +420,8 @@ pub struct Designed {
     pub items: Vec<Item>,
     /// With model runs: what sharing the questions saved.
     pub sharing: Option<Sharing>,
+    /// Relevance designs: how the study stops asking once decided (`None`: every item N times).
+    pub stopping: Option<Stopping>,
 }
 
 /// Adds the items of a design to the study (with its gold items and attention checks).
@@ -476,10 +495,34 @@ pub async fn design(target: &StudyTarget, s: &DesignSettings) -> Result<Designed
     let mut new = new;
     new.extend(gold_items);
     new.extend(attention_items);
+    let relevance = matches!(design, Design::RelevanceTop1 | Design::RelevanceTop5);
+    // The paper's 4 of 5 when the study asks 5; another N needs its rule said.
+    let spec = s.rule.or((s.answers == 5).then_some(RuleSpec::KOfN { k: 4, n: 5 }));
+    let rule = spec.map(|r| r.resolve(s.answers));
+    if let (true, Some(spec), Some(rule)) = (relevance, spec, rule) {
+        if rule.needs() != s.answers {
+            bail!(
+                "--rule {spec} decides on {} answers but --answers is {}: give the rule the study's N (e.g. k-of-n:K/{})",
+                rule.needs(),
+                s.answers,
+                s.answers
+            );
+        }
+    }
+    if !(0.0..=1.0).contains(&s.full_fraction) {
+        bail!("--full-fraction {} lies in [0, 1]", s.full_fraction);
+    }
+    let stopping = match rule {
+        Some(rule) if relevance && s.full_fraction < 1.0 => Stopping::for_rule(rule, s.full_fraction, s.seed),
+        _ => None,
+    };
     let db = target.open().await?;
     db.put_study(&target.study, s.answers, &new).await?;
+    if relevance {
+        db.put_stopping(&target.study, stopping.as_ref()).await?;
+    }
     let sharing = (!others.is_empty()).then(|| sharing(&target.run, &images, &others, s.answers));
-    Ok(Designed { items: new, sharing })
+    Ok(Designed { items: new, sharing, stopping })
 }
 
 /// The simulated raters' answer to every attribute question of `items`: `(image, attribute)` →

@@ -8,6 +8,7 @@
 //! * [`aggregate`]: k-of-n, majority and Dawid–Skene decisions, Fleiss' κ, Cohen's κ, bootstrap;
 //! * [`export`]: the votes as CSV or JSONL (CLI and dashboard);
 //! * [`results`]: `results.json`, per design;
+//! * [`stopping`]: stopping once the rule has decided, and replaying votes under it;
 //! * [`db`]: the study database ([`db::StudyDb`], SQLite or PostgreSQL, its migrations):
 //!   items, raters, leases, votes, enrollment from recruitment platforms, the dashboard's
 //!   progress. `rectify-web` serves it over HTTP.
@@ -20,6 +21,7 @@ pub mod export;
 pub mod import;
 pub mod model;
 pub mod results;
+pub mod stopping;
 
 pub use aggregate::{Rule, RuleSpec};
 pub use model::{Answer, AssignOption, ClassRef, Design, ImageRef, Item, Question, Vote};

@@ -130,3 +130,60 @@ fn cleanlab_votes_agree_with_the_val1300_csv() {
     assert!(in_study > 0);
     assert_eq!(checked, in_study, "every val-1300 image of cleanlab's study agrees with the CSV");
 }
+
+/// Issue #30: stopping never changes a verdict. ReaL's votes on val-1300, each item's votes
+/// shuffled (seeded) and cut where the 4-of-5 rule has decided — what a study that stops would
+/// have collected — aggregate under stopping to the same rectified errors (top-1 and top-5), the
+/// same rated / unrated counts and the same per-question outcomes as all the votes; the
+/// histogram and κ come from the items drawn to get all 5 answers, whose votes are kept whole.
+#[test]
+fn stopped_votes_give_the_verdicts_of_all_votes() {
+    use rectify_study::stopping::Stopping;
+    let images = reference_images().expect("../shared: torchvision's val-1300 predictions");
+    let votes = real_raters(&rectify_testkit::shared_file("data/labels/real_raters.npz").unwrap()).unwrap();
+    let (items, all) = import_relevance(&images, &votes, "real-raters");
+    let stopping = Stopping { k: 4, n: 5, full_fraction: 0.1, seed: 5 };
+    let mut by_item: HashMap<&str, Vec<&rectify_study::Vote>> = HashMap::new();
+    for v in &all {
+        by_item.entry(v.item.as_str()).or_default().push(v);
+    }
+    let mut rng = rectify_data::rng::SplitMix64::new(9, 0);
+    let mut kept = Vec::new();
+    for item in &items {
+        let Some(vs) = by_item.get(item.key.as_str()) else { continue };
+        let mut vs: Vec<&rectify_study::Vote> = vs.clone();
+        for i in (1..vs.len()).rev() {
+            vs.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let cut = if stopping.is_full(&item.key) {
+            vs.len()
+        } else {
+            let answers: Vec<Answer> = vs.iter().map(|v| v.answer.clone()).collect();
+            (1..=vs.len()).find(|&t| stopping.decision(&item.question, &answers[..t]).is_some()).unwrap_or(vs.len())
+        };
+        kept.extend(vs[..cut].iter().map(|v| (*v).clone()));
+    }
+    assert!(kept.len() * 10 < all.len() * 7, "stopping keeps {} of {} votes", kept.len(), all.len());
+    let whole = results(&images, &items, &all, &Aggregation::default());
+    let stopped = results(&images, &items, &kept, &Aggregation { stopping: Some(stopping), ..Default::default() });
+    let (w, s) = (serde_json::to_value(&whole).unwrap(), serde_json::to_value(&stopped).unwrap());
+    for (design, rect) in [("relevance-top1", "rectified_top1_error"), ("relevance-top5", "rectified_top5_error")] {
+        let (w, s) = (&w["designs"][design], &s["designs"][design]);
+        for k in ["rectified", "rated", "unrated", "errors", rect] {
+            assert_eq!(w[k], s[k], "{design}: {k}");
+        }
+        let st = &s["stopping"];
+        println!(
+            "{design}: {} votes kept of {} asked of everyone; {} decided early, figures from {} full items",
+            st["answers"], st["answers_without_stopping"], st["decided_early"], st["full_items"]
+        );
+        assert!(st["full_items"].as_u64().unwrap() > 0 && st["decided_early"].as_u64().unwrap() > 0);
+        let h: u64 = s["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum();
+        assert!(h > 0 && h <= st["full_items"].as_u64().unwrap() * 5, "the histogram is the full subset's: {h}");
+    }
+    let outcomes = |r: &serde_json::Value| -> Vec<(String, String)> {
+        let qs = r["designs"]["relevance-top1"]["questions"].as_array().unwrap().clone();
+        qs.iter().map(|q| (q["file"].to_string(), q["outcome"].to_string())).collect()
+    };
+    assert_eq!(outcomes(&w), outcomes(&s), "every question's outcome (rectified, error, unrated)");
+}

@@ -178,7 +178,7 @@ async fn secure(
             let mut csp = PageCsp::default();
             if participant_page(&path) {
                 if let Ok(Some(e)) = state.db().enrollment(state.study()).await {
-                    if e.platforms.contains(&crate::enroll::Platform::Mturk) {
+                    if e.platforms.contains(&crate::enrollment::Platform::Mturk) {
                         csp = PageCsp::mturk(&e, None);
                     }
                 }
@@ -330,10 +330,10 @@ pub(crate) struct PageCsp {
 
 impl PageCsp {
     /// MTurk frames the page from its origins; the page posts to `submit_to` when known.
-    pub(crate) fn mturk(enrollment: &crate::enroll::Enrollment, submit_to: Option<&str>) -> PageCsp {
+    pub(crate) fn mturk(enrollment: &crate::enrollment::Enrollment, submit_to: Option<&str>) -> PageCsp {
         PageCsp {
             frame_ancestors: enrollment.mturk_origins.clone(),
-            form_action: submit_to.and_then(crate::enroll::origin),
+            form_action: submit_to.and_then(crate::enrollment::origin),
             script: None,
         }
     }

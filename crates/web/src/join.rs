@@ -16,7 +16,8 @@
 //! `turkSubmitTo`; every other page keeps `frame-ancestors 'none'` and `form-action 'none'`.
 
 use crate::app::{page_with, AppState, PageCsp};
-use crate::enroll::{completion, normalise_id, Enrollment, Joined, Platform, Refusal, Visit, MTURK_PREVIEW};
+use crate::enroll::{completion, Joined, Refusal, Visit};
+use crate::enrollment::{normalise_id, Enrollment, Platform, MTURK_PREVIEW};
 use crate::error::AppError;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;

@@ -46,7 +46,7 @@
 //! a bare 500, logged to stderr.
 //!
 //! # Open enrollment
-//! [`enroll::Enrollment`] (stored by `study serve --platform …` in `study_enrollment`, so that
+//! [`enrollment::Enrollment`] (stored by `study serve --platform …` in `study_enrollment`, so that
 //! every server on the database enrolls alike): the platforms open, K (`per_participant`),
 //! `max_batches` (default 1: never a second batch), the gold schedule's secret `seed`, the completion code and URL (Prolific's is
 //! `https://app.prolific.com/submissions/complete?cc={code}`), studies whose participants are
@@ -56,7 +56,7 @@
 //! only after the last answer was committed, atomically (one code whatever the concurrency), and
 //! never for a batch without a data answer; an excluded participant with answers still completes
 //! (the payments export suggests rejecting them, with the reason). Platform ids are validated and
-//! normalised ([`enroll::normalise_id`]), and a batch is bound to the assignment, session or browser
+//! normalised ([`enrollment::normalise_id`]), and a batch is bound to the assignment, session or browser
 //! that started it (see [`StudyDb::join`]). See `tests/hostile.rs` for the attacks this holds against.
 //!
 //! # Tables
@@ -124,7 +124,7 @@ pub mod simulate;
 
 /// The study database this server serves (it lives in `rectify_study::db`; re-exported so that
 /// `rectify_web::StudyDb` and friends keep their paths).
-pub use rectify_study::db::{self, assign, enroll, stats};
+pub use rectify_study::db::{self, assign, enroll, enrollment, quality, stats};
 pub use rectify_study::db::{Answered, PutVotes, StoredItem, StudyDb, StudyInfo};
 pub use rectify_study::db::{Completion, Enrollment, Joined, Participant, Platform, Practice, Refusal, Visit};
 

@@ -33,7 +33,7 @@ async fn rater_page(State(state): State<AppState>, Path(token): Path<String>) ->
     match state.db().rater_for_token(state.study(), &token).await? {
         Some(rater) => {
             let csp = match state.db().participant(state.study(), &rater).await? {
-                Some(p) if p.platform == crate::enroll::Platform::Mturk => {
+                Some(p) if p.platform == crate::enrollment::Platform::Mturk => {
                     let enrollment = state.db().enrollment(state.study()).await?;
                     match enrollment {
                         Some(e) => PageCsp::mturk(&e, p.submit_to.as_deref()),

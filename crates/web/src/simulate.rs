@@ -53,7 +53,7 @@ impl<'a> Recognise<'a> {
     fn new(items: &'a [Item], run_dir: &std::path::Path) -> Recognise<'a> {
         let mut by_look = HashMap::new();
         for item in items {
-            let path = std::path::Path::new(crate::enroll::first_image(&item.question));
+            let path = std::path::Path::new(crate::enrollment::first_image(&item.question));
             let path = if path.is_absolute() { path.to_path_buf() } else { run_dir.join(path) };
             let bytes = std::fs::read(&path).unwrap_or_default();
             let look = crate::rater::question_view(&item.question, "").to_string();
@@ -254,14 +254,14 @@ fn agent(redirects: bool) -> ureq::Agent {
 /// The entry URL of `flow` for participant `id` with Prolific session / MTurk assignment
 /// `session` (`preview`: MTurk before accepting).
 fn entry_url(base: &str, flow: &Flow, id: &str, session: &str, preview: bool) -> String {
-    let enc = crate::enroll::percent_encode;
+    let enc = crate::enrollment::percent_encode;
     match flow {
         Flow::Prolific => {
             format!("{base}/prolific?PROLIFIC_PID={id}&STUDY_ID={:024x}&SESSION_ID={session}", 0x5117)
         }
         Flow::Mturk { submit_to } => {
             let assignment =
-                if preview { crate::enroll::MTURK_PREVIEW.to_string() } else { session.to_ascii_uppercase() };
+                if preview { crate::enrollment::MTURK_PREVIEW.to_string() } else { session.to_ascii_uppercase() };
             let worker = if preview { String::new() } else { format!("&workerId={id}") };
             format!("{base}/mturk?assignmentId={assignment}&hitId=HIT1{worker}&turkSubmitTo={}", enc(submit_to))
         }
@@ -435,8 +435,8 @@ fn participant<F: Fn(&Item) -> Answer>(
         {
             let form = format!(
                 "assignmentId={}&completion={}",
-                crate::enroll::percent_encode(assignment),
-                crate::enroll::percent_encode(me.code.as_deref().unwrap_or(""))
+                crate::enrollment::percent_encode(assignment),
+                crate::enrollment::percent_encode(me.code.as_deref().unwrap_or(""))
             );
             let r = agent
                 .post(action)

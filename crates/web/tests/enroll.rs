@@ -8,7 +8,7 @@ use common::relevance_items;
 use common::server::*;
 use rectify_study::Design;
 use rectify_study::{Answer, Item};
-use rectify_web::enroll::{Enrollment, Platform};
+use rectify_web::enrollment::{Enrollment, Platform};
 use rectify_web::{mturk_submit_server, simulate_participants, Flow};
 use std::collections::{HashMap, HashSet};
 
@@ -133,7 +133,7 @@ fn mturk_preview_leases_nothing_and_the_batch_posts_to_turk_submit_to() {
         e.mturk_origins.push(origin.clone());
         let (server, _) = Server::start(&url, dir.path(), &study, &items, 2, &e, 1);
         let base = server.base.clone();
-        let enc = rectify_web::enroll::percent_encode;
+        let enc = rectify_web::enrollment::percent_encode;
 
         let (status, _, body, headers) = get(&format!(
             "{base}/mturk?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H1&turkSubmitTo={}",

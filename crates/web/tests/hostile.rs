@@ -14,7 +14,7 @@ mod common;
 use common::server::*;
 use common::{class, image, relevance_items};
 use rectify_study::{Answer, Design, Item, Question};
-use rectify_web::enroll::{Enrollment, Platform};
+use rectify_web::enrollment::{Enrollment, Platform};
 use rectify_web::{simulate_participants, AppState, Flow, StudyDb};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -154,7 +154,7 @@ fn gold_schedules_differ_between_participants_and_alternate_answers() {
     let mut places = std::collections::HashSet::new();
     let mut orders = std::collections::HashSet::new();
     for r in 0..50 {
-        let s = rectify_web::assign::gold_schedule(7, &format!("prolific-{r:012x}"), 10, 0.2, &gold);
+        let s = rectify_web::quality::gold_schedule(7, &format!("prolific-{r:012x}"), 10, 0.2, &gold);
         assert_eq!(s.per_batch, 2);
         let at: Vec<usize> = (0..24).filter(|&p| s.is_gold(p)).collect();
         assert_eq!(at.len(), 4, "two gold places in each batch of 12: {at:?}");
@@ -184,7 +184,7 @@ fn mturk_takeovers_id_variants_shared_assignments_and_code_peeking_are_refused()
         e.mturk_origins.push(origin.clone());
         let (server, _) = Server::start(&url, dir.path(), &study, &items, 5, &e, 1);
         let base = server.base.clone();
-        let enc = rectify_web::enroll::percent_encode;
+        let enc = rectify_web::enrollment::percent_encode;
         let mturk = |worker: &str, assignment: &str| {
             format!("{base}/mturk?assignmentId={assignment}&hitId=HIT1&workerId={worker}&turkSubmitTo={}", enc(&origin))
         };

@@ -135,6 +135,15 @@ enum StudyCommand {
         #[arg(long = "model-run", value_name = "RUN_DIR")]
         model_runs: Vec<PathBuf>,
     },
+    /// What stopping once the rule has decided would have used on the votes the study holds:
+    /// per item with N votes, the expected answers over every order they could arrive in
+    /// (exact), and whether any order changes the verdict.
+    Replay {
+        #[command(flatten)]
+        target: StudyTarget,
+        #[command(flatten)]
+        settings: rectify_pipeline::replay::ReplaySettings,
+    },
     /// Aggregates the votes: `RUN_DIR/study/results.json`.
     Results {
         #[command(flatten)]
@@ -189,6 +198,26 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             );
             if let Some(s) = &done.sharing {
                 println!("{}", describe::sharing(s));
+            }
+            match done.stopping {
+                Some(s) => println!(
+                    "stops asking an item once decided ({} yes, or {} answers that are not yes, of {}); \
+                     {:.0} % of the items, drawn with seed {}, get all {} answers (--full-fraction)",
+                    s.k,
+                    s.n - s.k + 1,
+                    s.n,
+                    s.full_fraction * 100.0,
+                    s.seed,
+                    s.n
+                ),
+                None if matches!(
+                    settings.design,
+                    rectify_study::Design::RelevanceTop1 | rectify_study::Design::RelevanceTop5
+                ) =>
+                {
+                    println!("asks every item {} times (the paper's protocol)", settings.answers)
+                }
+                None => {}
             }
             Ok(())
         }
@@ -472,6 +501,14 @@ async fn run_async(args: StudyArgs) -> Result<()> {
                     eprintln!("{} participants -> {}", people.len(), path.display());
                 }
                 None => print!("{csv}"),
+            }
+            Ok(())
+        }
+        StudyCommand::Replay { target, settings } => {
+            let r = rectify_pipeline::replay::replay(&target, &settings).await?;
+            println!("{}", describe::replay(&r));
+            if let Some(path) = &settings.json {
+                println!("-> {}", path.display());
             }
             Ok(())
         }

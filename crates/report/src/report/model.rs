@@ -457,6 +457,11 @@ pub struct StudyInfo {
     /// words (empty when the study is the run's alone).
     #[serde(default)]
     pub sharing: String,
+    /// When the study stopped asking once the rule had decided (issue #30): per design, the
+    /// answers asked against asking everyone, and which questions the histogram, Fleiss' κ and
+    /// rater agreement come from, in words (empty when every question was asked N times).
+    #[serde(default)]
+    pub stopping: String,
 }
 
 /// Questions by number of positive answers (bin i = i yes answers).

@@ -125,6 +125,9 @@ fn table1(ctx: &Ctx, report: &Report) -> String {
             if !report.studies[i].sharing.is_empty() {
                 s.push_str(&format!("<p class=\"note\">Shared study: {}.</p>\n", q("sharing", Fmt::Text)));
             }
+            if !report.studies[i].stopping.is_empty() {
+                s.push_str(&format!("<p class=\"note\">Stopping: {}.</p>\n", q("stopping", Fmt::Text)));
+            }
         }
         let rows: Vec<Vec<String>> = (0..report.rectified.len())
             .map(|i| {

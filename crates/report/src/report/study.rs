@@ -108,6 +108,36 @@ fn sharing_text(s: Option<&Sharing>, study_run: Option<&str>) -> String {
 }
 
 /// Splits `design/variant` keys.
+/// Per relevance design that stopped asking once decided: what it asked, and where the figures
+/// that need every answer come from.
+fn stopping_text(results: &ResultsFile) -> String {
+    let mut parts = Vec::new();
+    for (key, d) in &results.designs {
+        let c = match d {
+            DesignResults::Top1 { result, .. } => &result.counts,
+            DesignResults::Top5 { result, .. } => &result.counts,
+            _ => continue,
+        };
+        let Some(s) = &c.stopping else { continue };
+        parts.push(format!(
+            "{key} asked each question until the rule decided it ({} yes, or {} answers that are not yes, of {}): \
+             {} answers instead of {}, {} questions decided with fewer than {}; the histogram, Fleiss' κ and \
+             rater agreement come from the {} questions drawn to get all {} answers ({:.0} %)",
+            s.k,
+            s.n - s.k + 1,
+            s.n,
+            s.answers,
+            s.answers_without_stopping,
+            s.decided_early,
+            s.n,
+            s.full_items,
+            s.n,
+            s.full_fraction * 100.0
+        ));
+    }
+    parts.join("; ")
+}
+
 fn design_of(key: &str) -> (&str, Option<&str>) {
     match key.split_once('/') {
         Some((d, v)) => (d, Some(v)),
@@ -126,6 +156,7 @@ pub fn rows(run: usize, results: &ResultsFile) -> StudyRows {
             sources: sources_text(&results.sources),
             exclusions: exclusions_text(results.exclusion.as_ref()),
             sharing: sharing_text(results.sharing.as_ref(), results.study_run.as_deref()),
+            stopping: stopping_text(results),
         },
         ..StudyRows::default()
     };

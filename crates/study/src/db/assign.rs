@@ -6,35 +6,32 @@
 //!    use it, while the item has room;
 //! 2. otherwise the rater gets an item they have no row for (never the same item twice), whose
 //!    answers plus open leases (younger than the lease timeout) are fewer than N, and whose arm
-//!    agrees with the arm the rater's first item of that design fixed;
-//! 3. among those, the one closest to completion, then the lowest id.
+//!    agrees with the arm the rater's first item of that design fixed — and, when the study
+//!    stops once decided, that is not decided ([`crate::db::decided`]);
+//! 3. among those, items that need another answer whatever their open leases say first (under
+//!    stopping: fewer open leases than the fewest answers that could decide the item; without
+//!    stopping: every item), then the one closest to completion, then the lowest id.
 //!
 //! Participants from a recruitment platform get gold items at the places of their own
-//! [`GoldSchedule`], and at most their batch of data items — answered, open or released — so
+//! [`crate::db::quality::GoldSchedule`], and at most their batch of data items — answered, open or released — so
 //! that a participant who never answers holds at most K leases over the whole study.
 //!
 //! Every lease has an opaque id (128 random bits): the browser sees an item only under it, so
 //! that nothing it receives tells data, gold and attention items apart.
 //!
 //! # The guard is in the database
-//! Several `study serve` processes may share one PostgreSQL database (or one SQLite file), so
-//! nothing here relies on a lock in this process. Every transaction that can add to an item's
-//! count (a new lease, an answer on an expired lease) first locks the rater's
-//! row and then the item's row, and only then counts the item's answers and open leases and
-//! writes. On PostgreSQL that is `SELECT … FOR UPDATE`, a row lock held to commit; under READ
-//! COMMITTED the count — a new statement, hence a new snapshot — sees everything the previous
-//! holder committed. On SQLite it is a no-op `UPDATE … SET id = id` as the transaction's first
-//! statement: it takes the database's write lock, which serialises writers across processes
-//! (`busy_timeout` waits for it; a transaction that read first could not wait, it would fail). Locks are always taken in
-//! the order rater → item, so two transactions cannot wait on each other; a deadlock or
-//! serialisation failure reported by PostgreSQL anyway is retried. The candidate item is chosen
-//! before the lock and re-checked under it; when it filled up meanwhile the next candidate is
-//! tried. The primary key (study, item, rater) backs up "never the same item twice".
+//! Several servers may share one database: every transaction that can add to an item's count
+//! locks the rater's row, then the item's, and only then counts and writes; the candidate item
+//! is chosen before the lock and re-checked under it (when it filled up meanwhile the next
+//! candidate is tried). See [`crate::db::locks`]. The primary key (study, item, rater) backs up
+//! "never the same item twice".
 //!
 //! Answers are idempotent: the same answer again succeeds without counting twice; a different
 //! one is a conflict.
 
+use crate::db::decided::refresh;
 use crate::db::error::DbError;
+use crate::db::locks::{lock_item, lock_rater, retrying, Tx};
 use crate::db::tokens::random_hex;
 use crate::db::{now_ms, StoredItem, StudyDb};
 use crate::{Answer, Question};
@@ -135,13 +132,15 @@ impl StudyDb {
                     return Ok(None);
                 }
             }
-            let Some((key, design, arm)) = candidate(&mut tx, study, rater, cutoff, n, &tried).await? else {
+            let Some((key, design, arm, sure)) = candidate(&mut tx, study, rater, cutoff, n, &tried).await? else {
                 tx.commit().await?;
                 return Ok(None);
             };
             lock_item(self, &mut tx, study, &key).await?;
-            if taken_by_others(&mut tx, study, &key, rater, cutoff).await? >= n {
-                // Filled while we chose it: try the next one.
+            if taken_by_others(&mut tx, study, &key, rater, cutoff).await? >= n
+                || !still_wanted(&mut tx, study, &key, cutoff, n, sure).await?
+            {
+                // Filled, decided, or no longer surely needed while we chose it: try the next one.
                 tx.rollback().await?;
                 tried.push(key);
                 continue;
@@ -161,63 +160,6 @@ impl StudyDb {
             }
             tx.commit().await?;
             return Ok(self.item(study, &key).await?.map(|s| StoredItem { lease: Some(lease), ..s }));
-        }
-    }
-
-    /// The gold item due at the participant's next place, if that place is one of their gold
-    /// places: see [`gold_schedule`]. Gold items have no N: everyone may get each.
-    async fn gold_due(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        study: &str,
-        rater: &str,
-        cap: i64,
-    ) -> Result<Option<String>, DbError> {
-        let row = sqlx::query("SELECT settings FROM study_enrollment WHERE study = $1")
-            .bind(study)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let e: crate::db::enroll::Enrollment = serde_json::from_str(&row.try_get::<String, _>(0)?)?;
-        if e.gold_rate <= 0.0 {
-            return Ok(None);
-        }
-        let gold = sqlx::query("SELECT item_key, body FROM study_items WHERE study = $1 AND gold = 1 ORDER BY id")
-            .bind(study)
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| {
-                let item: crate::Item = serde_json::from_str(&r.try_get::<String, _>(1)?)?;
-                Ok((r.try_get::<String, _>(0)?, serde_json::to_string(&item.gold)?))
-            })
-            .collect::<Result<Vec<(String, String)>, DbError>>()?;
-        let seen: std::collections::HashSet<String> =
-            sqlx::query("SELECT item_key FROM study_assignments WHERE study = $1 AND rater = $2")
-                .bind(study)
-                .bind(rater)
-                .fetch_all(&mut **tx)
-                .await?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()?;
-        let place = seen.len();
-        let schedule = gold_schedule(e.seed, rater, e.per_participant, e.gold_rate, &gold);
-        // Only within the batches the participant was given (item cap = batches × K).
-        let batches = (cap.max(0) as usize) / e.per_participant.max(1);
-        if place / (e.per_participant + schedule.per_batch).max(1) >= batches || !schedule.is_gold(place) {
-            return Ok(None);
-        }
-        Ok(schedule.order.into_iter().find(|k| !seen.contains(k)))
-    }
-
-    /// This process's lock, taken only on SQLite, where it saves the writers of one process from
-    /// polling the database's write lock (`busy_timeout`); correctness never depends on it.
-    async fn local_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        if self.postgres {
-            None
-        } else {
-            Some(self.lock.lock().await)
         }
     }
 
@@ -326,6 +268,9 @@ impl StudyDb {
         .bind(request_id.map(str::to_string))
         .execute(&mut *tx)
         .await?;
+        // Under stopping, this answer may decide the item (an answer to an item decided
+        // meanwhile is stored and counted all the same: it cannot change the verdict).
+        refresh(&mut tx, study, Some(std::slice::from_ref(&stored.item.key))).await?;
         tx.commit().await?;
         Ok(Answered { recorded: true, seconds })
     }
@@ -403,13 +348,7 @@ impl StudyDb {
 }
 
 /// Inserts a new lease of `key` to `rater` and returns its opaque id.
-async fn lease_item(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    study: &str,
-    key: &str,
-    rater: &str,
-    now: i64,
-) -> Result<String, DbError> {
+async fn lease_item(tx: &mut Tx<'_>, study: &str, key: &str, rater: &str, now: i64) -> Result<String, DbError> {
     let lease = random_hex(16)?;
     sqlx::query(
         "INSERT INTO study_assignments (study, item_key, rater, state, assigned_at, lease_at, source, lease_id) \
@@ -425,96 +364,38 @@ async fn lease_item(
     Ok(lease)
 }
 
-/// A participant's gold schedule: which places of each batch hold gold items, and the order in
-/// which the gold items come. Both are drawn from the study's secret seed mixed with the rater
-/// id, so each participant has their own, and nothing they receive tells a gold place from a
-/// data place.
-#[derive(Debug, Clone)]
-pub struct GoldSchedule {
-    seed: u64,
-    stream: i64,
-    /// K: data items per batch.
-    k: usize,
-    /// Gold items per batch: ⌈K × rate⌉, at most the study's gold items.
-    pub per_batch: usize,
-    /// The gold item keys in the order the participant gets them: each answer's items shuffled,
-    /// then dealt in turn (yes, no, yes, …, from a random first), so that a participant who
-    /// always gives the same answer gets at most half of any prefix right.
-    pub order: Vec<String>,
-}
-
-impl GoldSchedule {
-    /// Whether place `place` (0-based, counting every item the participant was leased) is a gold
-    /// place: each batch of K + g places has g gold places, drawn at random.
-    pub fn is_gold(&self, place: usize) -> bool {
-        let g = self.per_batch;
-        if g == 0 {
-            return false;
-        }
-        let slots = self.k + g;
-        let batch = (place / slots) as u64;
-        let mut rng =
-            rectify_data::rng::SplitMix64::new(self.seed ^ batch.wrapping_mul(0x9E37_79B9_7F4A_7C15), self.stream);
-        let mut places: Vec<usize> = (0..slots).collect();
-        for i in 0..g {
-            let j = i + rng.below((slots - i) as u64) as usize;
-            places.swap(i, j);
-        }
-        places[..g].contains(&(place % slots))
-    }
-}
-
-/// The schedule of `rater` (see [`GoldSchedule`]); `gold` is (key, answer as JSON) by id.
-pub fn gold_schedule(seed: u64, rater: &str, k: usize, rate: f64, gold: &[(String, String)]) -> GoldSchedule {
-    let stream = rater.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    let stream = stream as i64;
-    let per_batch = ((k as f64 * rate).ceil() as usize).min(gold.len());
-    let mut rng = rectify_data::rng::SplitMix64::new(seed, stream ^ 0x5a5a);
-    let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
-    for (key, answer) in gold {
-        groups.entry(answer.as_str()).or_default().push(key.as_str());
-    }
-    let mut groups: Vec<Vec<&str>> = groups.into_values().collect();
-    for g in &mut groups {
-        for i in (1..g.len()).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            g.swap(i, j);
-        }
-    }
-    let mut order = Vec::with_capacity(gold.len());
-    let first = if groups.is_empty() { 0 } else { rng.below(groups.len() as u64) as usize };
-    let (mut turn, count) = (0, groups.len());
-    while order.len() < gold.len() {
-        let g = &mut groups[(first + turn) % count];
-        if !g.is_empty() {
-            order.push(g.remove(0).to_string());
-        }
-        turn += 1;
-    }
-    GoldSchedule { seed, stream, k, per_batch, order }
-}
-
-/// The best item for `rater` by rules 2 and 3, skipping `tried`: (key, design, arm).
+/// The best item for `rater` by rules 2 and 3, skipping `tried`: (key, design, arm, and whether
+/// another answer is needed whatever its open leases say).
+///
+/// Under stopping, a decided item is not a candidate, and items whose open leases cannot decide
+/// them (fewer than `to_decide`: another answer is needed whatever those say) come before items
+/// that one of their open leases might decide (a rater is given one of those rather than turned
+/// away while an item may still need an answer); without stopping every open item is of the first
+/// kind, and the order is rule 3's.
 async fn candidate(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     study: &str,
     rater: &str,
     cutoff: i64,
     n: i64,
     tried: &[String],
-) -> Result<Option<(String, String, Option<String>)>, DbError> {
+) -> Result<Option<(String, String, Option<String>, bool)>, DbError> {
     let rows = sqlx::query(
-        "SELECT t.item_key, t.design, t.arm FROM ( \
-           SELECT i.item_key, i.id, i.design, i.arm, \
+        "SELECT t.item_key, t.design, t.arm, CASE WHEN t.pending < t.to_decide THEN 1 ELSE 0 END FROM ( \
+           SELECT i.item_key, i.id, i.design, i.arm, COALESCE(i.to_decide, $4) AS to_decide, \
              (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
-                AND a.excluded = 0 AND (a.state = 'answered' OR (a.state = 'leased' AND a.lease_at > $3))) AS taken \
+                AND a.excluded = 0 AND a.state = 'answered') AS answered, \
+             (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
+                AND a.excluded = 0 AND a.state = 'leased' AND a.lease_at > $3) AS pending \
            FROM study_items i \
-           WHERE i.study = $1 AND i.gold = 0 \
+           WHERE i.study = $1 AND i.gold = 0 AND i.decided_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM study_assignments b \
                              WHERE b.study = i.study AND b.item_key = i.item_key AND b.rater = $2) \
              AND (i.arm IS NULL OR NOT EXISTS (SELECT 1 FROM study_arms r WHERE r.study = i.study \
                   AND r.rater = $2 AND r.design = i.design AND r.arm <> i.arm)) \
-         ) t WHERE t.taken < $4 ORDER BY t.taken DESC, t.id ASC LIMIT $5",
+         ) t WHERE t.answered + t.pending < $4 \
+         ORDER BY CASE WHEN t.pending < t.to_decide THEN 0 ELSE 1 END, t.answered + t.pending DESC, t.id ASC \
+         LIMIT $5",
     )
     .bind(study)
     .bind(rater)
@@ -526,60 +407,45 @@ async fn candidate(
     for row in rows {
         let key: String = row.try_get(0)?;
         if !tried.contains(&key) {
-            return Ok(Some((key, row.try_get(1)?, row.try_get(2)?)));
+            return Ok(Some((key, row.try_get(1)?, row.try_get(2)?, row.try_get::<i64, _>(3)? == 1)));
         }
     }
     Ok(None)
 }
 
-/// Locks the rater's row until the transaction ends; see the module docs. PostgreSQL:
-/// `SELECT … FOR UPDATE` (raters without a row — imported ids, tests — lock nothing); SQLite: a
-/// no-op update, which takes the database's write lock whatever it matches.
-pub(crate) async fn lock_rater(
-    db: &StudyDb,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    study: &str,
-    rater: &str,
-) -> Result<(), DbError> {
-    lock_row(db, tx, "study_raters", "id", study, rater).await
-}
-
-/// Locks the item's row until the transaction ends; always after the rater.
-async fn lock_item(
-    db: &StudyDb,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Re-checked under the item's lock: the item is not decided, and — when it was chosen as surely
+/// needing another answer — its open leases still cannot decide it (servers choosing at the same
+/// moment would otherwise all lease the same item, and most of those answers would be wasted).
+async fn still_wanted(
+    tx: &mut Tx<'_>,
     study: &str,
     key: &str,
-) -> Result<(), DbError> {
-    lock_row(db, tx, "study_items", "item_key", study, key).await
-}
-
-/// Locks the row of `table` whose `column` is `value` (within `study`); the table and column
-/// names are constants of this module, never input.
-async fn lock_row(
-    db: &StudyDb,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    table: &'static str,
-    column: &'static str,
-    study: &str,
-    value: &str,
-) -> Result<(), DbError> {
-    let sql = if db.postgres {
-        format!("SELECT id FROM {table} WHERE study = $1 AND {column} = $2 FOR UPDATE")
-    } else {
-        format!("UPDATE {table} SET id = id WHERE study = $1 AND {column} = $2")
-    };
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(study).bind(value).execute(&mut **tx).await?;
-    Ok(())
+    cutoff: i64,
+    n: i64,
+    sure: bool,
+) -> Result<bool, DbError> {
+    let row = sqlx::query(
+        "SELECT i.decided_at, COALESCE(i.to_decide, $4), \
+           (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
+              AND a.excluded = 0 AND a.state = 'leased' AND a.lease_at > $3) \
+         FROM study_items i WHERE i.study = $1 AND i.item_key = $2",
+    )
+    .bind(study)
+    .bind(key)
+    .bind(cutoff)
+    .bind(n)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(false) };
+    if row.try_get::<Option<i64>, _>(0)?.is_some() {
+        return Ok(false);
+    }
+    Ok(!sure || row.try_get::<i64, _>(2)? < row.try_get::<i64, _>(1)?)
 }
 
 /// How many data items a participant from a recruitment platform may answer (their batches ×
 /// K) and whether they were excluded, or `None` for an invited rater (no limit).
-async fn participant_cap(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    study: &str,
-    rater: &str,
-) -> Result<Option<(i64, bool)>, DbError> {
+async fn participant_cap(tx: &mut Tx<'_>, study: &str, rater: &str) -> Result<Option<(i64, bool)>, DbError> {
     let row = sqlx::query("SELECT item_cap, excluded_at FROM study_participants WHERE study = $1 AND rater = $2")
         .bind(study)
         .bind(rater)
@@ -589,7 +455,7 @@ async fn participant_cap(
 }
 
 /// Data (not gold) items ever leased to `rater`, answered, open or released.
-async fn data_rows_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, study: &str, rater: &str) -> Result<i64, DbError> {
+async fn data_rows_in(tx: &mut Tx<'_>, study: &str, rater: &str) -> Result<i64, DbError> {
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM study_assignments a JOIN study_items i ON i.study = a.study AND i.item_key = a.item_key \
          WHERE a.study = $1 AND a.rater = $2 AND i.gold = 0",
@@ -602,11 +468,7 @@ async fn data_rows_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, study: &str, ra
 }
 
 /// Answers of `rater` to data (not gold) items.
-pub(crate) async fn data_answered_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    study: &str,
-    rater: &str,
-) -> Result<i64, DbError> {
+pub(crate) async fn data_answered_in(tx: &mut Tx<'_>, study: &str, rater: &str) -> Result<i64, DbError> {
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM study_assignments a JOIN study_items i ON i.study = a.study AND i.item_key = a.item_key \
          WHERE a.study = $1 AND a.rater = $2 AND a.state = 'answered' AND i.gold = 0",
@@ -618,35 +480,8 @@ pub(crate) async fn data_answered_in(
     .try_get(0)?)
 }
 
-/// Runs `op` again (up to 8 times in all) when PostgreSQL reports a deadlock (`40P01`) or a
-/// serialisation failure (`40001`), or SQLite that the database stayed busy.
-pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T, DbError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, DbError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match op().await {
-            Err(DbError::Sql(sqlx::Error::Database(e)))
-                if attempt < 7 && matches!(e.code().as_deref(), Some("40P01" | "40001" | "5" | "517")) =>
-            {
-                attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// Answers plus open leases of raters other than `rater` on the item.
-async fn taken_by_others(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    study: &str,
-    key: &str,
-    rater: &str,
-    cutoff: i64,
-) -> Result<i64, DbError> {
+async fn taken_by_others(tx: &mut Tx<'_>, study: &str, key: &str, rater: &str, cutoff: i64) -> Result<i64, DbError> {
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM study_assignments WHERE study = $1 AND item_key = $2 AND rater <> $3 \
          AND excluded = 0 AND (state = 'answered' OR (state = 'leased' AND lease_at > $4))",
@@ -697,4 +532,20 @@ fn kind(answer: &Answer) -> &'static str {
         Answer::Classes(_) => "classes",
         Answer::Option(_) => "option",
     }
+}
+
+/// Whether some data item has room for a rater who has seen none: fewer counted answers and
+/// open leases (younger than `cutoff`) than N.
+pub(crate) async fn room_for_newcomer(tx: &mut Tx<'_>, study: &str, n: i64, cutoff: i64) -> Result<bool, DbError> {
+    let row = sqlx::query(
+        "SELECT 1 FROM study_items i WHERE i.study = $1 AND i.gold = 0 AND i.decided_at IS NULL AND \
+         (SELECT COUNT(*) FROM study_assignments a WHERE a.study = i.study AND a.item_key = i.item_key \
+          AND a.excluded = 0 AND (a.state = 'answered' OR (a.state = 'leased' AND a.lease_at > $2))) < $3 LIMIT 1",
+    )
+    .bind(study)
+    .bind(cutoff)
+    .bind(n)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
 }

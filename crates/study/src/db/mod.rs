@@ -6,16 +6,30 @@
 //! migrations (`migrations/*.sql`) recorded in `study_migrations`, so the file can be a run's
 //! `rectify.db`, whose own tables and `PRAGMA user_version` are never touched.
 //!
-//! Assignment and answering live in [`crate::db::assign`].
+//! * [`assign`]: leasing items to raters, and their answers;
+//! * [`enroll`]: participants from recruitment platforms joining, consenting and completing;
+//! * [`enrollment`]: the enrollment settings and the platforms' URL conventions;
+//! * [`quality`]: gold items, the gold and time rules, exclusion;
+//! * [`decided`]: which items are decided when the study stops once the rule has decided;
+//! * [`locks`]: how every transaction locks before it counts and writes, and retries;
+//! * [`stats`]: the dashboard's progress.
+//!
+//! Dependencies go one way: `enroll` → `assign` → `quality` → `enrollment`, all of them →
+//! `locks`.
 
 pub mod assign;
+pub mod decided;
 pub mod enroll;
+pub mod enrollment;
 pub mod error;
+pub(crate) mod locks;
+pub mod quality;
 pub mod stats;
 mod tokens;
 
 pub use assign::Answered;
-pub use enroll::{normalise_id, Completion, Enrollment, Joined, Participant, Platform, Practice, Refusal, Visit};
+pub use enroll::{Completion, Joined, Participant, Refusal, Visit};
+pub use enrollment::{normalise_id, Enrollment, Platform, Practice};
 pub use error::DbError;
 
 use crate::db::tokens::{hash_token, new_token, random_hex};
@@ -33,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_admin_sessions.sql")),
     (3, include_str!("../../migrations/0003_participants.sql")),
     (4, include_str!("../../migrations/0004_hostile_participants.sql")),
+    (5, include_str!("../../migrations/0005_stopping.sql")),
 ];
 
 /// How long a one-time admin login code stays valid (milliseconds).
@@ -48,7 +63,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
 pub struct StudyDb {
     pub(crate) pool: AnyPool,
     /// Serialises this process's imports and token writes. Assignment and answers do not rely
-    /// on it: they lock rows in the database (see [`crate::db::assign`]), which holds across servers.
+    /// on it: they lock rows in the database (see [`crate::db::locks`]), which holds across servers.
     pub(crate) lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) lease_ms: i64,
     /// PostgreSQL (rather than SQLite).
@@ -93,6 +108,10 @@ pub struct AssignmentRow {
     pub source: String,
     /// An excluded participant's row: kept, never counted.
     pub excluded: bool,
+    /// When the server leased it (Unix ms; `None` for imported votes).
+    pub assigned_at: Option<i64>,
+    /// When it was answered (Unix ms).
+    pub answered_at: Option<i64>,
 }
 
 /// What [`StudyDb::put_votes`] did.
@@ -240,6 +259,7 @@ impl StudyDb {
                 next += 1;
             }
         }
+        crate::db::decided::refresh(&mut tx, name, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -389,6 +409,7 @@ impl StudyDb {
                 }
             }
         }
+        crate::db::decided::refresh(&mut tx, study, None).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -430,8 +451,8 @@ impl StudyDb {
     /// Every lease and answer of the study, for statistics.
     pub async fn assignments(&self, study: &str) -> Result<Vec<AssignmentRow>, DbError> {
         let rows = sqlx::query(
-            "SELECT item_key, rater, state, answer, seconds, source, excluded FROM study_assignments \
-             WHERE study = $1 ORDER BY item_key, rater",
+            "SELECT item_key, rater, state, answer, seconds, source, excluded, assigned_at, answered_at \
+             FROM study_assignments WHERE study = $1 ORDER BY item_key, rater",
         )
         .bind(study)
         .fetch_all(&self.pool)
@@ -447,6 +468,8 @@ impl StudyDb {
                     seconds: r.try_get(4)?,
                     source: r.try_get(5)?,
                     excluded: r.try_get::<i64, _>(6)? != 0,
+                    assigned_at: r.try_get(7)?,
+                    answered_at: r.try_get(8)?,
                 })
             })
             .collect()

@@ -3,7 +3,8 @@
 //! relevance questions people call relevant so far, per-rater counts, median time on task,
 //! gold accuracy and exclusions, participants from recruitment platforms, and Fleiss' κ
 //! (Fleiss 1971, generalised to a varying number of ratings per item) over the items with at
-//! least two answers.
+//! least two answers. Under stopping (issue #30) an item is complete once decided, and called
+//! relevant when decided yes.
 
 use crate::db::error::DbError;
 use crate::db::StudyDb;
@@ -122,6 +123,7 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
     let mut answers_by_design: BTreeMap<&str, Vec<Vec<&Answer>>> = BTreeMap::new();
     let gold: HashMap<&str, &Answer> = items.iter().filter_map(|i| Some((i.key.as_str(), i.gold.as_ref()?))).collect();
     let need = ((n as f64) * 0.8).ceil() as usize;
+    let stopping = db.stopping(study).await?;
     let mut relevant_keys = std::collections::HashSet::new();
     for item in items.iter().filter(|i| i.gold.is_none()) {
         let name = item.design.name();
@@ -137,9 +139,22 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         if relevance {
             d.called_relevant.get_or_insert(0);
         }
-        if answers.len() >= n {
+        // Under stopping an item is complete once decided; otherwise with its N answers.
+        let decided = stopping.map(|s| {
+            let given: Vec<Answer> = answers.iter().map(|a| (*a).clone()).collect();
+            s.state(item, &given).decided
+        });
+        let complete = match decided {
+            Some(d) => d.is_some(),
+            None => answers.len() >= n,
+        };
+        let called = match decided {
+            Some(d) => d == Some(true),
+            None => answers.iter().filter(|a| ***a == Answer::Yes).count() >= need,
+        };
+        if complete {
             d.complete += 1;
-            if relevance && answers.iter().filter(|a| ***a == Answer::Yes).count() >= need {
+            if relevance && called {
                 *d.called_relevant.get_or_insert(0) += 1;
                 if item.design == crate::Design::RelevanceTop1 {
                     relevant_keys.insert(item.key.clone());

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use rectify_study::Item;
-use rectify_web::enroll::Enrollment;
+use rectify_web::enrollment::Enrollment;
 use rectify_web::{serve_on, AppState, StudyDb};
 use std::collections::HashMap;
 
