@@ -343,6 +343,24 @@ fn stopping_asks_until_decided_and_keeps_the_verdicts() {
         (full as u64, (errors - full) as u64)
     );
     assert_eq!(r["changed_verdicts"].as_u64().unwrap(), 0);
+    // `study plan` from this study's own votes (the full items are its pilot), and from the paper
+    // for a study without votes; the plan is stored for the dashboard.
+    let fresh = rectify_ok(&["study", "plan", "--run", s(&run), "--study", "none-yet", "--precision", "5"]);
+    assert!(
+        String::from_utf8_lossy(&fresh.stdout).contains("the paper's acceptance"),
+        "{}",
+        String::from_utf8_lossy(&fresh.stdout)
+    );
+    let plan_file = tmp.path().join("plan.json");
+    rectify_ok(&["study", "plan", "--run", s(&run), "--price-per-answer", "0.1", "--json", s(&plan_file)]);
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    for key in ["mistakes", "items", "answers_full", "answers_expected", "cost_expected"] {
+        assert!(plan.get(key).is_some(), "{key} in {plan}");
+    }
+    assert_eq!((plan["mistakes"].as_u64().unwrap(), plan["items"].as_u64().unwrap()), (errors as u64, errors as u64));
+    assert_eq!(plan["pilot_items"].as_u64().unwrap(), full as u64, "{plan}");
+    let expected = plan["answers_expected"].as_f64().unwrap();
+    assert!((plan["cost_expected"].as_f64().unwrap() - 0.1 * expected).abs() < 1e-9);
     // The dashboard counts decided items as complete, and its rectified error is results.json's.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = serve_study(&run, "main", port);
@@ -368,6 +386,129 @@ fn stopping_asks_until_decided_and_keeps_the_verdicts() {
     let design = progress["designs"].as_array().unwrap().iter().find(|x| x["design"] == "relevance-top1").unwrap();
     assert_eq!(design["complete"].as_u64().unwrap(), errors as u64, "{design}");
     assert_eq!(progress["rectified"]["rectified"].as_u64().unwrap(), rescued as u64, "{progress}");
+    assert_eq!(progress["answers"].as_u64().unwrap(), answers, "answers so far");
+    assert_eq!(progress["plan"]["answers_expected"].as_f64().unwrap(), expected, "the plan, for the dashboard");
+}
+
+/// Issue #30 §2 through the CLI: `study design --sample 5` rates 5 of the 9 bundled mistakes;
+/// `study results` estimates the rectified error for all 9 (the 4 others not counted as errors)
+/// and the report says it is estimated from a sample of 5 of 9; `--precision` sizes the sample.
+#[test]
+fn a_sample_of_the_mistakes_gives_an_estimate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let real = assets().join("sample-real.json");
+    eval_sample_with(&run, &["--real-labels", s(&real)]);
+    let sized = rectify_ok(&[
+        "study",
+        "design",
+        "--run",
+        s(&run),
+        "--design",
+        "relevance-top1",
+        "--precision",
+        "1",
+        "--study",
+        "sized",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&sized.stdout).contains("of the run's 9 mistakes"),
+        "{}",
+        String::from_utf8_lossy(&sized.stdout)
+    );
+    let both = rectify(&["study", "design", "--run", s(&run), "--design", "relevance-top5", "--sample", "3"]);
+    assert!(String::from_utf8_lossy(&both.stderr).contains("relevance-top1"), "samples are for relevance-top1");
+    let out = rectify_ok(&[
+        "study",
+        "design",
+        "--run",
+        s(&run),
+        "--design",
+        "relevance-top1",
+        "--sample",
+        "5",
+        "--seed",
+        "1",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("random sample of 5 of the run's 9 mistakes"));
+    rectify_ok(&["study", "simulate", "--run", s(&run), "--raters", "5", "--oracle", s(&real), "--noise", "0"]);
+    rectify_ok(&["study", "results", "--run", s(&run)]);
+    let d = &results(&run)["designs"]["relevance-top1"];
+    let e = &d["estimate"];
+    assert_eq!(
+        (e["sample"].as_u64().unwrap(), e["population"].as_u64().unwrap(), e["rated"].as_u64().unwrap()),
+        (5, 9, 5)
+    );
+    assert_eq!((d["errors"].as_u64().unwrap(), d["not_asked"].as_u64().unwrap()), (9, 4));
+    // By hand: the share of the 5 rated mistakes whose prediction is a ReaL label, applied to all 9.
+    let real_sets: HashMap<String, Vec<i64>> = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    let asked: Vec<bool> = d["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["outcome"] != "not-asked")
+        .map(|q| real_sets.get(q["file"].as_str().unwrap()).is_some_and(|r| r.contains(&q["class"].as_i64().unwrap())))
+        .collect();
+    assert_eq!(asked.len(), 5);
+    let share = asked.iter().filter(|&&a| a).count() as f64 / 5.0;
+    let want = (9.0 - 9.0 * share) / d["n"].as_f64().unwrap();
+    assert!((d["rectified_top1_error"].as_f64().unwrap() - want).abs() < 1e-12, "{d}");
+    rectify_ok(&["report", "--run", s(&run)]);
+    let html = std::fs::read_to_string(run.join("report/report.html")).unwrap();
+    assert!(html.contains("estimated from a sample of 5 of 9 mistakes"), "the report says it is an estimate");
+}
+
+/// Issue #30 §5 through the CLI: the study's items go to Label Studio as tasks (with the labeling
+/// config beside them), come back annotated by five annotators in Label Studio's export format,
+/// and `study results` gives the rectified error those answers give, worked out here by hand.
+#[test]
+fn label_studio_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let real = assets().join("sample-real.json");
+    eval_sample_with(&run, &["--real-labels", s(&real)]);
+    rectify_ok(&["study", "design", "--run", s(&run), "--design", "relevance-top1", "--full-fraction", "1"]);
+    let out = tmp.path().join("tasks.json");
+    let said = rectify_ok(&[
+        "study",
+        "export",
+        "--run",
+        s(&run),
+        "--format",
+        "label-studio",
+        "--out",
+        s(&out),
+        "--image-base",
+        "http://localhost:8080/data/local-files/?d=",
+    ]);
+    assert!(String::from_utf8_lossy(&said.stdout).contains("9 tasks"), "{}", String::from_utf8_lossy(&said.stdout));
+    let config = std::fs::read_to_string(tmp.path().join("tasks.label-config.xml")).unwrap();
+    assert!(config.contains("<Image name=\"image\" value=\"$image\"/>"));
+    let mut tasks: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let real_sets: HashMap<String, Vec<i64>> = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    let mut rescued = 0;
+    for (i, task) in tasks.as_array_mut().unwrap().iter_mut().enumerate() {
+        let key = task["data"]["item"].as_str().unwrap().to_string();
+        assert!(task["data"]["image"].as_str().unwrap().starts_with("http://localhost:8080/data/local-files/?d="));
+        let file = key.split('/').nth(1).unwrap();
+        let class: i64 = key.rsplit('/').next().unwrap().parse().unwrap();
+        let yes = real_sets.get(file).is_some_and(|r| r.contains(&class));
+        rescued += usize::from(yes);
+        let choice = if yes { "Yes" } else { "No" };
+        task["id"] = serde_json::json!(i + 1);
+        task["annotations"] = (0..5)
+            .map(|a| serde_json::json!({"id": a, "completed_by": a + 1, "was_cancelled": false, "lead_time": 7.0,
+                "result": [{"from_name": "answer", "to_name": "image", "type": "choices", "value": {"choices": [choice]}}]}))
+            .collect();
+    }
+    let annotated = tmp.path().join("export.json");
+    std::fs::write(&annotated, serde_json::to_string(&tasks).unwrap()).unwrap();
+    rectify_ok(&["study", "import", "--run", s(&run), "--format", "label-studio", s(&annotated)]);
+    rectify_ok(&["study", "results", "--run", s(&run)]);
+    let r = results(&run);
+    let d = &r["designs"]["relevance-top1"];
+    assert_eq!((d["rated"].as_u64().unwrap(), d["rectified"].as_u64().unwrap()), (9, rescued as u64));
+    assert_eq!(r["sources"]["label-studio"].as_u64().unwrap(), 45);
 }
 
 #[test]

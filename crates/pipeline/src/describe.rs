@@ -228,3 +228,33 @@ pub fn replay(r: &crate::replay::Replay) -> String {
     }
     out
 }
+
+/// `study plan`'s summary.
+pub fn plan(p: &crate::plan::Plan) -> String {
+    let mut out = format!(
+        "{}: {} mistakes of {} labelled images; {} items to rate{}",
+        p.design,
+        p.mistakes,
+        p.labelled,
+        p.items,
+        if p.items < p.mistakes {
+            format!(" (a random sample: 95 % interval about ±{:.2} points)", p.interval_points)
+        } else {
+            String::new()
+        }
+    );
+    out.push_str(&format!(
+        "\nanswers: {:.0} expected ({:.2} per item that stops once decided) instead of {} asking everyone {} times\n\
+         cost: ${:.2} expected instead of ${:.2} at ${} an answer; {:.1} participant-hours\nfrom {}",
+        p.answers_expected,
+        p.answers_per_stopped_item,
+        p.answers_full,
+        p.answers_per_item,
+        p.cost_expected,
+        p.cost_full,
+        p.price_per_answer,
+        p.participant_hours,
+        p.basis
+    ));
+    out
+}

@@ -47,6 +47,7 @@ pub mod merge;
 pub mod model;
 pub mod outputs;
 pub mod pairs;
+pub mod plan;
 pub mod preprocess;
 pub mod progress;
 pub mod recruit;

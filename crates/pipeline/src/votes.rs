@@ -12,6 +12,7 @@ use rectify_study::import;
 use rectify_study::results::{
     gold_scores, results as aggregate, Aggregation, Exclusion, ExclusionDetails, ResultsFile, Sharing,
 };
+use rectify_study::sampling::{self, Sampling};
 use rectify_study::stopping::Stopping;
 use rectify_study::{Design, Item, Question, RuleSpec, Vote};
 use rectify_web::StudyDb;
@@ -67,6 +68,9 @@ pub enum VoteFormat {
     Csv,
     /// One vote per line: `{"item", "rater", "answer", "seconds", "source"}`.
     Jsonl,
+    /// A Label Studio JSON export: tasks with several annotators' choices (tasks rectify
+    /// exported name their item; a lab's own tasks give `data.image` and `data.class`).
+    LabelStudio,
 }
 
 /// A multi-threaded runtime for the study database, for callers outside one.
@@ -153,32 +157,17 @@ pub async fn import(
 ) -> Result<ImportSummary> {
     let images = eval_images(&target.run)?;
     let others = self::model_runs(&target.run, model_runs)?;
-    if !others.is_empty() && format == VoteFormat::Jsonl {
-        bail!("--model-run: JSONL votes name their items already; import them without it");
-    }
     let (source, pair_votes) = match format {
         VoteFormat::RealRaters => ("real-raters", import::real_raters(file)?),
         VoteFormat::CleanlabMturk => ("cleanlab-mturk", import::cleanlab_mturk(file)?),
         VoteFormat::Csv => ("csv", import::pair_csv(file)?),
-        VoteFormat::Jsonl => {
-            let votes = import::votes_jsonl(file)?;
-            let db = target.open().await?;
-            let known: HashSet<String> = db.items(&target.study).await?.into_iter().map(|i| i.key).collect();
-            if let Some(v) = votes.iter().find(|v| !known.contains(&v.item)) {
-                bail!("{}: vote for unknown item {:?}; add the design first", file.display(), v.item);
+        VoteFormat::Jsonl => return item_votes(target, import::votes_jsonl(file)?, file, "JSONL votes", &others).await,
+        VoteFormat::LabelStudio => match rectify_study::labelstudio::read_export(file)? {
+            rectify_study::labelstudio::Imported::Items(votes) => {
+                return item_votes(target, votes, file, "Label Studio tasks exported by rectify", &others).await;
             }
-            let put = db.put_votes(&target.study, &votes).await?;
-            let n = votes.len();
-            return Ok(ImportSummary {
-                read: n,
-                top1_items: None,
-                top1_voted: 0,
-                top5_items: 0,
-                votes: n,
-                put,
-                sharing: None,
-            });
-        }
+            rectify_study::labelstudio::Imported::Pairs(votes) => ("label-studio", votes),
+        },
     };
     let (mut items, mut votes) = (Vec::new(), Vec::new());
     for run_images in std::iter::once(&images).chain(others.iter().map(|(_, i)| i)) {
@@ -205,6 +194,28 @@ pub async fn import(
         put,
         sharing: (!others.is_empty()).then(|| sharing(&target.run, &images, &others, answers)),
     })
+}
+
+/// Stores votes that name their items (JSONL, Label Studio tasks rectify exported): every item
+/// must exist already.
+async fn item_votes(
+    target: &StudyTarget,
+    votes: Vec<Vote>,
+    file: &Path,
+    what: &str,
+    others: &[(PathBuf, Vec<EvalImage>)],
+) -> Result<ImportSummary> {
+    if !others.is_empty() {
+        bail!("--model-run: {what} name their items already; import them without it");
+    }
+    let db = target.open().await?;
+    let known: HashSet<String> = db.items(&target.study).await?.into_iter().map(|i| i.key).collect();
+    if let Some(v) = votes.iter().find(|v| !known.contains(&v.item)) {
+        bail!("{}: vote for unknown item {:?}; add the design first", file.display(), v.item);
+    }
+    let put = db.put_votes(&target.study, &votes).await?;
+    let n = votes.len();
+    Ok(ImportSummary { read: n, top1_items: None, top1_voted: 0, top5_items: 0, votes: n, put, sharing: None })
 }
 
 /// How [`results`] aggregates.
@@ -273,8 +284,16 @@ pub async fn results(target: &StudyTarget, settings: &ResultsSettings) -> Result
     let images = eval_images(&target.run)?;
     // A study that stopped asking once decided: decisions the answers so far force count.
     let stopping = db.stopping(&target.study).await?;
-    let agg =
-        Aggregation { rule, min_time: settings.min_time, max_time: settings.max_time, stopping, ..Default::default() };
+    // A study of a sample of the mistakes: the rectified error is estimated for all of them.
+    let sampling = db.sampling(&target.study).await?;
+    let agg = Aggregation {
+        rule,
+        min_time: settings.min_time,
+        max_time: settings.max_time,
+        stopping,
+        sampling,
+        ..Default::default()
+    };
     // Exclusions: participants the server excluded (gold, time on task), and raters below
     // --min-gold-accuracy here; their votes stay stored and are reported without.
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
@@ -371,7 +390,17 @@ pub struct DesignSettings {
     /// 1 asks every item N times (the paper's protocol).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
     pub full_fraction: f64,
-    /// Seed (assignment items; the items drawn by --full-fraction).
+    /// relevance-top1: rate a seeded random sample of this many mistakes instead of all of them;
+    /// `study results` then estimates the rectified error for all, with a 95 % interval
+    /// corrected for the finite population.
+    #[cfg_attr(feature = "clap", arg(long, conflicts_with = "precision"))]
+    pub sample: Option<usize>,
+    /// relevance-top1: rate the smallest random sample whose 95 % interval on the rectified error
+    /// is at most this many percentage points on each side (assuming the paper's share of
+    /// accepted mistakes, 58 %).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub precision: Option<f64>,
+    /// Seed (assignment items; the items drawn by --full-fraction and --sample).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
     /// Also add this many gold items (relevance designs): questions with a known answer,
@@ -405,6 +434,8 @@ impl DesignSettings {
             answers: 5,
             rule: None,
             full_fraction: 0.1,
+            sample: None,
+            precision: None,
             seed: 0,
             gold: 0,
             model_runs: Vec::new(),
@@ -422,6 +453,8 @@ pub struct Designed {
     pub sharing: Option<Sharing>,
     /// Relevance designs: how the study stops asking once decided (`None`: every item N times).
     pub stopping: Option<Stopping>,
+    /// With --sample or --precision: the sample of the mistakes.
+    pub sampling: Option<Sampling>,
 }
 
 /// Adds the items of a design to the study (with its gold items and attention checks).
@@ -493,6 +526,24 @@ pub async fn design(target: &StudyTarget, s: &DesignSettings) -> Result<Designed
         bail!("--gold {}: the run has only {} correctly classified images to make them from", s.gold, gold_items.len());
     }
     let mut new = new;
+    let sampling = match (s.sample, s.precision) {
+        (None, None) => None,
+        _ if design != Design::RelevanceTop1 || !others.is_empty() => {
+            bail!("--sample / --precision: a sample of the mistakes is drawn for relevance-top1 of one run")
+        }
+        (Some(0), _) => bail!("--sample 0: draw at least one mistake"),
+        (_, Some(p)) if !(p > 0.0 && p.is_finite()) => bail!("--precision {p}: a positive number of points"),
+        (m, p) => {
+            let population = new.len();
+            let labelled = images.iter().filter(|i| i.label.is_some()).count();
+            let m = m.unwrap_or_else(|| {
+                sampling::size_for_precision(labelled, population, p.unwrap_or(1.0), sampling::PAPER_ACCEPTANCE)
+            });
+            let keep: HashSet<usize> = sampling::draw(population, m, s.seed).into_iter().collect();
+            new = new.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, item)| item).collect();
+            Some(Sampling { population, sample: new.len(), seed: s.seed })
+        }
+    };
     new.extend(gold_items);
     new.extend(attention_items);
     let relevance = matches!(design, Design::RelevanceTop1 | Design::RelevanceTop5);
@@ -521,8 +572,11 @@ pub async fn design(target: &StudyTarget, s: &DesignSettings) -> Result<Designed
     if relevance {
         db.put_stopping(&target.study, stopping.as_ref()).await?;
     }
+    if design == Design::RelevanceTop1 {
+        db.put_sampling(&target.study, sampling.as_ref()).await?;
+    }
     let sharing = (!others.is_empty()).then(|| sharing(&target.run, &images, &others, s.answers));
-    Ok(Designed { items: new, sharing, stopping })
+    Ok(Designed { items: new, sharing, stopping, sampling })
 }
 
 /// The simulated raters' answer to every attribute question of `items`: `(image, attribute)` →

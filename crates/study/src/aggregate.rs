@@ -433,10 +433,10 @@ pub fn median(xs: &mut [f64]) -> Option<f64> {
 }
 
 /// 95 % percentile bootstrap intervals of the means of several 0/1 columns over the same rows
-/// (rows resampled together), `b` resamples from `seed`.
+/// (rows resampled together), `b` resamples from `seed`. No row, or no resample: no interval (NaN).
 pub fn bootstrap_means(rows: &[Vec<bool>], b: usize, seed: u64) -> Vec<[f64; 2]> {
     let cols = rows.first().map_or(0, Vec::len);
-    if rows.is_empty() {
+    if rows.is_empty() || b == 0 {
         return vec![[f64::NAN, f64::NAN]; cols];
     }
     let mut rng = SplitMix64::new(seed, 0);

@@ -7,8 +7,10 @@
 //! * [`import`]: ReaL's raw rater votes, cleanlab's MTurk votes, CSV and JSONL;
 //! * [`aggregate`]: k-of-n, majority and Dawid–Skene decisions, Fleiss' κ, Cohen's κ, bootstrap;
 //! * [`export`]: the votes as CSV or JSONL (CLI and dashboard);
+//! * [`labelstudio`]: items as Label Studio tasks, and Label Studio exports as votes;
 //! * [`results`]: `results.json`, per design;
 //! * [`stopping`]: stopping once the rule has decided, and replaying votes under it;
+//! * [`sampling`]: rating a random sample of the mistakes, and the estimate with its interval;
 //! * [`db`]: the study database ([`db::StudyDb`], SQLite or PostgreSQL, its migrations):
 //!   items, raters, leases, votes, enrollment from recruitment platforms, the dashboard's
 //!   progress. `rectify-web` serves it over HTTP.
@@ -19,8 +21,10 @@ pub mod db;
 pub mod designs;
 pub mod export;
 pub mod import;
+pub mod labelstudio;
 pub mod model;
 pub mod results;
+pub mod sampling;
 pub mod stopping;
 
 pub use aggregate::{Rule, RuleSpec};

@@ -144,6 +144,15 @@ enum StudyCommand {
         #[command(flatten)]
         settings: rectify_pipeline::replay::ReplaySettings,
     },
+    /// What a relevance study will cost before anyone is paid: the items, the answers with and
+    /// without stopping, the cost, participant-hours and the interval expected (from the
+    /// study's own votes when it has some, else from the paper's acceptance rate).
+    Plan {
+        #[command(flatten)]
+        target: StudyTarget,
+        #[command(flatten)]
+        settings: rectify_pipeline::plan::PlanSettings,
+    },
     /// Aggregates the votes: `RUN_DIR/study/results.json`.
     Results {
         #[command(flatten)]
@@ -166,16 +175,23 @@ enum StudyCommand {
         out: Option<PathBuf>,
     },
     /// Exports every vote as CSV (`item,design,variant,arm,rater,answer,seconds,source`, as the
-    /// dashboard downloads it) or JSONL (one vote per line, which `import --format jsonl` reads).
+    /// dashboard downloads it) or JSONL (one vote per line, which `import --format jsonl` reads),
+    /// or the study's items as Label Studio tasks (`--format label-studio`; its export of the
+    /// annotated tasks comes back with `import --format label-studio`).
     Export {
         #[command(flatten)]
         target: StudyTarget,
-        /// csv or jsonl.
+        /// csv, jsonl, or label-studio (the study's items as Label Studio tasks, with the labeling
+        /// config written beside them as `OUT.label-config.xml`).
         #[arg(long, value_enum, default_value = "jsonl")]
         format: VoteFormat,
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+        /// label-studio: the address the images are served under (e.g. Label Studio's local
+        /// files, `http://localhost:8080/data/local-files/?d=`); default their paths on disk.
+        #[arg(long)]
+        image_base: Option<String>,
     },
 }
 
@@ -198,6 +214,13 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             );
             if let Some(s) = &done.sharing {
                 println!("{}", describe::sharing(s));
+            }
+            if let Some(s) = done.sampling {
+                println!(
+                    "relevance-top1 rates a random sample of {} of the run's {} mistakes (seed {}); `study results` \
+                     estimates the rectified error for all of them",
+                    s.sample, s.population, s.seed
+                );
             }
             match done.stopping {
                 Some(s) => println!(
@@ -504,6 +527,14 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             }
             Ok(())
         }
+        StudyCommand::Plan { target, settings } => {
+            let p = rectify_pipeline::plan::plan(&target, &settings).await?;
+            println!("{}", describe::plan(&p));
+            if let Some(path) = &settings.json {
+                println!("-> {}", path.display());
+            }
+            Ok(())
+        }
         StudyCommand::Replay { target, settings } => {
             let r = rectify_pipeline::replay::replay(&target, &settings).await?;
             println!("{}", describe::replay(&r));
@@ -517,13 +548,36 @@ async fn run_async(args: StudyArgs) -> Result<()> {
             println!("{}", describe::results(&done, &target.run));
             Ok(())
         }
-        StudyCommand::Export { target, format, out } => {
+        StudyCommand::Export { target, format, out, image_base } => {
             let db = target.open().await?;
             let votes = db.votes(&target.study).await?;
             let text = match format {
                 VoteFormat::Jsonl => rectify_study::export::votes_jsonl(&votes).into_bytes(),
                 VoteFormat::Csv => rectify_study::export::votes_csv(&db.items(&target.study).await?, &votes),
-                _ => bail!("--format csv or jsonl"),
+                VoteFormat::LabelStudio => {
+                    // The items as tasks, and the labeling config beside them.
+                    let items = db.items(&target.study).await?;
+                    let url = |path: &str| {
+                        let p = std::path::Path::new(path);
+                        let abs = if p.is_absolute() { p.to_path_buf() } else { target.run.join(p) };
+                        match &image_base {
+                            Some(base) => format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/')),
+                            None => abs.display().to_string(),
+                        }
+                    };
+                    let tasks = rectify_study::labelstudio::tasks(&items, url).map_err(anyhow::Error::msg)?;
+                    let config = out.with_extension("label-config.xml");
+                    rectify_pipeline::outputs::write_atomically(&config, |w| {
+                        Ok(w.write_all(rectify_study::labelstudio::LABEL_CONFIG.as_bytes())?)
+                    })?;
+                    let n = tasks.as_array().map_or(0, Vec::len);
+                    rectify_pipeline::outputs::write_atomically(&out, |w| {
+                        Ok(serde_json::to_writer_pretty(w, &tasks)?)
+                    })?;
+                    println!("{n} tasks -> {} (labeling config: {})", out.display(), config.display());
+                    return Ok(());
+                }
+                _ => bail!("--format csv, jsonl or label-studio"),
             };
             rectify_pipeline::outputs::write_atomically(&out, |w| Ok(w.write_all(&text)?))?;
             println!("{} votes -> {}", votes.len(), out.display());

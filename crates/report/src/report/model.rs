@@ -459,9 +459,14 @@ pub struct StudyInfo {
     pub sharing: String,
     /// When the study stopped asking once the rule had decided (issue #30): per design, the
     /// answers asked against asking everyone, and which questions the histogram, Fleiss' κ and
-    /// rater agreement come from, in words (empty when every question was asked N times).
-    #[serde(default)]
+    /// rater agreement come from, in words (empty, and left out, when every question was asked N
+    /// times).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stopping: String,
+    /// When the study rated a random sample of the mistakes: the estimate, in words ("estimated
+    /// from a sample of m of M mistakes"; empty, and left out, otherwise).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sampling: String,
 }
 
 /// Questions by number of positive answers (bin i = i yes answers).

@@ -125,6 +125,9 @@ fn table1(ctx: &Ctx, report: &Report) -> String {
             if !report.studies[i].sharing.is_empty() {
                 s.push_str(&format!("<p class=\"note\">Shared study: {}.</p>\n", q("sharing", Fmt::Text)));
             }
+            if !report.studies[i].sampling.is_empty() {
+                s.push_str(&format!("<p class=\"note\">Sample: {}.</p>\n", q("sampling", Fmt::Text)));
+            }
             if !report.studies[i].stopping.is_empty() {
                 s.push_str(&format!("<p class=\"note\">Stopping: {}.</p>\n", q("stopping", Fmt::Text)));
             }

@@ -138,6 +138,31 @@ fn stopping_text(results: &ResultsFile) -> String {
     parts.join("; ")
 }
 
+/// The relevance-top1 estimate from a sample of the mistakes, in words.
+fn sampling_text(results: &ResultsFile) -> String {
+    results
+        .designs
+        .iter()
+        .find_map(|(key, d)| match d {
+            DesignResults::Top1 { result, .. } => result.estimate.as_ref().map(|e| {
+                format!(
+                    "{key}'s rectified error {:.2} % (95 % interval {:.2}–{:.2} %, corrected for the finite \
+                     population) is estimated from a sample of {} of {} mistakes ({} of them decided), \
+                     {:.1} % of them called relevant",
+                    e.rectified_error * 100.0,
+                    e.ci[0] * 100.0,
+                    e.ci[1] * 100.0,
+                    e.sample,
+                    e.population,
+                    e.rated,
+                    e.accepted_share * 100.0
+                )
+            }),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 fn design_of(key: &str) -> (&str, Option<&str>) {
     match key.split_once('/') {
         Some((d, v)) => (d, Some(v)),
@@ -157,6 +182,7 @@ pub fn rows(run: usize, results: &ResultsFile) -> StudyRows {
             exclusions: exclusions_text(results.exclusion.as_ref()),
             sharing: sharing_text(results.sharing.as_ref(), results.study_run.as_deref()),
             stopping: stopping_text(results),
+            sampling: sampling_text(results),
         },
         ..StudyRows::default()
     };

@@ -14,8 +14,26 @@ use sqlx::Row;
 use crate::db::error::DbError;
 use crate::db::locks::Tx;
 use crate::db::{now_ms, StudyDb};
+use crate::sampling::Sampling;
 use crate::stopping::Stopping;
 use crate::{Answer, Item};
+
+/// What the dashboard compares a study's progress with: the latest `rectify study plan`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanSummary {
+    /// Items to rate.
+    pub items: usize,
+    /// Asking everyone about every item.
+    pub answers_full: usize,
+    /// The answers expected.
+    pub answers_expected: f64,
+    /// USD per answer.
+    pub price_per_answer: f64,
+    /// The cost expected (USD).
+    pub cost_expected: f64,
+    /// Where the expectations come from.
+    pub basis: String,
+}
 
 impl StudyDb {
     /// Sets (or, with `None`, removes) the study's stopping settings and recomputes every item's
@@ -49,6 +67,48 @@ impl StudyDb {
         let s = stopping_in(&mut tx, study).await?;
         tx.commit().await?;
         Ok(s)
+    }
+
+    /// Records (or, with `None`, removes) that the study's items are a sample of the run's mistakes.
+    pub async fn put_sampling(&self, study: &str, sampling: Option<&Sampling>) -> Result<(), DbError> {
+        self.answers_per_item(study).await?;
+        sqlx::query("UPDATE study_studies SET sampling = $2 WHERE name = $1")
+            .bind(study)
+            .bind(sampling.map(serde_json::to_string).transpose()?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How the study's items were sampled, if they were.
+    pub async fn sampling(&self, study: &str) -> Result<Option<Sampling>, DbError> {
+        let row = sqlx::query("SELECT sampling FROM study_studies WHERE name = $1")
+            .bind(study)
+            .fetch_optional(&self.pool)
+            .await?;
+        let text: Option<String> = row.map(|r| r.try_get(0)).transpose()?.flatten();
+        Ok(text.as_deref().map(serde_json::from_str).transpose()?)
+    }
+
+    /// Stores the study's plan (the dashboard shows answers and cost so far against it).
+    pub async fn put_plan(&self, study: &str, plan: &PlanSummary) -> Result<(), DbError> {
+        self.answers_per_item(study).await?;
+        sqlx::query("UPDATE study_studies SET plan = $2 WHERE name = $1")
+            .bind(study)
+            .bind(serde_json::to_string(plan)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The study's latest plan, if one was made.
+    pub async fn plan(&self, study: &str) -> Result<Option<PlanSummary>, DbError> {
+        let row = sqlx::query("SELECT plan FROM study_studies WHERE name = $1")
+            .bind(study)
+            .fetch_optional(&self.pool)
+            .await?;
+        let text: Option<String> = row.map(|r| r.try_get(0)).transpose()?.flatten();
+        Ok(text.as_deref().map(serde_json::from_str).transpose()?)
     }
 
     /// The study's decided items: key → when it was decided (Unix ms).

@@ -29,6 +29,10 @@ pub struct Progress {
     pub participants: ParticipantCounts,
     /// The run's top-1 error and its rectified error so far ([`progress_for_run`]).
     pub rectified: Option<RectifiedSoFar>,
+    /// The latest `rectify study plan`, to compare the answers so far with.
+    pub plan: Option<crate::db::decided::PlanSummary>,
+    /// Counted answers so far (every design; gold items apart).
+    pub answers: usize,
     /// Keys of the complete relevance-top1 items called relevant.
     #[serde(skip)]
     pub relevant_keys: std::collections::HashSet<String>,
@@ -217,10 +221,13 @@ pub async fn progress(db: &StudyDb, study: &str) -> Result<Progress, DbError> {
         completed: people.iter().filter(|p| p.completed_at.is_some()).count(),
         excluded: people.iter().filter(|p| p.excluded_at.is_some()).count(),
     };
+    let designs: Vec<DesignProgress> = designs.into_values().collect();
     Ok(Progress {
         study: study.to_string(),
         answers_per_item: n,
-        designs: designs.into_values().collect(),
+        plan: db.plan(study).await?,
+        answers: designs.iter().map(|d| d.answers).sum(),
+        designs,
         raters,
         gold_items: gold.len(),
         participants,

@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::aggregate::{decide, Rule};
 use crate::designs::EvalImage;
 use crate::model::{Answer, Design, Item, Vote};
+use crate::sampling::Sampling;
 use crate::stopping::Stopping;
 
 pub use gold::gold_scores;
@@ -54,11 +55,22 @@ pub struct Aggregation {
     /// are decided (not unrated), and the histogram, κ and agreement come from the questions drawn
     /// to get all N answers.
     pub stopping: Option<Stopping>,
+    /// The study's relevance-top1 items are a random sample of the run's mistakes: the rectified
+    /// top-1 error is estimated for all of them (see [`crate::sampling`]).
+    pub sampling: Option<Sampling>,
 }
 
 impl Default for Aggregation {
     fn default() -> Self {
-        Self { rule: Rule::default(), min_time: None, max_time: None, bootstrap: 2000, seed: 0, stopping: None }
+        Self {
+            rule: Rule::default(),
+            min_time: None,
+            max_time: None,
+            bootstrap: 2000,
+            seed: 0,
+            stopping: None,
+            sampling: None,
+        }
     }
 }
 

@@ -211,14 +211,29 @@ pub(crate) fn rectified(
         let with_real: Vec<&&EvalImage> =
             labelled.iter().filter(|i| i.real.as_ref().is_some_and(|r| !r.is_empty())).collect();
         let ok = with_real.iter().filter(|i| i.real.as_ref().is_some_and(|r| r.contains(&i.top5[0]))).count();
+        // A sampled study: the mistakes outside the sample are estimated through the sample's
+        // share of accepted ones, never counted as errors.
+        let estimate = agg.sampling.and_then(|s| {
+            let verdicts: Vec<bool> = questions
+                .iter()
+                .filter(|q| q.outcome == "rectified" || q.outcome == "error")
+                .map(|q| q.outcome == "rectified")
+                .collect();
+            crate::sampling::estimate(n, errors, s.population, s.sample, &verdicts)
+        });
+        let (rectified_top1_error, rectified_ci) = match &estimate {
+            Some(e) => (e.rectified_error, e.ci),
+            None => (rate(remaining, n), ci(1)),
+        };
         let result = Top1Result {
             top1_error: rate(errors, n),
-            rectified_top1_error: rate(remaining, n),
-            ci: Top1Ci { top1_error: ci(0), rectified_top1_error: ci(1) },
+            rectified_top1_error,
+            ci: Top1Ci { top1_error: ci(0), rectified_top1_error: rectified_ci },
             real_top1_accuracy: rate(ok, with_real.len()),
             real_n: with_real.len(),
             counts,
             questions,
+            estimate,
         };
         DesignResults::Top1 { result, items }
     }

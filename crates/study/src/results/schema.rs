@@ -203,6 +203,10 @@ pub struct Top1Result {
     /// the report's gallery, per-class table and confusions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub questions: Vec<RatedMistake>,
+    /// When the study rated a random sample of the mistakes: the estimate for all of them,
+    /// which `rectified_top1_error` and its interval then are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::sampling::Estimate>,
 }
 
 /// One top-1 mistake of a `relevance-top1` design: its image, label and predicted class, and the
