@@ -1,8 +1,4 @@
--- rectify-web schema, version 5 (issue #30): stop asking once the rule has decided; rate a sample.
---
--- `study_studies.sampling`: when the study's items are a seeded random sample of the run's mistakes, as
--- JSON (`rectify_study::sampling::Sampling`: population, sample, seed); results then estimate the
--- rectified error for all of them, with a finite-population-corrected interval.
+-- rectify-web schema, version 5 (issue #30): stop asking once the rule has decided.
 --
 -- `study_studies.stopping`: the study's stopping settings as JSON (`rectify_study::stopping::Stopping`:
 -- k, n, full_fraction, seed), NULL for a study that asks every item N times (the paper's protocol).
@@ -13,12 +9,6 @@
 -- such items are leased first. Both are recomputed from the counted answers after every answer, import
 -- and exclusion; NULL where the study does not stop.
 ALTER TABLE study_studies ADD COLUMN stopping TEXT;
-
-ALTER TABLE study_studies ADD COLUMN sampling TEXT;
-
--- `study_studies.plan`: the latest `rectify study plan` of the study (JSON, `rectify_study::db::decided::PlanSummary`),
--- which the admin dashboard shows answers and cost so far against.
-ALTER TABLE study_studies ADD COLUMN plan TEXT;
 
 ALTER TABLE study_items ADD COLUMN decided_at BIGINT;
 

@@ -182,7 +182,7 @@ pub struct Replayed {
 /// Exact, by subsets: whether the item is decided depends only on the set of answers seen, and
 /// once decided it stays decided, so the answers asked exceed `t` exactly when the first `t`
 /// answers are an undecided set, and every set of `t` of the `n` answers is the first `t` in the
-/// same share `1 / C(n, t)` of the orders: E[answers] = Σₜ (undecided sets of size t) / C(n, t).
+/// same share `1 / C(n, t)` of the orders: E(answers) = Σₜ (undecided sets of size t) / C(n, t).
 /// `None` when the item has fewer than `n` answers or more than 20 (2²⁰ subsets).
 pub fn replay(stopping: &Stopping, question: &Question, answers: &[Answer]) -> Option<Replayed> {
     let n = stopping.n;

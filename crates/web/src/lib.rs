@@ -77,7 +77,11 @@
 //!   rater, session_id, platform_study, assignment_id, hit_id, submit_to, batches, item_cap,
 //!   consented_at, created_at, completed_at, completion_code, excluded_at, excluded_reason)` —
 //!   primary key (study, platform, external_id): one rater per platform id (migration 3, which
-//!   also adds `study_items.gold`).
+//!   also adds `study_items.gold`);
+//! * stopping once the rule has decided (migration 5): `study_studies.stopping` (the settings),
+//!   `study_items.decided_at` and `to_decide` (each item's state, see
+//!   [`rectify_study::db::decided`]); a sample of the mistakes and the latest plan (migration 6):
+//!   `study_studies.sampling` and `plan`.
 //!
 //! The SQL is portable between SQLite and PostgreSQL (TEXT, BIGINT, DOUBLE PRECISION, `$n`
 //! placeholders, `ON CONFLICT`; ids made by the application). `tests/postgres.rs` runs against
@@ -88,7 +92,8 @@
 //! [`StudyDb::next_item`]: a rater holding an open lease gets that item again; otherwise the
 //! item they have no row for, whose answers plus open leases (younger than the lease timeout,
 //! [`db::DEFAULT_LEASE`] = 10 min) are fewer than N, whose arm (if any) matches the arm fixed
-//! by their first item of that design, preferring items closest to completion, then the lowest
+//! by their first item of that design — and, under stopping, that is not decided — preferring
+//! items whose open leases cannot decide them, then items closest to completion, then the lowest
 //! id. An expired lease is released when the rater asks again (they never get the item again;
 //! only an answer can still use it, while the item has room). Participants from a recruitment platform get at most their batch
 //! (batches × K data items), with gold items mixed in at the study's gold rate (gold items have

@@ -23,7 +23,7 @@
 //! Several servers may share one database: every transaction that can add to an item's count
 //! locks the rater's row, then the item's, and only then counts and writes; the candidate item
 //! is chosen before the lock and re-checked under it (when it filled up meanwhile the next
-//! candidate is tried). See [`crate::db::locks`]. The primary key (study, item, rater) backs up
+//! candidate is tried). See `crate::db::locks`. The primary key (study, item, rater) backs up
 //! "never the same item twice".
 //!
 //! Answers are idempotent: the same answer again succeeds without counting twice; a different

@@ -217,7 +217,7 @@ impl StudyDb {
 
     /// A visit from `platform` (see the module docs). Safe under concurrent visits of the same
     /// id, from any number of servers: the primary key (study, platform, id) decides who
-    /// created the participant; visits lock the study's row ([`lock_study`]), one at a time.
+    /// created the participant; visits lock the study's row (`lock_study`), one at a time.
     ///
     /// Identities hold: an MTurk assignment or Prolific session belongs to the first participant
     /// it came with (`study_bindings`); an unfinished batch is resumed only under the binding

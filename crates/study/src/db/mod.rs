@@ -11,7 +11,7 @@
 //! * [`enrollment`]: the enrollment settings and the platforms' URL conventions;
 //! * [`quality`]: gold items, the gold and time rules, exclusion;
 //! * [`decided`]: which items are decided when the study stops once the rule has decided;
-//! * [`locks`]: how every transaction locks before it counts and writes, and retries;
+//! * `locks`: how every transaction locks before it counts and writes, and retries;
 //! * [`stats`]: the dashboard's progress.
 //!
 //! Dependencies go one way: `enroll` → `assign` → `quality` → `enrollment`, all of them →
@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_participants.sql")),
     (4, include_str!("../../migrations/0004_hostile_participants.sql")),
     (5, include_str!("../../migrations/0005_stopping.sql")),
+    (6, include_str!("../../migrations/0006_sampling_plan.sql")),
 ];
 
 /// How long a one-time admin login code stays valid (milliseconds).

@@ -1,7 +1,7 @@
 //! Quality control of participants: gold items at places drawn per participant
 //! ([`GoldSchedule`]), the gold-accuracy rule applied after each gold answer
-//! ([`StudyDb::check_gold`]), the time-on-task rule applied at completion
-//! ([`exclude_if_too_fast`]), and exclusion ([`exclude`]): an excluded participant's answers
+//! (`StudyDb::check_gold`), the time-on-task rule applied at completion
+//! (`exclude_if_too_fast`), and exclusion (`exclude`): an excluded participant's answers
 //! stay stored but stop counting, so their items reopen.
 
 use crate::db::enrollment::{enrollment_in, Enrollment};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{RaterAgreement, Rule};
 
-/// `results.json` (and `results-all.json`, every vote counted): what [`results`] computes, with
+/// `results.json` (and `results-all.json`, every vote counted): what [`crate::results::results`] computes, with
 /// what the pipeline stamps on it (`study`, `study_run`, `version`, `sharing`, `exclusion`). One
 /// type for the writer (`rectify study results`) and the readers (the report, `rectify study`'s
 /// summary lines). Rates that no image backs are NaN, written `null`.
